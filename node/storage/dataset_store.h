@@ -1,0 +1,146 @@
+// DatasetStore: one RocksDB database per node holding the member's datasets
+// as immutable column segments per version, the catalog entries that describe
+// them, node metadata and (issue 3) the audit log. The key layout is in
+// node/storage/key_codec.h.
+//
+// Layer: node/storage; called by node/server (imports, catalog, queries).
+// Only this folder includes rocksdb/ headers.
+//
+// Thread-safety: safe for concurrent use. Commits are serialized by an
+// internal mutex; snapshots and reads run concurrently with commits and see
+// either the old or the new version, never a mix.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "node/base/table.h"
+#include "proto/catalog/v1/catalog.pb.h"
+#include "proto/storage/v1/dataset.pb.h"
+
+namespace fednode::storage {
+
+struct DatasetStoreOptions {
+  // Directory of the database; created when missing. Required.
+  std::string path;
+  // Create the directory and database when missing. Default true.
+  bool create_if_missing = true;
+  // fsync the WAL at every commit, so an acknowledged import survives
+  // kill -9 and power loss. Default true; tests may turn it off for speed.
+  bool sync_commits = true;
+  // Bytes of decoded segments kept in memory for queries. Default 256 MiB.
+  size_t segment_cache_bytes = size_t{256} << 20;
+};
+
+enum class ImportMode { kAppend, kUpsert, kReplace };
+
+// One dataset's part of a commit.
+struct DatasetWrite {
+  std::string dataset_id;
+  ImportMode mode = ImportMode::kReplace;
+  // The rows to write. table.schema is the dataset's schema: for append and
+  // upsert it must equal the current version's schema (column names, types,
+  // nullability, primary key, conforms_to).
+  Table table;
+  // SHA-256 (hex) of the source bytes; a replace with the same digest and
+  // schema as the current version is a no-op (idempotent re-import).
+  std::string source_sha256;
+  // Builds the catalog entry for the new version. Called under the commit
+  // lock with the new manifest and the previous entry (nullptr for a new
+  // dataset). An error aborts the whole commit, nothing is written.
+  std::function<absl::StatusOr<catalog::v1::CatalogEntry>(
+      const v1::DatasetVersion& version, const catalog::v1::CatalogEntry* previous)>
+      make_catalog_entry;
+};
+
+struct CommitResult {
+  std::string dataset_id;
+  uint64_t version = 0;
+  uint64_t rows_written = 0;
+  uint64_t row_count = 0;  // rows in the version after the commit
+  bool unchanged = false;  // idempotent replace: no new version written
+};
+
+// A dataset version as query sees it. Immutable; shares segments with the
+// store's cache. Holds no lock: valid after the store moves on or closes.
+struct TableSnapshot {
+  std::string dataset_id;
+  uint64_t version = 0;
+  Schema schema;
+  struct Segment {
+    std::shared_ptr<const Table> table;
+    // Sorted row indexes of `table` hidden in this version (upserts); empty
+    // when none.
+    std::vector<uint32_t> deleted_rows;
+  };
+  std::vector<Segment> segments;
+  // Visible rows over all segments.
+  uint64_t num_rows = 0;
+};
+
+class DatasetStore {
+ public:
+  // Opens (or creates) the database at options.path, with the column
+  // families catalog, data, audit and meta, WAL on.
+  // Errors: FailedPrecondition naming the directory when another process
+  // holds it open (RocksDB's LOCK file; returned at once, no waiting);
+  // FailedPrecondition when the stored format version is newer than this
+  // build understands; DataLoss when the database is corrupt; Unavailable
+  // for other I/O errors.
+  static absl::StatusOr<std::unique_ptr<DatasetStore>> Open(const DatasetStoreOptions& options);
+
+  virtual ~DatasetStore() = default;
+
+  // Applies all writes atomically in one synced RocksDB WriteBatch: the new
+  // segments, the version manifests, the current-version pointers and the
+  // catalog entries. Either every write is visible afterwards or none.
+  // Append adds a segment; upsert adds a segment and hides the rows of earlier
+  // segments whose primary key the new rows carry; replace makes a version of
+  // only the new rows. Segments no longer referenced are deleted in the same
+  // batch (open snapshots keep their shared_ptrs).
+  // Errors: InvalidArgument when a table is inconsistent, a schema differs
+  // from the current one (append/upsert), upsert without primary key, or new
+  // rows duplicate a primary key; ResourceExhausted when the disk is full;
+  // Unavailable for other I/O errors; the make_catalog_entry error as is.
+  absl::StatusOr<std::vector<CommitResult>> Commit(std::vector<DatasetWrite> writes);
+
+  // The current version of `dataset_id`.
+  // Errors: NotFound when the dataset does not exist; DataLoss when a
+  // segment is missing or corrupt.
+  absl::StatusOr<TableSnapshot> OpenSnapshot(absl::string_view dataset_id);
+
+  // All catalog entries, ordered by dataset id.
+  absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> ListCatalog();
+
+  // Errors: NotFound.
+  absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);
+
+  // Replaces the entry of an existing dataset (metadata edits); sets
+  // change_seq to the next catalog change sequence.
+  // Errors: NotFound when the dataset does not exist.
+  absl::Status PutCatalogEntry(catalog::v1::CatalogEntry entry);
+
+  // Removes the dataset, its segments and its catalog entry atomically.
+  // Errors: NotFound.
+  absl::Status DeleteDataset(absl::string_view dataset_id);
+
+  // Node metadata (meta column family), e.g. "member_ags".
+  // Errors: NotFound when unset.
+  absl::StatusOr<std::string> GetMeta(absl::string_view key);
+  absl::Status PutMeta(absl::string_view key, absl::string_view value);
+
+  // The on-disk format version (key_codec.h: kFormatVersion).
+  uint32_t format_version() const;
+  const std::string& path() const;
+
+ protected:
+  DatasetStore() = default;
+};
+
+}  // namespace fednode::storage
