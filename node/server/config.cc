@@ -1,0 +1,127 @@
+#include "node/server/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "node/base/log.h"
+#include "node/base/status_macros.h"
+
+namespace fednode::server {
+namespace {
+
+class ErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+  }
+  void AddWarning(int line, google::protobuf::io::ColumnNumber column,
+                  const std::string& message) override {
+    if (first_.empty()) first_ = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+bool AllDigits(absl::string_view s) {
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return !s.empty();
+}
+
+}  // namespace
+
+absl::StatusOr<config::v1::NodeConfig> ParseConfig(absl::string_view text,
+                                                   absl::string_view source_name) {
+  config::v1::NodeConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  ErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), &config)) {
+    return absl::InvalidArgumentError(absl::StrCat(source_name, ":", errors.first()));
+  }
+  return config;
+}
+
+absl::Status Validate(const config::v1::NodeConfig& config) {
+  const std::string& ags = config.member_ags();
+  if (ags.empty()) return absl::InvalidArgumentError("member_ags: required");
+  if (!AllDigits(ags) || (ags.size() != 5 && ags.size() != 8)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("member_ags: \"", ags,
+                     "\" is not an AGS (5 digits for a county, 8 for a municipality, "
+                     "written as a string with its leading zero)"));
+  }
+  if (absl::StripAsciiWhitespace(config.member_name()).empty()) {
+    return absl::InvalidArgumentError("member_name: required");
+  }
+  if (config.data_dir().empty()) return absl::InvalidArgumentError("data_dir: required");
+  if (config.admin_socket().size() > 100) {
+    // sockaddr_un.sun_path holds 108 bytes on Linux (unix(7)); gRPC needs the
+    // "unix:" prefix and a terminator.
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin_socket: path is ", config.admin_socket().size(),
+                     " bytes long; Unix socket paths must be at most 100"));
+  }
+  if (config.shutdown_grace_seconds() > 300) {
+    return absl::InvalidArgumentError(absl::StrCat("shutdown_grace_seconds: ",
+                                                   config.shutdown_grace_seconds(),
+                                                   " is out of range 1..300"));
+  }
+  LogLevel level;
+  if (!ParseLogLevel(config.log_level(), &level)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log_level: \"", config.log_level(), "\" is not one of debug, info, warning, error"));
+  }
+  const auto& pub = config.publisher();
+  if (!pub.contact_email().empty() && !absl::StrContains(pub.contact_email(), "@")) {
+    return absl::InvalidArgumentError(absl::StrCat("publisher.contact_email: \"",
+                                                   pub.contact_email(),
+                                                   "\" is not an e-mail address"));
+  }
+  for (const auto* field : {&pub.uri(), &pub.contributor_id(), &pub.license()}) {
+    if (!field->empty() && !absl::StartsWith(*field, "http://") &&
+        !absl::StartsWith(*field, "https://")) {
+      std::string name = field == &pub.uri()              ? "publisher.uri"
+                         : field == &pub.contributor_id() ? "publisher.contributor_id"
+                                                          : "publisher.license";
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": \"", *field, "\" is not an http(s) URI"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ApplyDefaults(config::v1::NodeConfig* config) {
+  if (config->admin_socket().empty()) {
+    config->set_admin_socket(absl::StrCat(config->data_dir(), "/admin.sock"));
+  }
+  if (config->shutdown_grace_seconds() == 0) config->set_shutdown_grace_seconds(10);
+  if (config->log_level().empty()) config->set_log_level("info");
+}
+
+absl::StatusOr<config::v1::NodeConfig> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  FEDNODE_ASSIGN_OR_RETURN(config::v1::NodeConfig config, ParseConfig(ss.str(), path));
+  FEDNODE_RETURN_IF_ERROR(Annotate(Validate(config), path));
+  ApplyDefaults(&config);
+  if (config.admin_socket().size() > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": admin_socket: the default <data_dir>/admin.sock is longer than 100 "
+                           "bytes; set admin_socket to a shorter path"));
+  }
+  return config;
+}
+
+}  // namespace fednode::server

@@ -1,0 +1,290 @@
+#include "node/server/node.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "certs/digest.h"
+#include "node/base/log.h"
+#include "node/base/status_macros.h"
+#include "node/ingest/importer.h"
+#include "node/query/executor.h"
+#include "node/query/sql.h"
+
+namespace fednode::server {
+namespace {
+
+// Dataset ids appear in SQL (FROM id), keys and URIs: lower-case ASCII
+// letters, digits, '_' and '-', starting with a letter, at most 64 bytes.
+absl::Status ValidateDatasetId(absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("dataset_id: required");
+  bool ok = id.size() <= 64 && absl::ascii_islower(static_cast<unsigned char>(id[0]));
+  for (char c : id) {
+    ok = ok && (absl::ascii_islower(static_cast<unsigned char>(c)) ||
+                absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset_id: \"", id,
+                     "\" must start with a-z and contain only a-z, 0-9, '_' and '-' (at most "
+                     "64 characters)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ingest::SourceFormat> FormatOf(const node::v1::ImportHeader& header) {
+  switch (header.format()) {
+    case node::v1::SOURCE_FORMAT_CSV:
+      return ingest::SourceFormat::kCsv;
+    case node::v1::SOURCE_FORMAT_JSON:
+      return ingest::SourceFormat::kJson;
+    default:
+      break;
+  }
+  std::string name = absl::AsciiStrToLower(header.source_name());
+  if (absl::EndsWith(name, ".json") || absl::EndsWith(name, ".jsonl") ||
+      absl::EndsWith(name, ".ndjson")) {
+    return ingest::SourceFormat::kJson;
+  }
+  if (absl::EndsWith(name, ".csv") || absl::EndsWith(name, ".txt") ||
+      absl::EndsWith(name, ".tsv")) {
+    return ingest::SourceFormat::kCsv;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "cannot tell the format of \"", header.source_name(), "\" from its name; pass --format csv|json"));
+}
+
+storage::ImportMode ModeOf(node::v1::ImportMode mode) {
+  switch (mode) {
+    case node::v1::IMPORT_MODE_APPEND:
+      return storage::ImportMode::kAppend;
+    case node::v1::IMPORT_MODE_UPSERT:
+      return storage::ImportMode::kUpsert;
+    default:
+      return storage::ImportMode::kReplace;
+  }
+}
+
+catalog::v1::DatasetMetadata ChildMetadata(const catalog::v1::DatasetMetadata& parent,
+                                           absl::string_view parent_id,
+                                           absl::string_view array_field) {
+  catalog::v1::DatasetMetadata md = parent;
+  md.set_title(absl::StrCat(parent.title(), " – ", array_field));
+  md.set_description(absl::StrCat("Die Einträge des Felds \"", array_field,
+                                  "\" jedes Datensatzes von ", parent_id,
+                                  ", verknüpft über dessen Primärschlüssel. ",
+                                  parent.description()));
+  return md;
+}
+
+}  // namespace
+
+Node::Node(config::v1::NodeConfig config, std::unique_ptr<storage::DatasetStore> store,
+           const Clock* clock)
+    : config_(std::move(config)), store_(std::move(store)), clock_(clock) {}
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Create(const config::v1::NodeConfig& config,
+                                                   std::unique_ptr<storage::DatasetStore> store,
+                                                   const Clock* clock) {
+  absl::StatusOr<std::string> ags = store->GetMeta("member_ags");
+  if (ags.ok()) {
+    if (*ags != config.member_ags()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", store->path(), " belongs to member ", *ags,
+                       ", but the config says member_ags \"", config.member_ags(), "\""));
+    }
+  } else if (absl::IsNotFound(ags.status())) {
+    FEDNODE_RETURN_IF_ERROR(store->PutMeta("member_ags", config.member_ags()));
+  } else {
+    return ags.status();
+  }
+  return std::unique_ptr<Node>(new Node(config, std::move(store), clock));
+}
+
+catalog::NodeIdentity Node::Identity() const {
+  catalog::NodeIdentity id;
+  id.ags = config_.member_ags();
+  id.name = config_.member_name();
+  id.publisher_name = config_.publisher().name();
+  id.publisher_uri = config_.publisher().uri();
+  id.contact_name = config_.publisher().contact_name();
+  id.contact_email = config_.publisher().contact_email();
+  id.contributor_id = config_.publisher().contributor_id();
+  id.license = config_.publisher().license();
+  return id;
+}
+
+absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHeader& header,
+                                                      absl::string_view source) {
+  FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(header.dataset_id()));
+  FEDNODE_ASSIGN_OR_RETURN(ingest::SourceFormat format, FormatOf(header));
+  std::string source_name = header.source_name().empty() ? "input" : header.source_name();
+
+  ingest::v1::ImportSpec spec;
+  if (header.has_spec()) {
+    spec = header.spec();
+  } else {
+    FEDNODE_ASSIGN_OR_RETURN(spec,
+                             ingest::Infer(source, format, header.dataset_id(), source_name));
+  }
+  spec.set_dataset_id(header.dataset_id());
+  for (const auto& child : spec.json_children()) {
+    if (!child.dataset_id().empty()) FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(child.dataset_id()));
+  }
+
+  const catalog::NodeIdentity identity = Identity();
+  if (header.has_metadata()) {
+    FEDNODE_RETURN_IF_ERROR(catalog::ValidateMetadata(header.metadata(), identity));
+  }
+
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<ingest::ParsedDataset> parsed,
+                           ingest::Parse(source, format, spec, source_name));
+
+  // The digest covers the recipe too: the same bytes read with other options
+  // are a different import.
+  std::string recipe;
+  spec.SerializeToString(&recipe);
+  const std::string digest = certs::Sha256Hex(absl::StrCat(source, "\n", recipe));
+  const absl::Time now = clock_->Now();
+
+  std::vector<storage::DatasetWrite> writes;
+  writes.reserve(parsed.size());
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    storage::DatasetWrite w;
+    w.dataset_id = parsed[i].dataset_id;
+    w.mode = ModeOf(header.mode());
+    w.table = std::move(parsed[i].table);
+    w.source_sha256 = digest;
+    std::optional<catalog::v1::DatasetMetadata> md;
+    if (header.has_metadata()) {
+      md = i == 0 ? header.metadata()
+                  : ChildMetadata(header.metadata(), header.dataset_id(),
+                                  spec.json_children(static_cast<int>(i - 1)).array_field());
+    }
+    std::string id = w.dataset_id;
+    w.make_catalog_entry = [identity, md, id, now](const storage::v1::DatasetVersion& version,
+                                                   const catalog::v1::CatalogEntry* previous)
+        -> absl::StatusOr<catalog::v1::CatalogEntry> {
+      if (!md.has_value() && previous == nullptr) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "dataset ", id,
+            " is new: its first import needs catalog metadata (fedctl import --metadata FILE, "
+            "with at least title and description)"));
+      }
+      const catalog::v1::DatasetMetadata& use = md.has_value() ? *md : previous->metadata();
+      return catalog::BuildEntry(identity, id, use, version.schema(), version.version(),
+                                 version.row_count(), now, previous);
+    };
+    writes.push_back(std::move(w));
+  }
+
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<storage::CommitResult> results,
+                           store_->Commit(std::move(writes)));
+  node::v1::ImportResponse response;
+  for (const auto& r : results) {
+    // An identical replace keeps the version; new metadata still applies.
+    if (r.unchanged && header.has_metadata() && r.dataset_id == header.dataset_id()) {
+      FEDNODE_ASSIGN_OR_RETURN(catalog::v1::CatalogEntry entry, GetCatalogEntry(r.dataset_id));
+      if (entry.metadata().SerializeAsString() != header.metadata().SerializeAsString()) {
+        FEDNODE_RETURN_IF_ERROR(SetMetadata(r.dataset_id, header.metadata()).status());
+      }
+    }
+    auto* d = response.add_datasets();
+    d->set_dataset_id(r.dataset_id);
+    d->set_version(r.version);
+    d->set_rows_imported(r.rows_written);
+    d->set_row_count(r.row_count);
+    d->set_unchanged(r.unchanged);
+    FEDNODE_LOG(INFO) << "import " << r.dataset_id << " from " << source_name << ": "
+                      << (r.unchanged ? "unchanged" : "committed") << " version " << r.version
+                      << ", " << r.rows_written << " rows written, " << r.row_count
+                      << " rows in the version";
+  }
+  return response;
+}
+
+absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> Node::ListCatalog(
+    absl::string_view search) {
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> all, store_->ListCatalog());
+  if (absl::StripAsciiWhitespace(search).empty()) return all;
+  std::vector<catalog::v1::CatalogEntry> out;
+  for (auto& e : all) {
+    if (catalog::MatchesSearch(e, search)) out.push_back(std::move(e));
+  }
+  return out;
+}
+
+absl::StatusOr<catalog::v1::CatalogEntry> Node::GetCatalogEntry(absl::string_view dataset_id) {
+  return store_->GetCatalogEntry(dataset_id);
+}
+
+absl::StatusOr<catalog::v1::CatalogEntry> Node::SetMetadata(
+    absl::string_view dataset_id, const catalog::v1::DatasetMetadata& md) {
+  const catalog::NodeIdentity identity = Identity();
+  FEDNODE_RETURN_IF_ERROR(catalog::ValidateMetadata(md, identity));
+  FEDNODE_ASSIGN_OR_RETURN(catalog::v1::CatalogEntry previous, store_->GetCatalogEntry(dataset_id));
+  FEDNODE_ASSIGN_OR_RETURN(
+      catalog::v1::CatalogEntry entry,
+      catalog::BuildEntry(identity, dataset_id, md, previous.schema(), previous.version(),
+                          previous.row_count(), clock_->Now(), &previous));
+  FEDNODE_RETURN_IF_ERROR(store_->PutCatalogEntry(entry));
+  return store_->GetCatalogEntry(dataset_id);
+}
+
+absl::StatusOr<node::v1::ExportCatalogResponse> Node::ExportCatalog(absl::string_view format) {
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> all, store_->ListCatalog());
+  node::v1::ExportCatalogResponse response;
+  uint32_t exported = 0;
+  for (const auto& e : all) {
+    if (e.metadata().access_class() == catalog::v1::ACCESS_CLASS_PUBLIC) ++exported;
+  }
+  if (format.empty() || format == "turtle" || format == "ttl") {
+    response.set_document(catalog::ExportTurtle(Identity(), all));
+  } else if (format == "jsonld" || format == "json-ld") {
+    response.set_document(catalog::ExportJsonLd(Identity(), all));
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("format: \"", format, "\" is not one of turtle, jsonld"));
+  }
+  response.set_entries_exported(exported);
+  return response;
+}
+
+absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& request) {
+  query::v1::QueryPlan plan;
+  if (request.has_plan()) {
+    plan = request.plan();
+  } else if (!request.sql().empty()) {
+    FEDNODE_ASSIGN_OR_RETURN(plan, query::ParseSql(request.sql()));
+  } else {
+    return absl::InvalidArgumentError("query: give SQL or a plan");
+  }
+  FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot, store_->OpenSnapshot(plan.dataset_id()));
+  FEDNODE_ASSIGN_OR_RETURN(query::v1::ResultSet result, query::Execute(plan, snapshot));
+  result.set_dataset_version(snapshot.version);
+  return result;
+}
+
+absl::Status Node::DeleteDataset(absl::string_view dataset_id) {
+  FEDNODE_RETURN_IF_ERROR(store_->DeleteDataset(dataset_id));
+  FEDNODE_LOG(INFO) << "deleted dataset " << dataset_id;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<node::v1::GetStatusResponse> Node::Status() {
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> all, store_->ListCatalog());
+  node::v1::GetStatusResponse s;
+  s.set_member_ags(config_.member_ags());
+  s.set_member_name(config_.member_name());
+  s.set_version(FEDNODE_VERSION);
+  s.set_datasets(static_cast<uint32_t>(all.size()));
+  uint64_t rows = 0;
+  for (const auto& e : all) rows += e.row_count();
+  s.set_rows(rows);
+  s.set_data_dir(store_->path());
+  s.set_storage_format_version(store_->format_version());
+  return s;
+}
+
+}  // namespace fednode::server

@@ -1,0 +1,78 @@
+// Node: the member's node without its transport — imports, catalog, queries —
+// wired from storage, ingest, catalog and query. The admin service (and, in
+// the federation issues, the federation service) are thin adapters over it.
+//
+// Layer: node/server; the composition root NodeServer owns one.
+// Thread-safety: safe for concurrent use (DatasetStore serializes commits).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "node/base/clock.h"
+#include "node/catalog/catalog.h"
+#include "node/storage/dataset_store.h"
+#include "proto/catalog/v1/catalog.pb.h"
+#include "proto/config/v1/node_config.pb.h"
+#include "proto/node/v1/admin.pb.h"
+#include "proto/query/v1/query.pb.h"
+
+namespace fednode::server {
+
+// Largest source file one import accepts (the whole file is parsed in memory
+// before the atomic commit). 2 GiB.
+inline constexpr size_t kMaxImportBytes = size_t{2} << 30;
+
+class Node {
+ public:
+  // `store` is owned; `clock` must outlive the Node.
+  // Errors: FailedPrecondition when the store belongs to another member (its
+  // recorded member_ags differs from config.member_ags()).
+  static absl::StatusOr<std::unique_ptr<Node>> Create(const config::v1::NodeConfig& config,
+                                                      std::unique_ptr<storage::DatasetStore> store,
+                                                      const Clock* clock);
+
+  // Parses `source` (the whole file, untrusted) per `header` and commits it
+  // atomically together with its catalog entry. Without header.spec the
+  // schema is inferred. Metadata is required for a dataset's first import.
+  // Errors: InvalidArgument for bad input (file, line, column, value named;
+  // metadata field named); FailedPrecondition when metadata is missing for a
+  // new dataset; storage errors as DatasetStore::Commit.
+  absl::StatusOr<node::v1::ImportResponse> Import(const node::v1::ImportHeader& header,
+                                                  absl::string_view source);
+
+  // Entries whose text matches all words of `search` (umlaut-insensitive).
+  absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> ListCatalog(absl::string_view search);
+  absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);
+  // Errors: NotFound; InvalidArgument naming the metadata field.
+  absl::StatusOr<catalog::v1::CatalogEntry> SetMetadata(absl::string_view dataset_id,
+                                                        const catalog::v1::DatasetMetadata& md);
+  // DCAT-AP.de export of the public entries; format "turtle" or "jsonld".
+  absl::StatusOr<node::v1::ExportCatalogResponse> ExportCatalog(absl::string_view format);
+
+  // Runs `request` (SQL or plan) on the dataset's current version.
+  // Errors: InvalidArgument for bad SQL or a plan that does not fit the
+  // schema; NotFound when the dataset does not exist.
+  absl::StatusOr<query::v1::ResultSet> Query(const node::v1::QueryRequest& request);
+
+  absl::Status DeleteDataset(absl::string_view dataset_id);
+  absl::StatusOr<node::v1::GetStatusResponse> Status();
+
+  storage::DatasetStore* store() { return store_.get(); }
+  const config::v1::NodeConfig& config() const { return config_; }
+
+ private:
+  Node(config::v1::NodeConfig config, std::unique_ptr<storage::DatasetStore> store,
+       const Clock* clock);
+
+  catalog::NodeIdentity Identity() const;
+
+  config::v1::NodeConfig config_;
+  std::unique_ptr<storage::DatasetStore> store_;
+  const Clock* clock_;
+};
+
+}  // namespace fednode::server
