@@ -87,6 +87,16 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
                                                    pub.contact_email(),
                                                    "\" is not an e-mail address"));
   }
+  for (const std::string* uri : {&config.catalog_base_uri(), &config.homepage()}) {
+    if (!uri->empty() && !absl::StartsWith(*uri, "http://") && !absl::StartsWith(*uri, "https://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(uri == &config.homepage() ? "homepage" : "catalog_base_uri", ": \"", *uri,
+                       "\" is not an http(s) URI"));
+    }
+  }
+  if (absl::EndsWith(config.catalog_base_uri(), "/")) {
+    return absl::InvalidArgumentError("catalog_base_uri: must not end with '/'");
+  }
   for (const auto* field : {&pub.uri(), &pub.contributor_id(), &pub.license()}) {
     if (!field->empty() && !absl::StartsWith(*field, "http://") &&
         !absl::StartsWith(*field, "https://")) {

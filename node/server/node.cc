@@ -103,16 +103,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const config::v1::NodeConfig&
 }
 
 catalog::NodeIdentity Node::Identity() const {
-  catalog::NodeIdentity id;
-  id.ags = config_.member_ags();
-  id.name = config_.member_name();
-  id.publisher_name = config_.publisher().name();
-  id.publisher_uri = config_.publisher().uri();
-  id.contact_name = config_.publisher().contact_name();
-  id.contact_email = config_.publisher().contact_email();
-  id.contributor_id = config_.publisher().contributor_id();
-  id.license = config_.publisher().license();
-  return id;
+  return catalog::NodeIdentityFromConfig(config_, config_.catalog_base_uri(), config_.homepage());
 }
 
 absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHeader& header,
@@ -135,7 +126,8 @@ absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHead
 
   const catalog::NodeIdentity identity = Identity();
   if (header.has_metadata()) {
-    FEDNODE_RETURN_IF_ERROR(catalog::ValidateMetadata(header.metadata(), identity));
+    FEDNODE_RETURN_IF_ERROR(
+        catalog::ValidateMetadata(catalog::WithPublisherDefaults(identity, header.metadata())));
   }
 
   FEDNODE_ASSIGN_OR_RETURN(std::vector<ingest::ParsedDataset> parsed,
@@ -222,7 +214,7 @@ absl::StatusOr<catalog::v1::CatalogEntry> Node::GetCatalogEntry(absl::string_vie
 absl::StatusOr<catalog::v1::CatalogEntry> Node::SetMetadata(
     absl::string_view dataset_id, const catalog::v1::DatasetMetadata& md) {
   const catalog::NodeIdentity identity = Identity();
-  FEDNODE_RETURN_IF_ERROR(catalog::ValidateMetadata(md, identity));
+  FEDNODE_RETURN_IF_ERROR(catalog::ValidateMetadata(catalog::WithPublisherDefaults(identity, md)));
   FEDNODE_ASSIGN_OR_RETURN(catalog::v1::CatalogEntry previous, store_->GetCatalogEntry(dataset_id));
   FEDNODE_ASSIGN_OR_RETURN(
       catalog::v1::CatalogEntry entry,

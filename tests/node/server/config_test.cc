@@ -1,0 +1,89 @@
+#include "node/server/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "node/base/testing/status_matchers.h"
+#include "node/base/testing/temp_dir.h"
+
+namespace fednode::server {
+namespace {
+
+using ::fednode::testing::IsOk;
+using ::fednode::testing::StatusIs;
+using ::testing::HasSubstr;
+
+config::v1::NodeConfig ValidConfig() {
+  config::v1::NodeConfig c;
+  c.set_member_ags("06531005");
+  c.set_member_name("Gießen, Universitätsstadt");
+  c.set_data_dir("/var/lib/fednode");
+  return c;
+}
+
+TEST(ConfigTest, ExampleConfigInDeployIsValid) {
+  auto config = LoadConfig(fednode::testing::SourcePath("deploy/giessen/fednode.textproto"));
+  ASSERT_THAT(config, IsOk());
+  EXPECT_EQ(config->member_ags(), "06531005");
+  EXPECT_EQ(config->member_name(), "Gießen, Universitätsstadt");
+  EXPECT_EQ(config->shutdown_grace_seconds(), 10u);
+}
+
+TEST(ConfigTest, SyntaxErrorNamesFileLineAndColumn) {
+  auto c = ParseConfig("member_ags: \"06531005\"\nmember_name: Gießen\n", "node.textproto");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("node.textproto:2:")));
+}
+
+TEST(ConfigTest, UnknownFieldIsAnErrorNamingIt) {
+  auto c = ParseConfig("member_ags: \"06531005\"\ndata_directory: \"/x\"\n", "n.textproto");
+  EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("data_directory")));
+}
+
+TEST(ConfigTest, ValidateNamesTheBrokenField) {
+  EXPECT_THAT(Validate(ValidConfig()), IsOk());
+
+  auto c = ValidConfig();
+  c.set_member_ags("6531005");  // leading zero lost, as a spreadsheet would
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("member_ags: \"6531005\" is not an AGS")));
+  c = ValidConfig();
+  c.clear_member_name();
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("member_name")));
+  c = ValidConfig();
+  c.clear_data_dir();
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("data_dir")));
+  c = ValidConfig();
+  c.set_shutdown_grace_seconds(301);
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("shutdown_grace_seconds")));
+  c = ValidConfig();
+  c.set_log_level("verbose");
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("log_level")));
+  c = ValidConfig();
+  c.mutable_publisher()->set_contact_email("statistik.giessen.de");
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("publisher.contact_email")));
+  c = ValidConfig();
+  c.set_catalog_base_uri("ftp://x");
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("catalog_base_uri")));
+  c = ValidConfig();
+  c.set_admin_socket(std::string(120, 'a'));
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("admin_socket")));
+}
+
+TEST(ConfigTest, DefaultsFillUnsetFields) {
+  auto c = ValidConfig();
+  ApplyDefaults(&c);
+  EXPECT_EQ(c.admin_socket(), "/var/lib/fednode/admin.sock");
+  EXPECT_EQ(c.shutdown_grace_seconds(), 10u);
+  EXPECT_EQ(c.log_level(), "info");
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  fednode::testing::TempDir dir;
+  EXPECT_THAT(LoadConfig(dir.File("absent.textproto")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("absent.textproto")));
+}
+
+}  // namespace
+}  // namespace fednode::server
