@@ -20,6 +20,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
+#include "node/base/clock.h"
 #include "node/base/table.h"
 #include "proto/catalog/v1/catalog.pb.h"
 #include "proto/storage/v1/dataset.pb.h"
@@ -34,8 +36,23 @@ struct DatasetStoreOptions {
   // fsync the WAL at every commit, so an acknowledged import survives
   // kill -9 and power loss. Default true; tests may turn it off for speed.
   bool sync_commits = true;
-  // Bytes of decoded segments kept in memory for queries. Default 256 MiB.
+  // Bytes of decoded segments kept in memory for queries (LRU). 0 disables
+  // the cache. Default 256 MiB.
   size_t segment_cache_bytes = size_t{256} << 20;
+  // Rows per stored column chunk: one RocksDB value holds at most this many
+  // values of one column (1 MiB for 8-byte types at the default), so no value
+  // is huge and a commit's batch is made of moderate pieces. Only affects
+  // new segments. Default 128 Ki rows; valid range 1 .. 2^24.
+  uint32_t segment_chunk_rows = uint32_t{1} << 17;
+  // RocksDB block cache shared by all column families (index and filter
+  // blocks, primary-key lookups, catalog). Default 8 MiB.
+  size_t block_cache_bytes = size_t{8} << 20;
+  // RocksDB memtable budget over all column families; also bounds the WAL
+  // (4x). Default 16 MiB.
+  size_t write_buffer_bytes = size_t{16} << 20;
+  // Time source for DatasetVersion.created. nullptr = SystemClock::Get().
+  // Borrowed: must outlive the store.
+  const Clock* clock = nullptr;
 };
 
 enum class ImportMode { kAppend, kUpsert, kReplace };
@@ -95,7 +112,11 @@ class DatasetStore {
   // for other I/O errors.
   static absl::StatusOr<std::unique_ptr<DatasetStore>> Open(const DatasetStoreOptions& options);
 
-  virtual ~DatasetStore() = default;
+  // Closes the database (flushes nothing extra: every commit is in the WAL).
+  // Snapshots handed out stay valid.
+  virtual ~DatasetStore();
+  DatasetStore(const DatasetStore&) = delete;
+  DatasetStore& operator=(const DatasetStore&) = delete;
 
   // Applies all writes atomically in one synced RocksDB WriteBatch: the new
   // segments, the version manifests, the current-version pointers and the
@@ -139,8 +160,22 @@ class DatasetStore {
   uint32_t format_version() const;
   const std::string& path() const;
 
+  // Test hooks (not for production code).
+  // Overwrites the stored format version, so a test can check that a newer
+  // version is refused at the next Open.
+  absl::Status SetFormatVersionForTest(uint32_t version);
+  // Bytes and entries in the decoded-segment cache.
+  size_t SegmentCacheBytesForTest() const;
+  size_t SegmentCacheEntriesForTest() const;
+
  protected:
-  DatasetStore() = default;
+  DatasetStore();
+
+ private:
+  // The RocksDB handles and state; defined in dataset_store.cc so that no
+  // rocksdb/ header leaks out of node/storage.
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
 };
 
 }  // namespace fednode::storage

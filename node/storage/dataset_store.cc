@@ -1,0 +1,900 @@
+#include "node/storage/dataset_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+#include "node/base/status_macros.h"
+#include "node/storage/key_codec.h"
+#include "node/storage/rocksdb_options.h"
+#include "node/storage/rocksdb_status.h"
+#include "node/storage/segment_cache.h"
+#include "node/storage/segment_codec.h"
+
+namespace fednode::storage {
+namespace {
+
+using catalog::v1::CatalogEntry;
+
+// A dictionary chunk is closed at about this many bytes (key_codec.h).
+constexpr size_t kDictChunkBytes = size_t{1} << 20;
+// Longest dataset id accepted (bytes); ids are short slugs in practice.
+constexpr size_t kMaxDatasetIdBytes = 256;
+// Primary-key lookups per MultiGet.
+constexpr size_t kLookupBatch = 4096;
+// Largest valid DatasetStoreOptions.segment_chunk_rows.
+constexpr uint32_t kMaxChunkRows = uint32_t{1} << 24;
+// The lock file that keeps a second store (in any process) off a directory.
+constexpr char kLockFileName[] = "fednode.lock";
+
+absl::Status ValidateDatasetId(absl::string_view id) {
+  if (id.empty()) return absl::InvalidArgumentError("dataset id is empty");
+  if (id.size() > kMaxDatasetIdBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset id is longer than ", kMaxDatasetIdBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+absl::string_view ModeName(ImportMode mode) {
+  switch (mode) {
+    case ImportMode::kAppend:
+      return "append";
+    case ImportMode::kUpsert:
+      return "upsert";
+    case ImportMode::kReplace:
+      return "replace";
+  }
+  return "unknown";
+}
+
+// Checks the schema and the table of one write; InvalidArgument naming the
+// dataset on the first problem.
+absl::Status ValidateWriteTable(const DatasetWrite& w) {
+  const Schema& schema = w.table.schema;
+  absl::flat_hash_set<std::string> names;
+  for (const auto& c : schema.columns()) {
+    if (c.name().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset ", w.dataset_id, ": a column has no name"));
+    }
+    if (!names.insert(c.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset ", w.dataset_id, ": column ", c.name(), " appears twice"));
+    }
+    if (c.type() < v1::COLUMN_TYPE_INT64 || c.type() > v1::COLUMN_TYPE_TIMESTAMP) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset ", w.dataset_id, ": column ", c.name(), " has no valid type"));
+    }
+  }
+  if (absl::Status s = PrimaryKeyColumns(schema).status(); !s.ok()) {
+    return Annotate(s, absl::StrCat("dataset ", w.dataset_id));
+  }
+  if (absl::Status s = ValidateTable(w.table); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("dataset ", w.dataset_id, ": ", s.message()));
+  }
+  if (w.table.num_rows >= size_t{UINT32_MAX}) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset ", w.dataset_id, ": too many rows in one import"));
+  }
+  return absl::OkStatus();
+}
+
+// For append and upsert: the new rows must have the current schema.
+// Descriptions and units may change.
+absl::Status CompareSchemas(absl::string_view id, const Schema& current, const Schema& next) {
+  auto error = [&](const std::string& what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset ", id, ": schema differs from the current version: ", what));
+  };
+  const int n = std::min(current.columns_size(), next.columns_size());
+  for (int i = 0; i < n; ++i) {
+    const v1::ColumnSchema& a = current.columns(i);
+    const v1::ColumnSchema& b = next.columns(i);
+    if (a.name() != b.name()) {
+      return error(absl::StrCat("column ", i + 1, " is ", b.name(), ", expected ", a.name()));
+    }
+    if (a.type() != b.type()) {
+      return error(absl::StrCat("column ", a.name(), " has type ", ColumnTypeName(b.type()),
+                                ", expected ", ColumnTypeName(a.type())));
+    }
+    if (a.nullable() != b.nullable()) {
+      return error(absl::StrCat("column ", a.name(), " is ", b.nullable() ? "" : "not ",
+                                "nullable, expected ", a.nullable() ? "" : "not ", "nullable"));
+    }
+  }
+  if (current.columns_size() > n) {
+    return error(absl::StrCat("column ", current.columns(n).name(), " is missing"));
+  }
+  if (next.columns_size() > n) {
+    return error(absl::StrCat("column ", next.columns(n).name(), " is new"));
+  }
+  if (!std::equal(current.primary_key().begin(), current.primary_key().end(),
+                  next.primary_key().begin(), next.primary_key().end())) {
+    return error(absl::StrCat("primary key (", absl::StrJoin(next.primary_key(), ", "),
+                              "), expected (", absl::StrJoin(current.primary_key(), ", "), ")"));
+  }
+  if (current.conforms_to() != next.conforms_to()) {
+    return error(absl::StrCat("conforms_to \"", next.conforms_to(), "\", expected \"",
+                              current.conforms_to(), "\""));
+  }
+  return absl::OkStatus();
+}
+
+std::string BigEndian64(uint64_t v) {
+  std::string s;
+  AppendBigEndian64(v, &s);
+  return s;
+}
+
+std::string BigEndian32(uint32_t v) {
+  std::string s;
+  AppendBigEndian32(v, &s);
+  return s;
+}
+
+void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t seconds = absl::ToUnixSeconds(t);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
+}
+
+}  // namespace
+
+struct DatasetStore::Rep {
+  explicit Rep(const DatasetStoreOptions& o)
+      : options(o),
+        clock(o.clock != nullptr ? o.clock : SystemClock::Get()),
+        cache(o.segment_cache_bytes) {
+    write_options.sync = o.sync_commits;
+  }
+
+  ~Rep() {
+    if (db != nullptr) {
+      for (rocksdb::ColumnFamilyHandle* h : handles)
+        db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      // Close() only reports errors of background work; every commit is
+      // already in the WAL, so there is nothing to do about one here.
+      rocksdb::Status s = db->Close();
+      if (!s.ok()) s.PermitUncheckedError();
+      db.reset();
+    }
+    if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
+  }
+
+  absl::Status AcquireDirectoryLock();
+  absl::Status OpenDb();
+  absl::Status CheckFormatVersion();
+  absl::Status MigrateFormat(uint32_t from);
+  absl::Status LoadCounters();
+
+  absl::Status Write(rocksdb::WriteBatch* batch, absl::string_view context) {
+    return FromRocksDbStatus(db->Write(write_options, batch), context);
+  }
+  absl::StatusOr<std::optional<std::string>> Get(const rocksdb::ReadOptions& ro,
+                                                 rocksdb::ColumnFamilyHandle* cf,
+                                                 const std::string& key);
+  absl::StatusOr<std::optional<v1::DatasetVersion>> ReadCurrent(const rocksdb::ReadOptions& ro,
+                                                                absl::string_view id);
+  absl::StatusOr<std::optional<CatalogEntry>> ReadCatalogEntry(const rocksdb::ReadOptions& ro,
+                                                               absl::string_view id);
+  absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(const rocksdb::ReadOptions& ro,
+                                                           absl::string_view id,
+                                                           const Schema& schema,
+                                                           const v1::SegmentRef& ref);
+
+  // Adds one dataset's part of a commit to `batch`. `next_segment`, `seq` are
+  // the counters as they will be after the batch; `evict` collects cache keys
+  // of segments the batch deletes.
+  absl::StatusOr<CommitResult> PrepareWrite(const rocksdb::ReadOptions& ro, const DatasetWrite& w,
+                                            rocksdb::WriteBatch* batch, uint64_t* next_segment,
+                                            uint64_t* seq, std::vector<std::string>* evict)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Writes `entry` as the catalog entry of `id` with change_seq `seq` and
+  // moves the dataset's change-log record to `seq`.
+  void PutCatalogChange(rocksdb::WriteBatch* batch, absl::string_view id,
+                        const std::optional<CatalogEntry>& previous, uint64_t seq,
+                        CatalogEntry* entry);
+  void PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment, uint64_t seq);
+
+  const DatasetStoreOptions options;
+  const Clock* const clock;
+  int lock_fd = -1;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::ColumnFamilyHandle* data = nullptr;
+  rocksdb::ColumnFamilyHandle* catalog = nullptr;
+  rocksdb::ColumnFamilyHandle* meta = nullptr;
+  rocksdb::ColumnFamilyHandle* audit = nullptr;
+  rocksdb::WriteOptions write_options;
+  uint32_t format_version = 0;
+  SegmentCache cache;
+
+  // Serializes writers (Commit, PutCatalogEntry, DeleteDataset, PutMeta), so
+  // that each one reads the latest state and the counters stay consistent.
+  absl::Mutex mu;
+  uint64_t next_segment_id ABSL_GUARDED_BY(mu) = 1;
+  uint64_t catalog_seq ABSL_GUARDED_BY(mu) = 0;
+};
+
+absl::Status DatasetStore::Rep::AcquireDirectoryLock() {
+  // RocksDB's own LOCK uses fcntl locks, which do not conflict inside one
+  // process and whose error is only recognisable by its text. flock() on our
+  // own file conflicts between processes and between two opens in one
+  // process, and LOCK_NB makes it fail at once instead of waiting.
+  const std::string lock_path = absl::StrCat(options.path, "/", kLockFileName);
+  lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("opening lock file ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", options.path,
+                       " is in use by another fednode process or store instance"));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("locking data directory ", options.path, ": ", std::strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatasetStore::Rep::OpenDb() {
+  const rocksdb::DBOptions db_options = MakeDbOptions(options);
+  const std::shared_ptr<rocksdb::Cache> block_cache =
+      rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, kCfData, kCfCatalog, kCfMeta,
+                                    kCfAudit};
+  // A database must be opened with all its families; keep unknown ones (from
+  // a newer build, caught by the format version check) with default options.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
+    for (const std::string& name : existing) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < names.size(); ++i) {
+    descriptors.emplace_back(names[i], i < 5
+                                           ? MakeColumnFamilyOptions(names[i], options, block_cache)
+                                           : rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  db.reset(raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", options.path, " is in use by another process: ", s.ToString()));
+    }
+    return FromRocksDbStatus(s, absl::StrCat("opening data directory ", options.path));
+  }
+  data = handles[1];
+  catalog = handles[2];
+  meta = handles[3];
+  audit = handles[4];
+  return absl::OkStatus();
+}
+
+absl::Status DatasetStore::Rep::CheckFormatVersion() {
+  rocksdb::ReadOptions ro;
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> stored, Get(ro, meta, kMetaFormatVersion));
+  if (!stored.has_value()) {
+    // A new database (or one whose creation was cut short before its first
+    // write): it must be empty, then it gets this build's version.
+    for (rocksdb::ColumnFamilyHandle* cf : {data, catalog}) {
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
+      it->SeekToFirst();
+      if (it->Valid()) {
+        return absl::DataLossError(absl::StrCat("data directory ", options.path,
+                                                " holds data but no storage format version"));
+      }
+      FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "checking a new database"));
+    }
+    rocksdb::WriteBatch batch;
+    batch.Put(meta, kMetaFormatVersion, BigEndian32(kFormatVersion)).PermitUncheckedError();
+    FEDNODE_RETURN_IF_ERROR(Write(&batch, "writing the storage format version"));
+    format_version = kFormatVersion;
+    return absl::OkStatus();
+  }
+  absl::string_view in = *stored;
+  uint32_t version = 0;
+  if (!ConsumeBigEndian32(&in, &version) || !in.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("data directory ", options.path, ": malformed storage format version"));
+  }
+  if (version > kFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", options.path, " has storage format version ", version,
+        ", newer than version ", kFormatVersion,
+        " that this fednode build supports; run a newer fednode (downgrades are not supported)"));
+  }
+  if (version < kFormatVersion) FEDNODE_RETURN_IF_ERROR(MigrateFormat(version));
+  format_version = kFormatVersion;
+  return absl::OkStatus();
+}
+
+// Migration hook: brings a database of format `from` up to kFormatVersion,
+// one version at a time. Each step must be one synced WriteBatch that also
+// writes the step's new format version, so a crash leaves either the older or
+// the newer layout, and the next Open resumes. Format 1 is the first one, so
+// there is no step yet; when format 2 comes, add `case 1: MigrateV1ToV2()`.
+absl::Status DatasetStore::Rep::MigrateFormat(uint32_t from) {
+  for (uint32_t v = from; v < kFormatVersion; ++v) {
+    switch (v) {
+      default:
+        return absl::FailedPreconditionError(
+            absl::StrCat("data directory ", options.path, " has storage format version ", v,
+                         ", which this fednode build cannot migrate"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatasetStore::Rep::LoadCounters() {
+  absl::MutexLock lock(&mu);
+  rocksdb::ReadOptions ro;
+  for (auto [key, out, initial] : {std::tuple{kMetaNextSegmentId, &next_segment_id, uint64_t{1}},
+                                   std::tuple{kMetaCatalogChangeSeq, &catalog_seq, uint64_t{0}}}) {
+    FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(ro, meta, key));
+    *out = initial;
+    if (!v.has_value()) continue;
+    absl::string_view in = *v;
+    if (!ConsumeBigEndian64(&in, out) || !in.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("data directory ", options.path, ": malformed ", key));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> DatasetStore::Rep::Get(const rocksdb::ReadOptions& ro,
+                                                                  rocksdb::ColumnFamilyHandle* cf,
+                                                                  const std::string& key) {
+  std::string value;
+  rocksdb::Status s = db->Get(ro, cf, key, &value);
+  if (s.IsNotFound()) return std::nullopt;
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(s, "reading"));
+  return value;
+}
+
+absl::StatusOr<std::optional<v1::DatasetVersion>> DatasetStore::Rep::ReadCurrent(
+    const rocksdb::ReadOptions& ro, absl::string_view id) {
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> pointer,
+                           Get(ro, data, CurrentVersionKey(id)));
+  if (!pointer.has_value()) return std::nullopt;
+  absl::string_view in = *pointer;
+  uint64_t version = 0;
+  if (!ConsumeBigEndian64(&in, &version) || !in.empty()) {
+    return absl::DataLossError(absl::StrCat("dataset ", id, ": malformed current-version pointer"));
+  }
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> manifest,
+                           Get(ro, data, ManifestKey(id, version)));
+  v1::DatasetVersion out;
+  if (!manifest.has_value() || !out.ParseFromString(*manifest)) {
+    return absl::DataLossError(
+        absl::StrCat("dataset ", id, ": manifest of version ", version, " missing or corrupt"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<CatalogEntry>> DatasetStore::Rep::ReadCatalogEntry(
+    const rocksdb::ReadOptions& ro, absl::string_view id) {
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(ro, catalog, CatalogEntryKey(id)));
+  if (!value.has_value()) return std::nullopt;
+  CatalogEntry entry;
+  if (!entry.ParseFromString(*value)) {
+    return absl::DataLossError(absl::StrCat("catalog entry of dataset ", id, " is corrupt"));
+  }
+  return entry;
+}
+
+absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
+    const rocksdb::ReadOptions& ro, absl::string_view id, const Schema& schema,
+    const v1::SegmentRef& ref) {
+  const std::string prefix = SegmentPrefix(id, ref.segment_id());
+  if (std::shared_ptr<const Table> hit = cache.Lookup(prefix)) return hit;
+
+  auto corrupt = [&](absl::string_view what) {
+    return absl::DataLossError(
+        absl::StrCat("dataset ", id, ": segment ", ref.segment_id(), " ", what));
+  };
+  rocksdb::PinnableSlice header_value;
+  rocksdb::Status s = db->Get(ro, data, SegmentHeaderKey(id, ref.segment_id()), &header_value);
+  if (s.IsNotFound()) return corrupt("is missing");
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(s, "reading a segment header"));
+  absl::StatusOr<SegmentHeader> header =
+      DecodeSegmentHeader(absl::string_view(header_value.data(), header_value.size()));
+  if (!header.ok()) return Annotate(header.status(), absl::StrCat("dataset ", id));
+  if (header->row_count != ref.row_count()) return corrupt("row count differs from the manifest");
+  absl::StatusOr<SegmentDecoder> decoder = SegmentDecoder::Create(*header, schema);
+  if (!decoder.ok()) return Annotate(decoder.status(), absl::StrCat("dataset ", id));
+
+  // The chunks are read in key order with one iterator. fill_cache=false:
+  // the decoded table is cached below, so the chunks would only push index
+  // blocks and primary-key lookups out of the small block cache.
+  rocksdb::ReadOptions it_ro = ro;
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice upper_slice(upper);
+  it_ro.iterate_upper_bound = &upper_slice;
+  it_ro.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(it_ro, data));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const absl::string_view suffix(key.data() + prefix.size(), key.size() - prefix.size());
+    if (suffix.size() == 1 && suffix[0] == static_cast<char>(SegmentPart::kHeader)) continue;
+    SegmentPart part;
+    uint32_t column = 0;
+    uint32_t chunk = 0;
+    if (!ParseSegmentChunkSuffix(suffix, &part, &column, &chunk)) return corrupt("has a bad key");
+    const rocksdb::Slice value = it->value();
+    absl::Status added =
+        decoder->Add(part, column, chunk, absl::string_view(value.data(), value.size()));
+    if (!added.ok()) return Annotate(added, absl::StrCat("dataset ", id));
+  }
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading a segment"));
+  absl::StatusOr<Table> table = std::move(*decoder).Finish();
+  if (!table.ok()) return Annotate(table.status(), absl::StrCat("dataset ", id));
+  auto shared = std::make_shared<const Table>(*std::move(table));
+  cache.Insert(prefix, shared, TableBytes(*shared));
+  return shared;
+}
+
+void DatasetStore::Rep::PutCatalogChange(rocksdb::WriteBatch* batch, absl::string_view id,
+                                         const std::optional<CatalogEntry>& previous, uint64_t seq,
+                                         CatalogEntry* entry) {
+  entry->set_change_seq(seq);
+  if (previous.has_value() && previous->change_seq() != 0) {
+    batch->Delete(catalog, CatalogChangeKey(previous->change_seq())).PermitUncheckedError();
+  }
+  batch->Put(catalog, CatalogEntryKey(id), entry->SerializeAsString()).PermitUncheckedError();
+  batch->Put(catalog, CatalogChangeKey(seq), rocksdb::Slice(id.data(), id.size()))
+      .PermitUncheckedError();
+}
+
+void DatasetStore::Rep::PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment,
+                                    uint64_t seq) {
+  batch->Put(meta, kMetaNextSegmentId, BigEndian64(next_segment)).PermitUncheckedError();
+  batch->Put(meta, kMetaCatalogChangeSeq, BigEndian64(seq)).PermitUncheckedError();
+}
+
+absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::ReadOptions& ro,
+                                                             const DatasetWrite& w,
+                                                             rocksdb::WriteBatch* batch,
+                                                             uint64_t* next_segment, uint64_t* seq,
+                                                             std::vector<std::string>* evict) {
+  const std::string& id = w.dataset_id;
+  const Table& table = w.table;
+  CommitResult result;
+  result.dataset_id = id;
+
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current, ReadCurrent(ro, id));
+  FEDNODE_ASSIGN_OR_RETURN(const std::vector<int> pk, PrimaryKeyColumns(table.schema));
+  if (w.mode == ImportMode::kUpsert && pk.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset ", id, ": upsert needs a primary key in the schema"));
+  }
+  auto unchanged = [&]() {
+    result.unchanged = true;
+    result.version = current->version();
+    result.row_count = current->row_count();
+    return result;
+  };
+  if (current.has_value() && w.mode == ImportMode::kReplace && !w.source_sha256.empty() &&
+      w.source_sha256 == current->source_sha256() &&
+      google::protobuf::util::MessageDifferencer::Equals(current->schema(), table.schema)) {
+    return unchanged();
+  }
+  const bool keep_old = current.has_value() && w.mode != ImportMode::kReplace;
+  if (keep_old) {
+    FEDNODE_RETURN_IF_ERROR(CompareSchemas(id, current->schema(), table.schema));
+  }
+
+  // Primary keys of the new rows; no two may be equal.
+  std::vector<std::string> keys;
+  if (!pk.empty()) {
+    keys.reserve(table.num_rows);
+    for (size_t row = 0; row < table.num_rows; ++row) {
+      absl::StatusOr<std::string> key = EncodePrimaryKey(table, pk, row);
+      if (!key.ok()) return Annotate(key.status(), absl::StrCat("dataset ", id));
+      keys.push_back(*std::move(key));
+    }
+    std::vector<uint32_t> order(table.num_rows);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      return keys[a] < keys[b] || (keys[a] == keys[b] && a < b);
+    });
+    for (size_t i = 1; i < order.size(); ++i) {
+      if (keys[order[i - 1]] == keys[order[i]]) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "dataset ", id, ": duplicate primary key (", FormatPrimaryKey(table, pk, order[i]),
+            ") in rows ", order[i - 1] + 1, " and ", order[i] + 1, " of the import"));
+      }
+    }
+  }
+  if (keep_old && table.num_rows == 0) return unchanged();
+
+  v1::DatasetVersion next;
+  next.set_dataset_id(id);
+  next.set_version(current.has_value() ? current->version() + 1 : 1);
+  *next.mutable_schema() = table.schema;
+  next.set_import_mode(std::string(ModeName(w.mode)));
+  next.set_source_sha256(w.source_sha256);
+  SetTimestamp(clock->Now(), next.mutable_created());
+
+  // Rows of kept segments hidden in the new version, per segment id.
+  std::map<uint64_t, std::vector<uint32_t>> hidden;
+  const std::string pk_prefix = PrimaryKeyIndexPrefix(id);
+  if (current.has_value()) {
+    batch->Delete(data, ManifestKey(id, current->version())).PermitUncheckedError();
+    if (keep_old) {
+      *next.mutable_segments() = current->segments();
+      for (const auto& [segment, rows] : current->deleted()) {
+        hidden[segment].assign(rows.rows().begin(), rows.rows().end());
+      }
+    } else {
+      for (const v1::SegmentRef& ref : current->segments()) {
+        const std::string prefix = SegmentPrefix(id, ref.segment_id());
+        batch->DeleteRange(data, prefix, PrefixSuccessor(prefix)).PermitUncheckedError();
+        evict->push_back(prefix);
+      }
+      if (current->schema().primary_key_size() > 0) {
+        batch->DeleteRange(data, pk_prefix, PrefixSuccessor(pk_prefix)).PermitUncheckedError();
+      }
+    }
+  }
+
+  // Where the new keys live now: append refuses them, upsert hides them.
+  if (keep_old && !pk.empty()) {
+    std::vector<std::string> full_keys;
+    std::vector<rocksdb::Slice> slices;
+    std::vector<rocksdb::PinnableSlice> values(kLookupBatch);
+    std::vector<rocksdb::Status> statuses(kLookupBatch);
+    for (size_t begin = 0; begin < keys.size(); begin += kLookupBatch) {
+      const size_t n = std::min(kLookupBatch, keys.size() - begin);
+      full_keys.clear();
+      slices.clear();
+      for (size_t i = 0; i < n; ++i) full_keys.push_back(pk_prefix + keys[begin + i]);
+      for (const std::string& k : full_keys) slices.emplace_back(k);
+      for (rocksdb::PinnableSlice& v : values) v.Reset();
+      db->MultiGet(ro, data, n, slices.data(), values.data(), statuses.data());
+      for (size_t i = 0; i < n; ++i) {
+        if (statuses[i].IsNotFound()) continue;
+        FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(statuses[i], "looking up primary keys"));
+        const auto row = static_cast<uint32_t>(begin + i);
+        if (w.mode == ImportMode::kAppend) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("dataset ", id, ": primary key (", FormatPrimaryKey(table, pk, row),
+                           ") of import row ", row + 1, " already exists"));
+        }
+        uint64_t segment = 0;
+        uint32_t old_row = 0;
+        if (!DecodeRowLocation(absl::string_view(values[i].data(), values[i].size()), &segment,
+                               &old_row)) {
+          return absl::DataLossError(absl::StrCat("dataset ", id, ": corrupt primary-key index"));
+        }
+        hidden[segment].push_back(old_row);
+      }
+    }
+  }
+
+  if (table.num_rows > 0) {
+    const uint64_t segment = (*next_segment)++;
+    EncodeSegment(
+        table, options.segment_chunk_rows, kDictChunkBytes,
+        [&](SegmentPart part, uint32_t column, uint32_t chunk, absl::string_view value) {
+          const std::string key = part == SegmentPart::kHeader
+                                      ? SegmentHeaderKey(id, segment)
+                                      : SegmentChunkKey(id, segment, part, column, chunk);
+          batch->Put(data, key, rocksdb::Slice(value.data(), value.size())).PermitUncheckedError();
+        });
+    v1::SegmentRef* ref = next.add_segments();
+    ref->set_segment_id(segment);
+    ref->set_row_count(table.num_rows);
+    std::string key = pk_prefix;
+    for (size_t row = 0; row < keys.size(); ++row) {
+      key.resize(pk_prefix.size());
+      key.append(keys[row]);
+      batch->Put(data, key, EncodeRowLocation(segment, static_cast<uint32_t>(row)))
+          .PermitUncheckedError();
+    }
+  }
+
+  // Drop segments whose rows are all hidden now; record the rest.
+  next.clear_deleted();
+  google::protobuf::RepeatedPtrField<v1::SegmentRef> kept;
+  uint64_t row_count = 0;
+  for (const v1::SegmentRef& ref : next.segments()) {
+    auto it = hidden.find(ref.segment_id());
+    size_t hidden_rows = 0;
+    if (it != hidden.end()) {
+      std::vector<uint32_t>& rows = it->second;
+      std::sort(rows.begin(), rows.end());
+      rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+      hidden_rows = rows.size();
+    }
+    if (hidden_rows >= ref.row_count()) {
+      const std::string prefix = SegmentPrefix(id, ref.segment_id());
+      batch->DeleteRange(data, prefix, PrefixSuccessor(prefix)).PermitUncheckedError();
+      evict->push_back(prefix);
+      continue;
+    }
+    if (hidden_rows > 0) {
+      auto& rows = (*next.mutable_deleted())[ref.segment_id()];
+      rows.mutable_rows()->Assign(it->second.begin(), it->second.end());
+    }
+    row_count += ref.row_count() - hidden_rows;
+    *kept.Add() = ref;
+  }
+  next.mutable_segments()->Swap(&kept);
+  next.set_row_count(row_count);
+
+  batch->Put(data, ManifestKey(id, next.version()), next.SerializeAsString())
+      .PermitUncheckedError();
+  batch->Put(data, CurrentVersionKey(id), BigEndian64(next.version())).PermitUncheckedError();
+
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> previous, ReadCatalogEntry(ro, id));
+  CatalogEntry entry;
+  if (w.make_catalog_entry) {
+    absl::StatusOr<CatalogEntry> made =
+        w.make_catalog_entry(next, previous.has_value() ? &*previous : nullptr);
+    if (!made.ok()) return made.status();
+    entry = *std::move(made);
+  } else if (previous.has_value()) {
+    entry = *previous;
+  }
+  entry.set_dataset_id(id);
+  entry.set_version(next.version());
+  entry.set_row_count(next.row_count());
+  *entry.mutable_schema() = next.schema();
+  PutCatalogChange(batch, id, previous, ++*seq, &entry);
+
+  result.version = next.version();
+  result.rows_written = table.num_rows;
+  result.row_count = next.row_count();
+  return result;
+}
+
+DatasetStore::DatasetStore() = default;
+DatasetStore::~DatasetStore() = default;
+
+absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
+    const DatasetStoreOptions& options) {
+  if (options.path.empty()) return absl::InvalidArgumentError("storage path is empty");
+  if (options.segment_chunk_rows == 0 || options.segment_chunk_rows > kMaxChunkRows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segment_chunk_rows must be in 1..", kMaxChunkRows));
+  }
+  std::error_code ec;
+  if (options.create_if_missing) {
+    std::filesystem::create_directories(options.path, ec);
+    if (ec) {
+      return absl::UnavailableError(
+          absl::StrCat("creating data directory ", options.path, ": ", ec.message()));
+    }
+  } else if (!std::filesystem::is_directory(options.path, ec)) {
+    return absl::NotFoundError(absl::StrCat("data directory ", options.path, " does not exist"));
+  }
+
+  std::unique_ptr<DatasetStore> store(new DatasetStore());
+  store->rep_ = std::make_unique<Rep>(options);
+  Rep& rep = *store->rep_;
+  FEDNODE_RETURN_IF_ERROR(rep.AcquireDirectoryLock());
+  FEDNODE_RETURN_IF_ERROR(rep.OpenDb());
+  FEDNODE_RETURN_IF_ERROR(rep.CheckFormatVersion());
+  FEDNODE_RETURN_IF_ERROR(rep.LoadCounters());
+  return store;
+}
+
+absl::StatusOr<std::vector<CommitResult>> DatasetStore::Commit(std::vector<DatasetWrite> writes) {
+  Rep& rep = *rep_;
+  absl::flat_hash_set<std::string> ids;
+  for (const DatasetWrite& w : writes) {
+    FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(w.dataset_id));
+    if (!ids.insert(w.dataset_id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dataset ", w.dataset_id, " appears twice in one commit"));
+    }
+    FEDNODE_RETURN_IF_ERROR(ValidateWriteTable(w));
+  }
+
+  absl::MutexLock lock(&rep.mu);
+  rocksdb::WriteBatch batch;
+  uint64_t next_segment = rep.next_segment_id;
+  uint64_t seq = rep.catalog_seq;
+  std::vector<std::string> evict;
+  std::vector<CommitResult> results;
+  bool changed = false;
+  // Reads see the latest state: writers are serialized by rep.mu, and the
+  // datasets of one commit are distinct, so no write reads another's keys.
+  const rocksdb::ReadOptions ro;
+  for (const DatasetWrite& w : writes) {
+    FEDNODE_ASSIGN_OR_RETURN(CommitResult r,
+                             rep.PrepareWrite(ro, w, &batch, &next_segment, &seq, &evict));
+    changed = changed || !r.unchanged;
+    results.push_back(std::move(r));
+  }
+  if (!changed) return results;
+  rep.PutCounters(&batch, next_segment, seq);
+  FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, "committing import"));
+  rep.next_segment_id = next_segment;
+  rep.catalog_seq = seq;
+  for (const std::string& prefix : evict) rep.cache.Erase(prefix);
+  return results;
+}
+
+absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view dataset_id) {
+  Rep& rep = *rep_;
+  FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
+  // One RocksDB snapshot for the manifest and the segments: a commit that
+  // deletes the segments meanwhile does not affect this read.
+  const rocksdb::Snapshot* db_snapshot = rep.db->GetSnapshot();
+  absl::Cleanup release = [&] { rep.db->ReleaseSnapshot(db_snapshot); };
+  rocksdb::ReadOptions ro;
+  ro.snapshot = db_snapshot;
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current,
+                           rep.ReadCurrent(ro, dataset_id));
+  if (!current.has_value()) {
+    return absl::NotFoundError(absl::StrCat("dataset ", dataset_id, " not found"));
+  }
+  TableSnapshot out;
+  out.dataset_id = std::string(dataset_id);
+  out.version = current->version();
+  out.num_rows = current->row_count();
+  out.segments.reserve(current->segments_size());
+  for (const v1::SegmentRef& ref : current->segments()) {
+    TableSnapshot::Segment segment;
+    FEDNODE_ASSIGN_OR_RETURN(segment.table,
+                             rep.LoadSegment(ro, dataset_id, current->schema(), ref));
+    auto it = current->deleted().find(ref.segment_id());
+    if (it != current->deleted().end()) {
+      segment.deleted_rows.assign(it->second.rows().begin(), it->second.rows().end());
+      for (uint32_t row : segment.deleted_rows) {
+        if (row >= ref.row_count()) {
+          return absl::DataLossError(
+              absl::StrCat("dataset ", dataset_id, ": deleted row out of range"));
+        }
+      }
+    }
+    out.segments.push_back(std::move(segment));
+  }
+  out.schema = std::move(*current->mutable_schema());
+  return out;
+}
+
+absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
+  Rep& rep = *rep_;
+  rocksdb::ReadOptions ro;
+  const std::string upper = PrefixSuccessor(kCatalogEntryPrefix);
+  const rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(rep.db->NewIterator(ro, rep.catalog));
+  std::vector<CatalogEntry> out;
+  for (it->Seek(kCatalogEntryPrefix); it->Valid(); it->Next()) {
+    CatalogEntry entry;
+    if (!entry.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("corrupt catalog entry");
+    }
+    out.push_back(std::move(entry));
+  }
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "listing the catalog"));
+  return out;
+}
+
+absl::StatusOr<CatalogEntry> DatasetStore::GetCatalogEntry(absl::string_view dataset_id) {
+  FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> entry,
+                           rep_->ReadCatalogEntry(rocksdb::ReadOptions(), dataset_id));
+  if (!entry.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no catalog entry for dataset ", dataset_id));
+  }
+  return *std::move(entry);
+}
+
+absl::Status DatasetStore::PutCatalogEntry(CatalogEntry entry) {
+  Rep& rep = *rep_;
+  const std::string id = entry.dataset_id();
+  FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(id));
+  absl::MutexLock lock(&rep.mu);
+  const rocksdb::ReadOptions ro;
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current, rep.ReadCurrent(ro, id));
+  if (!current.has_value()) return absl::NotFoundError(absl::StrCat("dataset ", id, " not found"));
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> previous, rep.ReadCatalogEntry(ro, id));
+  entry.set_version(current->version());
+  entry.set_row_count(current->row_count());
+  if (entry.schema().columns_size() == 0) *entry.mutable_schema() = current->schema();
+  const uint64_t seq = rep.catalog_seq + 1;
+  rocksdb::WriteBatch batch;
+  rep.PutCatalogChange(&batch, id, previous, seq, &entry);
+  rep.PutCounters(&batch, rep.next_segment_id, seq);
+  FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, "writing a catalog entry"));
+  rep.catalog_seq = seq;
+  return absl::OkStatus();
+}
+
+absl::Status DatasetStore::DeleteDataset(absl::string_view dataset_id) {
+  Rep& rep = *rep_;
+  FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
+  absl::MutexLock lock(&rep.mu);
+  const rocksdb::ReadOptions ro;
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current,
+                           rep.ReadCurrent(ro, dataset_id));
+  if (!current.has_value()) {
+    return absl::NotFoundError(absl::StrCat("dataset ", dataset_id, " not found"));
+  }
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> previous,
+                           rep.ReadCatalogEntry(ro, dataset_id));
+  const uint64_t seq = rep.catalog_seq + 1;
+  const std::string prefix = DatasetPrefix(dataset_id);
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(rep.data, prefix, PrefixSuccessor(prefix)).PermitUncheckedError();
+  batch.Delete(rep.catalog, CatalogEntryKey(dataset_id)).PermitUncheckedError();
+  if (previous.has_value() && previous->change_seq() != 0) {
+    batch.Delete(rep.catalog, CatalogChangeKey(previous->change_seq())).PermitUncheckedError();
+  }
+  batch
+      .Put(rep.catalog, CatalogChangeKey(seq), rocksdb::Slice(dataset_id.data(), dataset_id.size()))
+      .PermitUncheckedError();
+  rep.PutCounters(&batch, rep.next_segment_id, seq);
+  FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, absl::StrCat("deleting dataset ", dataset_id)));
+  rep.catalog_seq = seq;
+  rep.cache.EraseWithPrefix(prefix);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> DatasetStore::GetMeta(absl::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError("meta key is empty");
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                           rep_->Get(rocksdb::ReadOptions(), rep_->meta, OperatorMetaKey(key)));
+  if (!value.has_value()) return absl::NotFoundError(absl::StrCat("meta key ", key, " is not set"));
+  return *std::move(value);
+}
+
+absl::Status DatasetStore::PutMeta(absl::string_view key, absl::string_view value) {
+  if (key.empty()) return absl::InvalidArgumentError("meta key is empty");
+  rocksdb::WriteBatch batch;
+  batch.Put(rep_->meta, OperatorMetaKey(key), rocksdb::Slice(value.data(), value.size()))
+      .PermitUncheckedError();
+  absl::MutexLock lock(&rep_->mu);
+  return rep_->Write(&batch, absl::StrCat("writing meta key ", key));
+}
+
+uint32_t DatasetStore::format_version() const { return rep_->format_version; }
+
+const std::string& DatasetStore::path() const { return rep_->options.path; }
+
+absl::Status DatasetStore::SetFormatVersionForTest(uint32_t version) {
+  rocksdb::WriteBatch batch;
+  batch.Put(rep_->meta, kMetaFormatVersion, BigEndian32(version)).PermitUncheckedError();
+  absl::MutexLock lock(&rep_->mu);
+  return rep_->Write(&batch, "writing the storage format version");
+}
+
+size_t DatasetStore::SegmentCacheBytesForTest() const { return rep_->cache.size_bytes(); }
+
+size_t DatasetStore::SegmentCacheEntriesForTest() const { return rep_->cache.entries(); }
+
+}  // namespace fednode::storage

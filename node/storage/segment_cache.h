@@ -1,0 +1,66 @@
+// File: segment_cache.h
+// -----------------------------------------------------------------------------
+// An LRU cache of decoded column segments, bounded by bytes, so that repeated
+// queries on a version share one decoded copy instead of decoding again.
+// Entries are immutable (shared_ptr<const Table>): evicting one never
+// invalidates a snapshot that holds it.
+//
+// Layer: node/storage, internal; used by DatasetStore.
+// Thread-safety: safe for concurrent use.
+#pragma once
+
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+
+#include "node/base/table.h"
+
+namespace fednode::storage {
+
+class SegmentCache {
+ public:
+  // capacity_bytes: upper bound of the summed `bytes` of the cached entries;
+  // 0 disables caching.
+  explicit SegmentCache(size_t capacity_bytes);
+  SegmentCache(const SegmentCache&) = delete;
+  SegmentCache& operator=(const SegmentCache&) = delete;
+
+  // The entry for `key` (the segment's key prefix), marked most recently
+  // used; nullptr when absent.
+  std::shared_ptr<const Table> Lookup(absl::string_view key);
+
+  // Adds or replaces the entry for `key`, then evicts least recently used
+  // entries until the total fits. An entry larger than the capacity is not
+  // kept.
+  void Insert(absl::string_view key, std::shared_ptr<const Table> table, size_t bytes);
+
+  void Erase(absl::string_view key);
+  // Erases every entry whose key starts with `prefix`.
+  void EraseWithPrefix(absl::string_view prefix);
+
+  size_t size_bytes() const;
+  size_t entries() const;
+
+ private:
+  struct Entry {
+    std::string key;
+    std::shared_ptr<const Table> table;
+    size_t bytes = 0;
+  };
+  using List = std::list<Entry>;
+
+  void EraseLocked(List::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t capacity_bytes_;
+  mutable absl::Mutex mu_;
+  List lru_ ABSL_GUARDED_BY(mu_);  // front = most recently used
+  absl::flat_hash_map<std::string, List::iterator> index_ ABSL_GUARDED_BY(mu_);
+  size_t size_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace fednode::storage
