@@ -3,10 +3,17 @@
 // order, limit).
 //
 // Layer: node/query; called by node/server. Knows nothing of RocksDB or gRPC.
+// Filters use SQL's three-valued logic: a comparison with NULL is unknown and
+// excludes the row, NOT of unknown stays unknown. LIKE/ILIKE match Unicode
+// code points; ILIKE folds case with Unicode simple case folding (ICU).
+//
 // Thread-safety: Execute is safe for concurrent use on shared snapshots.
 #pragma once
 
+#include <string>
+
 #include "absl/status/statusor.h"
+
 #include "node/storage/dataset_store.h"
 #include "proto/query/v1/query.pb.h"
 
@@ -27,5 +34,11 @@ absl::Status ValidatePlan(const v1::QueryPlan& plan, const Schema& schema);
 // Errors: InvalidArgument as ValidatePlan; OutOfRange on integer overflow.
 absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
                                       const storage::TableSnapshot& snapshot);
+
+// The output column name of `item`: its alias when set, else the column name
+// for a column, "<field>_<column>" for EXTRACT (e.g. "hour_ts"), "count" for
+// COUNT(*), "<function>_<column>" for an aggregate ("sum_einwohner") and
+// "count_distinct_<column>" for COUNT(DISTINCT column).
+std::string OutputName(const v1::SelectItem& item);
 
 }  // namespace fednode::query

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "proto/query/v1/query.pb.h"
 
 namespace fednode::query {
