@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "node/base/table.h"
 #include "proto/ingest/v1/import_spec.pb.h"
 

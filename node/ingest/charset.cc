@@ -1,0 +1,214 @@
+#include "node/ingest/charset.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include <unicode/normalizer2.h>
+#include <unicode/translit.h>
+#include <unicode/ucnv.h>
+#include <unicode/unistr.h>
+#include <unicode/ustring.h>
+#include <unicode/utf8.h>
+
+namespace fednode::ingest {
+namespace {
+
+constexpr absl::string_view kBom = "\xEF\xBB\xBF";
+
+const icu::Normalizer2* Nfc() {
+  UErrorCode err = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(err);
+  return U_SUCCESS(err) ? nfc : nullptr;
+}
+
+// 1-based line of byte `offset` in `s`.
+int64_t LineOf(absl::string_view s, size_t offset) {
+  return 1 + std::count(s.begin(), s.begin() + std::min(offset, s.size()), '\n');
+}
+
+// Offset of the first invalid UTF-8 sequence, or npos.
+size_t FirstInvalidUtf8(absl::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  int32_t len = static_cast<int32_t>(s.size());
+  int32_t i = 0;
+  // Skip ASCII quickly, then let ICU's U8_NEXT validate the rest.
+  while (i < len) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    int32_t start = i;
+    UChar32 c;
+    U8_NEXT(p, i, len, c);
+    if (c < 0) return static_cast<size_t>(start);
+  }
+  return absl::string_view::npos;
+}
+
+// Converts a single-byte charset to UTF-8 through UTF-16 with ICU.
+absl::StatusOr<std::string> SingleByteToUtf8(absl::string_view bytes, const char* icu_name) {
+  UErrorCode err = U_ZERO_ERROR;
+  std::unique_ptr<UConverter, void (*)(UConverter*)> conv(ucnv_open(icu_name, &err), ucnv_close);
+  if (U_FAILURE(err)) {
+    return absl::InternalError(absl::StrCat("icu converter ", icu_name, ": ", u_errorName(err)));
+  }
+  icu::UnicodeString u(bytes.data(), static_cast<int32_t>(bytes.size()), conv.get(), err);
+  if (U_FAILURE(err)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot decode as ", icu_name, ": ", u_errorName(err)));
+  }
+  const icu::Normalizer2* nfc = Nfc();
+  if (nfc != nullptr && !IsAscii(bytes)) {
+    icu::UnicodeString n = nfc->normalize(u, err);
+    if (U_SUCCESS(err)) u = std::move(n);
+  }
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 8);
+  u.toUTF8String(out);
+  return out;
+}
+
+}  // namespace
+
+bool IsAscii(absl::string_view s) {
+  const char* p = s.data();
+  size_t n = s.size();
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, p + i, 8);
+    if (w & 0x8080808080808080ULL) return false;
+  }
+  for (; i < n; ++i) {
+    if (static_cast<unsigned char>(p[i]) >= 0x80) return false;
+  }
+  return true;
+}
+
+bool IsValidUtf8(absl::string_view s) {
+  return IsAscii(s) || FirstInvalidUtf8(s) == absl::string_view::npos;
+}
+
+std::string NormalizeNfc(absl::string_view s) {
+  if (IsAscii(s)) return std::string(s);
+  const icu::Normalizer2* nfc = Nfc();
+  if (nfc == nullptr) return std::string(s);
+  UErrorCode err = U_ZERO_ERROR;
+  icu::StringPiece piece(s.data(), static_cast<int32_t>(s.size()));
+  if (nfc->isNormalizedUTF8(piece, err) && U_SUCCESS(err)) return std::string(s);
+  err = U_ZERO_ERROR;
+  std::string out;
+  icu::StringByteSink<std::string> sink(&out, static_cast<int32_t>(s.size()));
+  nfc->normalizeUTF8(0, piece, sink, nullptr, err);
+  if (U_FAILURE(err)) return std::string(s);
+  return out;
+}
+
+absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::string_view encoding) {
+  std::string enc = absl::AsciiStrToLower(encoding);
+  if (enc == "latin1" || enc == "latin-1" || enc == "iso8859-1") enc = "iso-8859-1";
+  if (enc == "cp1252" || enc == "windows1252") enc = "windows-1252";
+  if (enc == "utf8") enc = "utf-8";
+  if (!enc.empty() && enc != "auto" && enc != "utf-8" && enc != "iso-8859-1" &&
+      enc != "windows-1252") {
+    return absl::InvalidArgumentError(absl::StrCat("unknown encoding \"", encoding,
+                                                   "\" (use utf-8, iso-8859-1 or windows-1252)"));
+  }
+  DecodedText out;
+  if (enc.empty() || enc == "auto" || enc == "utf-8") {
+    absl::string_view body = bytes;
+    bool bom = absl::StartsWith(body, kBom);
+    if (bom) body.remove_prefix(kBom.size());
+    bool ascii = IsAscii(body);
+    size_t bad = ascii ? absl::string_view::npos : FirstInvalidUtf8(body);
+    if (bad == absl::string_view::npos) {
+      out.encoding = "utf-8";
+      out.had_bom = bom;
+      if (ascii) {
+        out.text = body;
+        return out;
+      }
+      const icu::Normalizer2* nfc = Nfc();
+      UErrorCode err = U_ZERO_ERROR;
+      icu::StringPiece piece(body.data(), static_cast<int32_t>(body.size()));
+      if (nfc == nullptr || (nfc->isNormalizedUTF8(piece, err) && U_SUCCESS(err))) {
+        out.text = body;
+        return out;
+      }
+      out.storage = NormalizeNfc(body);
+      out.text = out.storage;
+      return out;
+    }
+    if (enc == "utf-8") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", LineOf(body, bad), ": bytes are not valid utf-8"));
+    }
+    enc = "windows-1252";
+  }
+  out.encoding = enc;
+  absl::StatusOr<std::string> converted =
+      SingleByteToUtf8(bytes, enc == "iso-8859-1" ? "ISO-8859-1" : "windows-1252");
+  if (!converted.ok()) return converted.status();
+  out.storage = *std::move(converted);
+  out.text = out.storage;
+  return out;
+}
+
+std::string NormalizeColumnName(absl::string_view header_text) {
+  // German umlauts first (ICU's Latin-ASCII would map ä to a).
+  std::string s = NormalizeNfc(header_text);
+  std::string german;
+  german.reserve(s.size() + 8);
+  for (size_t i = 0; i < s.size(); ++i) {
+    absl::string_view rest = absl::string_view(s).substr(i);
+    struct Map {
+      absl::string_view from, to;
+    };
+    static constexpr Map kMap[] = {{"ä", "ae"}, {"ö", "oe"}, {"ü", "ue"}, {"Ä", "Ae"},
+                                   {"Ö", "Oe"}, {"Ü", "Ue"}, {"ß", "ss"}, {"ẞ", "SS"}};
+    bool mapped = false;
+    for (const Map& m : kMap) {
+      if (absl::StartsWith(rest, m.from)) {
+        german.append(m.to.data(), m.to.size());
+        i += m.from.size() - 1;
+        mapped = true;
+        break;
+      }
+    }
+    if (!mapped) german.push_back(s[i]);
+  }
+  if (!IsAscii(german)) {
+    UErrorCode err = U_ZERO_ERROR;
+    std::unique_ptr<icu::Transliterator> tr(
+        icu::Transliterator::createInstance("Any-Latin; Latin-ASCII", UTRANS_FORWARD, err));
+    if (U_SUCCESS(err) && tr != nullptr) {
+      icu::UnicodeString u = icu::UnicodeString::fromUTF8(german);
+      tr->transliterate(u);
+      german.clear();
+      u.toUTF8String(german);
+    }
+  }
+  std::string out;
+  bool pending_underscore = false;
+  for (char ch : german) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (absl::ascii_isalnum(c)) {
+      if (pending_underscore && !out.empty()) out.push_back('_');
+      pending_underscore = false;
+      out.push_back(absl::ascii_tolower(c));
+    } else {
+      pending_underscore = true;
+    }
+  }
+  if (!out.empty() && absl::ascii_isdigit(static_cast<unsigned char>(out[0]))) {
+    out = absl::StrCat("c_", out);
+  }
+  return out;
+}
+
+}  // namespace fednode::ingest

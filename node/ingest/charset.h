@@ -1,0 +1,51 @@
+// Character-set handling for node/ingest: decoding source bytes to UTF-8 NFC,
+// NFC normalisation of single strings and ASCII identifiers from German text.
+// All conversion is done by ICU.
+//
+// Layer: node/ingest (internal); called by the CSV and JSON importers.
+// Thread-safety: the functions are pure and safe for concurrent use.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace fednode::ingest {
+
+// Source text after decoding. `text` points either into the caller's bytes
+// (already UTF-8 NFC: no copy) or into `storage`.
+struct DecodedText {
+  std::string storage;
+  absl::string_view text;
+  // The encoding that was used: "utf-8", "iso-8859-1" or "windows-1252".
+  std::string encoding;
+  // True when a UTF-8 byte order mark was removed.
+  bool had_bom = false;
+};
+
+// Decodes `bytes` (untrusted) to UTF-8 in Unicode NFC. `encoding` is "auto" or
+// empty (valid UTF-8, with or without BOM, else Windows-1252), "utf-8",
+// "iso-8859-1" or "windows-1252" (case-insensitive; "latin1"/"cp1252" too).
+// Line structure is preserved (the decoders map '\n' and '\r' to themselves).
+// Errors: InvalidArgument for an unknown encoding, or for bytes that are not
+// valid UTF-8 when "utf-8" was requested (naming the 1-based line).
+// REQUIRES: `bytes` outlives the result (its `text` may point into it).
+absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::string_view encoding);
+
+// True when every byte is < 0x80.
+bool IsAscii(absl::string_view s);
+
+// True when `s` (UTF-8) is valid UTF-8.
+bool IsValidUtf8(absl::string_view s);
+
+// `s` (valid UTF-8) in NFC; returns it unchanged when it already is.
+std::string NormalizeNfc(absl::string_view s);
+
+// A column name in lower snake case ASCII from a header text: ä->ae, ö->oe,
+// ü->ue, ß->ss, other letters transliterated to ASCII by ICU (é->e), any run
+// of other characters -> "_", trimmed; prefixed with "c_" when it starts with
+// a digit; empty when nothing is left. Shape: [a-z_][a-z0-9_]* or "".
+std::string NormalizeColumnName(absl::string_view header_text);
+
+}  // namespace fednode::ingest
