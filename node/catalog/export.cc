@@ -390,7 +390,7 @@ class TurtleWriter {
 
   // " a T ;\n    p o ;\n    p o" at `depth` levels of indentation.
   void WriteBody(const Node& node, int depth) {
-    const std::string indent(4 * depth, ' ');
+    const std::string indent(4 * static_cast<size_t>(depth), ' ');
     bool first = true;
     auto next = [&]() {
       out_ += first ? "\n" : " ;\n";
@@ -429,7 +429,7 @@ class TurtleWriter {
         }
         out_ += "[";
         WriteBody(*t.node, depth + 1);
-        absl::StrAppend(&out_, "\n", std::string(4 * depth, ' '), "]");
+        absl::StrAppend(&out_, "\n", std::string(4 * static_cast<size_t>(depth), ' '), "]");
         return;
     }
   }

@@ -475,6 +475,20 @@ TEST_F(ExportTest, JsonLdIsValidJsonWithInlineContext) {
             "Wassertemperatur am Badesee \"Dutenhofener See\" (Gießen/Wetzlar)");
 }
 
+TEST_F(ExportTest, PublisherWithUriIsDescribedOnce) {
+  CatalogEntry e = entries_[0];
+  e.mutable_metadata()->mutable_publisher()->set_uri("https://www.giessen.de");
+  const std::string ttl = ExportTurtle(GiessenNode(), {e});
+  EXPECT_THAT(ttl, HasSubstr("dct:publisher <https://www.giessen.de>"));
+  EXPECT_THAT(ttl, HasSubstr("\n<https://www.giessen.de>\n    a foaf:Agent ;\n    foaf:name "
+                             "\"Universitätsstadt Gießen\"@de ."));
+  const nlohmann::json doc =
+      nlohmann::json::parse(ExportJsonLd(GiessenNode(), {e}), nullptr, false);
+  ASSERT_FALSE(doc.is_discarded());
+  EXPECT_EQ(doc["@graph"][1]["dct:publisher"][0]["@id"], "https://www.giessen.de");
+  EXPECT_EQ(doc["@graph"][1]["dct:publisher"][0]["@type"][0], "foaf:Agent");
+}
+
 TEST_F(ExportTest, EmptyCatalogAndNoBaseUri) {
   NodeIdentity node = GiessenNode();
   node.base_uri.clear();
