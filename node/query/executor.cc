@@ -305,6 +305,7 @@ struct BoundItem {
   ExtractField field = ExtractField::kYear;
   v1::AggregateFunction fn = v1::AGGREGATE_FUNCTION_UNSPECIFIED;
   bool distinct = false;
+  bool hidden = false;  // computed for ORDER BY / GROUP BY only
 };
 
 struct BoundOrder {
@@ -667,6 +668,7 @@ absl::StatusOr<BoundPlan> Bind(const v1::QueryPlan& plan, const Schema& schema) 
         return absl::InvalidArgumentError("empty select item");
     }
     item.name = OutputName(s);
+    item.hidden = s.hidden();
     out.items.push_back(std::move(item));
   }
   absl::flat_hash_map<std::string, int> by_name;
@@ -1030,8 +1032,9 @@ struct OutColumn {
 };
 
 // Sorts rows by `keys` (stable), then writes [offset, offset+limit) to `result`.
-void EmitRows(const std::vector<OutColumn>& cols, const std::vector<BoundOrder>& keys,
-              uint64_t offset, uint64_t limit, v1::ResultSet* result) {
+void EmitRows(const std::vector<OutColumn>& cols, const std::vector<BoundItem>& items,
+              const std::vector<BoundOrder>& keys, uint64_t offset, uint64_t limit,
+              v1::ResultSet* result) {
   size_t n = cols.empty() ? 0 : cols[0].size();
   std::vector<uint32_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
@@ -1048,7 +1051,9 @@ void EmitRows(const std::vector<OutColumn>& cols, const std::vector<BoundOrder>&
   size_t end = limit == 0 ? n : std::min<uint64_t>(n, begin + limit);
   for (size_t r = begin; r < end; ++r) {
     v1::Row* row = result->add_rows();
-    for (const OutColumn& c : cols) c.ToValue(order[r], row->add_values());
+    for (size_t c = 0; c < cols.size(); ++c) {
+      if (!items[c].hidden) cols[c].ToValue(order[r], row->add_values());
+    }
   }
 }
 
@@ -1084,7 +1089,7 @@ absl::Status RunProjection(const BoundPlan& plan, const TableSnapshot& snapshot,
       }
     });
   }
-  EmitRows(cols, plan.order, plan.offset, plan.limit, result);
+  EmitRows(cols, plan.items, plan.order, plan.offset, plan.limit, result);
   return absl::OkStatus();
 }
 
@@ -1611,7 +1616,7 @@ absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot,
   if (order.empty()) {
     for (int k : plan.group_items) order.push_back(BoundOrder{k, false});
   }
-  EmitRows(cols, order, plan.offset, plan.limit, result);
+  EmitRows(cols, plan.items, order, plan.offset, plan.limit, result);
   return absl::OkStatus();
 }
 
@@ -1658,6 +1663,7 @@ absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
   }
   v1::ResultSet result;
   for (const BoundItem& item : bound.items) {
+    if (item.hidden) continue;
     v1::ResultColumn* c = result.add_columns();
     c->set_name(item.name);
     c->set_type(item.out_type);

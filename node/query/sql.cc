@@ -102,7 +102,7 @@ class Translator {
     }
     if (s.contains("groupClause")) {
       for (const Json& g : s["groupClause"]) {
-        FEDNODE_ASSIGN_OR_RETURN(std::string name, OutputRef(g, plan, "GROUP BY"));
+        FEDNODE_ASSIGN_OR_RETURN(std::string name, OutputRef(g, &plan, "GROUP BY"));
         plan.add_group_by(name);
       }
     }
@@ -116,7 +116,7 @@ class Translator {
         std::string dir = sb.value("sortby_dir", "SORTBY_DEFAULT");
         if (dir == "SORTBY_USING") return Unsupported("ORDER BY ... USING");
         v1::OrderBy* o = plan.add_order_by();
-        FEDNODE_ASSIGN_OR_RETURN(*o->mutable_output(), OutputRef(sb["node"], plan, "ORDER BY"));
+        FEDNODE_ASSIGN_OR_RETURN(*o->mutable_output(), OutputRef(sb["node"], &plan, "ORDER BY"));
         o->set_descending(dir == "SORTBY_DESC");
       }
     }
@@ -262,44 +262,54 @@ class Translator {
     return item;
   }
 
-  // The output name a GROUP BY or ORDER BY item refers to.
-  absl::StatusOr<std::string> OutputRef(const Json& node, const v1::QueryPlan& plan,
+  // The output name a GROUP BY or ORDER BY item refers to. A column or
+  // function not in the select list is added as a hidden select item.
+  absl::StatusOr<std::string> OutputRef(const Json& node, v1::QueryPlan* plan,
                                         absl::string_view clause) {
     std::string type = NodeType(node);
     if (type == "A_Const") {
       FEDNODE_ASSIGN_OR_RETURN(v1::Value v, Constant(node));
+      int visible = 0;
+      for (const v1::SelectItem& s : plan->select()) visible += s.hidden() ? 0 : 1;
       if (!v.has_int64_value() || v.int64_value() < 1 ||
-          v.int64_value() > std::max(plan.select_size(), 1)) {
+          (visible > 0 && v.int64_value() > visible)) {
         return absl::InvalidArgumentError(
             absl::StrCat(clause, " position is not in the select list"));
       }
-      if (plan.select().empty()) return absl::StrCat("#", v.int64_value());
-      return OutputName(plan.select(static_cast<int>(v.int64_value() - 1)));
+      if (plan->select().empty()) return absl::StrCat("#", v.int64_value());
+      return OutputName(plan->select(static_cast<int>(v.int64_value() - 1)));
     }
+    v1::SelectItem wanted;
     if (type == "ColumnRef") {
       FEDNODE_ASSIGN_OR_RETURN(std::string name, ColumnName(node));
-      if (plan.select().empty()) return name;  // SELECT *
-      for (const v1::SelectItem& s : plan.select()) {
+      if (plan->select().empty()) return name;  // SELECT *
+      for (const v1::SelectItem& s : plan->select()) {
         if (OutputName(s) == name) return name;
       }
-      for (const v1::SelectItem& s : plan.select()) {
+      for (const v1::SelectItem& s : plan->select()) {
         if (s.has_column() && s.column() == name) return OutputName(s);
       }
-      return absl::InvalidArgumentError(
-          absl::StrCat(clause, " column ", name, " must appear in the select list"));
-    }
-    if (type == "FuncCall") {
-      FEDNODE_ASSIGN_OR_RETURN(v1::SelectItem item, Function(node["FuncCall"]));
-      std::string want = item.SerializeAsString();
-      for (const v1::SelectItem& s : plan.select()) {
+      wanted.set_column(name);
+    } else if (type == "FuncCall") {
+      FEDNODE_ASSIGN_OR_RETURN(wanted, Function(node["FuncCall"]));
+      std::string want = wanted.SerializeAsString();
+      for (const v1::SelectItem& s : plan->select()) {
         v1::SelectItem copy = s;
         copy.clear_alias();
+        copy.clear_hidden();
         if (copy.SerializeAsString() == want) return OutputName(s);
       }
-      return absl::InvalidArgumentError(
-          absl::StrCat(clause, " expression must appear in the select list"));
+    } else {
+      return Unsupported(absl::StrCat(Construct(type), " in ", clause));
     }
-    return Unsupported(absl::StrCat(Construct(type), " in ", clause));
+    if (plan->select().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(clause, " expression must appear in the select list with SELECT *"));
+    }
+    wanted.set_hidden(true);
+    std::string name = OutputName(wanted);
+    *plan->add_select() = std::move(wanted);
+    return name;
   }
 
   absl::StatusOr<uint64_t> Count(const Json& node, absl::string_view clause) {
@@ -410,6 +420,18 @@ class Translator {
     return Unsupported(Construct(type) + " as operand");
   }
 
+  // A literal: a constant, a typed literal (DATE '...') or a signed number.
+  static bool IsConstant(const Json& node) {
+    std::string type = NodeType(node);
+    if (type == "A_Const") return true;
+    if (type == "TypeCast") return NodeType(node["TypeCast"]["arg"]) == "A_Const";
+    if (type == "A_Expr") {
+      const Json& e = node["A_Expr"];
+      return !e.contains("lexpr") && e.contains("rexpr") && IsConstant(e["rexpr"]);
+    }
+    return false;
+  }
+
   absl::Status Where(const Json& node, v1::Filter* out) {
     std::string type = NodeType(node);
     if (type == "BoolExpr") {
@@ -508,12 +530,8 @@ class Translator {
     bool l_col = NodeType(l) == "ColumnRef", r_col = NodeType(r) == "ColumnRef";
     if (l_col && r_col) return Unsupported("comparing two columns");
     if (!l_col && !r_col) {
-      std::string other =
-          NodeType(l) == "A_Const" || NodeType(l) == "TypeCast" ? NodeType(r) : NodeType(l);
-      if (other == "A_Const" || other == "TypeCast") {
-        return Unsupported("comparing two constants");
-      }
-      return Unsupported(Construct(other) + " in comparisons");
+      if (IsConstant(l) && IsConstant(r)) return Unsupported("comparing two constants");
+      return Unsupported(Construct(NodeType(IsConstant(l) ? r : l)) + " in comparisons");
     }
     if (!l_col) {
       // constant op column: mirror the operator.

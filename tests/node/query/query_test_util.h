@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "node/base/table.h"
@@ -15,7 +14,20 @@ namespace fednode::query::testing {
 
 // A cell: NULL, an integer (also BOOL 0/1, DATE days, TIMESTAMP micros), a
 // double or a string.
-using Cell = std::variant<std::monostate, int64_t, double, std::string>;
+// (A plain struct: GCC 12 reports false maybe-uninitialized warnings for a
+// std::variant here.)
+struct Cell {
+  enum Kind { kNull, kInt, kDouble, kString };
+  Kind kind = kNull;
+  int64_t i = 0;
+  double d = 0;
+  std::string s;
+
+  Cell() = default;
+  Cell(int64_t v) : kind(kInt), i(v) {}                    // NOLINT(google-explicit-constructor)
+  Cell(double v) : kind(kDouble), d(v) {}                  // NOLINT(google-explicit-constructor)
+  Cell(std::string v) : kind(kString), s(std::move(v)) {}  // NOLINT(google-explicit-constructor)
+};
 
 inline Schema MakeSchema(const std::vector<std::pair<std::string, ColumnType>>& cols) {
   Schema schema;
@@ -36,14 +48,19 @@ inline std::shared_ptr<const Table> MakeTable(const Schema& schema,
     ColumnBuilder b(schema.columns(c).type());
     for (const auto& row : rows) {
       const Cell& cell = row[c];
-      if (std::holds_alternative<std::monostate>(cell)) {
-        b.AppendNull();
-      } else if (std::holds_alternative<int64_t>(cell)) {
-        b.AppendInt(std::get<int64_t>(cell));
-      } else if (std::holds_alternative<double>(cell)) {
-        b.AppendDouble(std::get<double>(cell));
-      } else {
-        b.AppendString(std::get<std::string>(cell));
+      switch (cell.kind) {
+        case Cell::kNull:
+          b.AppendNull();
+          break;
+        case Cell::kInt:
+          b.AppendInt(cell.i);
+          break;
+        case Cell::kDouble:
+          b.AppendDouble(cell.d);
+          break;
+        case Cell::kString:
+          b.AppendString(cell.s);
+          break;
       }
     }
     table->columns.push_back(b.Finish());
