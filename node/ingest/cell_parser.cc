@@ -227,6 +227,16 @@ absl::string_view TrimCell(absl::string_view s) {
 }
 
 NumberResult ParseInt64(absl::string_view s, const NumberFormat& f, int64_t* out) {
+  // Fast path: up to 18 plain digits cannot overflow.
+  if (!s.empty() && s.size() <= 18 && IsDigit(s[0])) {
+    int64_t v = 0;
+    size_t k = 0;
+    for (; k < s.size() && IsDigit(s[k]); ++k) v = v * 10 + (s[k] - '0');
+    if (k == s.size()) {
+      *out = v;
+      return NumberResult::kOk;
+    }
+  }
   size_t i = 0;
   bool neg = false;
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) {
@@ -245,6 +255,17 @@ NumberResult ParseInt64(absl::string_view s, const NumberFormat& f, int64_t* out
 }
 
 NumberResult ParseDouble(absl::string_view s, const NumberFormat& f, double* out) {
+  // Fast path: decimal point, no thousands separators, starts with a digit.
+  if (f.decimal == '.' && !f.any_thousands() && !s.empty() && IsDigit(s[0])) {
+    double v = 0;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec == std::errc() && ptr == s.data() + s.size()) {
+      *out = v;
+      return NumberResult::kOk;
+    }
+    if (ec == std::errc::result_out_of_range) return NumberResult::kOverflow;
+    // Otherwise fall through to the strict path for the error.
+  }
   // Normalised ASCII text for from_chars: [-]digits[.digits][e[-]digits].
   char small[64];
   std::string big;
@@ -444,10 +465,13 @@ bool CellParser::ConvertTime(const ParsedDateTime& p, absl::string_view cell, in
 
 bool CellParser::AppendText(absl::string_view cell, ColumnBuilder* b, std::string* error) const {
   if (type_ == storage::v1::COLUMN_TYPE_STRING) {
-    if (cell.empty() || (!null_values_.empty() && IsNullText(TrimCell(cell)))) {
-      return AppendNull(b, error);
+    if (cell.empty()) return AppendNull(b, error);
+    const char first = cell.front(), last = cell.back();
+    const bool plain = first != ' ' && first != '\t' && first != '\xC2' && last != ' ' &&
+                       last != '\t' && last != '\xA0' && last != '\r' && last != '\n';
+    if (!plain || !null_values_.empty()) {
+      if (IsNullText(TrimCell(cell))) return AppendNull(b, error);
     }
-    if (TrimCell(cell).empty()) return AppendNull(b, error);
     b->AppendString(cell);
     return true;
   }

@@ -1,6 +1,7 @@
 #include "node/ingest/charset.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -48,6 +49,48 @@ size_t FirstInvalidUtf8(absl::string_view s) {
     if (c < 0) return static_cast<size_t>(start);
   }
   return absl::string_view::npos;
+}
+
+// One pass over `s`: ASCII is skipped 8 bytes at a time; each run of
+// non-ASCII bytes is validated (ICU U8_NEXT) and NFC-checked by ICU together
+// with the character before it (an ASCII base may compose with a following
+// mark; ASCII never composes with what precedes it). Sets *bad to the offset
+// of the first invalid sequence (else npos) and *normalized to false when
+// some run is not in NFC.
+void ScanUtf8(absl::string_view s, size_t* bad, bool* normalized) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const size_t n = s.size();
+  const icu::Normalizer2* nfc = Nfc();
+  size_t i = 0;
+  while (i < n) {
+    while (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    while (i < n && p[i] < 0x80) ++i;
+    if (i >= n) break;
+    size_t start = i;
+    int32_t j = static_cast<int32_t>(i);
+    const int32_t len = static_cast<int32_t>(std::min<size_t>(n, INT32_MAX));
+    while (j < len && p[j] >= 0x80) {
+      int32_t at = j;
+      UChar32 c;
+      U8_NEXT(p, j, len, c);
+      if (c < 0) {
+        *bad = static_cast<size_t>(at);
+        return;
+      }
+    }
+    i = static_cast<size_t>(j);
+    if (*normalized && nfc != nullptr) {
+      size_t from = start > 0 ? start - 1 : 0;
+      UErrorCode err = U_ZERO_ERROR;
+      icu::StringPiece piece(s.data() + from, static_cast<int32_t>(i - from));
+      if (!nfc->isNormalizedUTF8(piece, err) || U_FAILURE(err)) *normalized = false;
+    }
+  }
 }
 
 // Converts a single-byte charset to UTF-8 through UTF-16 with ICU.
@@ -124,24 +167,18 @@ absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::strin
     absl::string_view body = bytes;
     bool bom = absl::StartsWith(body, kBom);
     if (bom) body.remove_prefix(kBom.size());
-    bool ascii = IsAscii(body);
-    size_t bad = ascii ? absl::string_view::npos : FirstInvalidUtf8(body);
+    size_t bad = absl::string_view::npos;
+    bool normalized = true;
+    ScanUtf8(body, &bad, &normalized);
     if (bad == absl::string_view::npos) {
       out.encoding = "utf-8";
       out.had_bom = bom;
-      if (ascii) {
-        out.text = body;
-        return out;
-      }
-      const icu::Normalizer2* nfc = Nfc();
-      UErrorCode err = U_ZERO_ERROR;
-      icu::StringPiece piece(body.data(), static_cast<int32_t>(body.size()));
-      if (nfc == nullptr || (nfc->isNormalizedUTF8(piece, err) && U_SUCCESS(err))) {
-        out.text = body;
+      if (normalized) {
+        out.borrowed = body;  // no copy: already UTF-8 NFC
         return out;
       }
       out.storage = NormalizeNfc(body);
-      out.text = out.storage;
+      out.owned = true;
       return out;
     }
     if (enc == "utf-8") {
@@ -155,7 +192,7 @@ absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::strin
       SingleByteToUtf8(bytes, enc == "iso-8859-1" ? "ISO-8859-1" : "windows-1252");
   if (!converted.ok()) return converted.status();
   out.storage = *std::move(converted);
-  out.text = out.storage;
+  out.owned = true;
   return out;
 }
 
@@ -195,8 +232,14 @@ std::string NormalizeColumnName(absl::string_view header_text) {
   }
   std::string out;
   bool pending_underscore = false;
+  unsigned char prev = 0;
   for (char ch : german) {
     unsigned char c = static_cast<unsigned char>(ch);
+    // camelCase -> camel_case ("waterTemperature"); "PLZ" stays "plz".
+    if (absl::ascii_isupper(c) && (absl::ascii_islower(prev) || absl::ascii_isdigit(prev))) {
+      pending_underscore = true;
+    }
+    prev = c;
     if (absl::ascii_isalnum(c)) {
       if (pending_underscore && !out.empty()) out.push_back('_');
       pending_underscore = false;

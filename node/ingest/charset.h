@@ -13,11 +13,15 @@
 
 namespace fednode::ingest {
 
-// Source text after decoding. `text` points either into the caller's bytes
-// (already UTF-8 NFC: no copy) or into `storage`.
+// Source text after decoding: either the caller's bytes (already UTF-8 NFC:
+// no copy) or a converted copy in `storage`.
 struct DecodedText {
-  std::string storage;
-  absl::string_view text;
+  // The decoded text (valid while this object and the input bytes live).
+  absl::string_view text() const { return owned ? absl::string_view(storage) : borrowed; }
+
+  std::string storage;         // used when `owned`
+  absl::string_view borrowed;  // used when !`owned`: points into the input
+  bool owned = false;
   // The encoding that was used: "utf-8", "iso-8859-1" or "windows-1252".
   std::string encoding;
   // True when a UTF-8 byte order mark was removed.

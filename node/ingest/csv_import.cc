@@ -96,6 +96,29 @@ bool SplitsEvenly(const std::vector<OwnedRecord>& records, int* fields) {
   return true;
 }
 
+// True when, split by `delimiter`, every field that contains `inner` reads
+// as a number (digits with '.', ',', spaces, sign).
+bool OnlyInsideNumbers(absl::string_view sample, char delimiter, char inner) {
+  bool ok = true;
+  absl::Status st = TokenizeCsv(sample, delimiter, [&](const CsvRecord& r) {
+    for (absl::string_view f : r.fields) {
+      if (f.find(inner) == absl::string_view::npos) continue;
+      f = TrimCell(f);
+      bool digit = false;
+      for (char c : f) {
+        if (c >= '0' && c <= '9') {
+          digit = true;
+        } else if (c != '.' && c != ',' && c != ' ' && c != '-' && c != '+') {
+          ok = false;
+        }
+      }
+      if (!digit) ok = false;
+    }
+    return ok;
+  });
+  return st.ok() && ok;
+}
+
 absl::StatusOr<char> DetectDelimiter(absl::string_view text, absl::string_view source_name) {
   absl::string_view sample = Sample(text, kSampleBytes);
   std::vector<std::pair<char, int>> even;
@@ -104,6 +127,19 @@ absl::StatusOr<char> DetectDelimiter(absl::string_view text, absl::string_view s
     if (!records.ok()) continue;
     int fields = 0;
     if (SplitsEvenly(*records, &fields)) even.emplace_back(d, fields);
+  }
+  // A candidate that occurs only inside numbers of another candidate's fields
+  // ("72,55" in a ';' file) is a decimal or thousands separator there.
+  if (even.size() > 1) {
+    std::vector<std::pair<char, int>> kept;
+    for (const auto& [d, n] : even) {
+      bool dominated = false;
+      for (const auto& [other, m] : even) {
+        if (other != d && OnlyInsideNumbers(sample, other, d)) dominated = true;
+      }
+      if (!dominated) kept.emplace_back(d, n);
+    }
+    if (kept.size() == 1) return kept[0].first;
   }
   if (even.size() == 1) return even[0].first;
   if (even.empty()) {
@@ -380,7 +416,7 @@ absl::StatusOr<std::vector<ParsedDataset>> ParseCsv(absl::string_view bytes,
                                                     const v1::ImportSpec& spec,
                                                     absl::string_view source_name) {
   FEDNODE_ASSIGN_OR_RETURN(DecodedText decoded, DecodeToUtf8Nfc(bytes, spec.csv().encoding()));
-  absl::string_view text = decoded.text;
+  absl::string_view text = decoded.text();
   FEDNODE_ASSIGN_OR_RETURN(char delimiter,
                            ResolveDelimiter(text, spec.csv().delimiter(), source_name));
   v1::ImportSpec effective = spec;
@@ -416,7 +452,7 @@ absl::StatusOr<v1::ImportSpec> InferCsv(absl::string_view bytes, absl::string_vi
                                         absl::string_view source_name,
                                         absl::string_view delimiter) {
   FEDNODE_ASSIGN_OR_RETURN(DecodedText decoded, DecodeToUtf8Nfc(bytes, "auto"));
-  absl::string_view text = decoded.text;
+  absl::string_view text = decoded.text();
   FEDNODE_ASSIGN_OR_RETURN(char delim, ResolveDelimiter(text, delimiter, source_name));
   FEDNODE_ASSIGN_OR_RETURN(std::vector<OwnedRecord> records,
                            CollectRecords(text, delim, kInferMaxRecords));

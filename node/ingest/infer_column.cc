@@ -75,10 +75,11 @@ void SetNumberFormat(const Candidate& c, const std::vector<absl::string_view>& v
   }
   // Only list the separators that occur.
   bool dot = false, comma = false, space = false, nbsp = false, apos = false;
+  const bool is_int = c.type == storage::v1::COLUMN_TYPE_INT64;
   for (absl::string_view v : values) {
     for (size_t i = 0; i < v.size(); ++i) {
-      if (v[i] == '.' && c.format.decimal != '.') dot = true;
-      if (v[i] == ',' && c.format.decimal != ',') comma = true;
+      if (v[i] == '.' && (is_int || c.format.decimal != '.')) dot = true;
+      if (v[i] == ',' && (is_int || c.format.decimal != ',')) comma = true;
       if (v[i] == ' ') space = true;
       if (v[i] == '\'') apos = true;
       if (v[i] == '\xC2' && i + 1 < v.size() && v[i + 1] == '\xA0') nbsp = true;

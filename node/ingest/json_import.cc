@@ -19,7 +19,8 @@
 namespace fednode::ingest::internal {
 namespace {
 
-using Json = nlohmann::json;
+// ordered_json keeps the keys in file order, so columns follow the source.
+using Json = nlohmann::ordered_json;
 
 // Records the first syntax error with its byte position; accepts all else.
 class ErrorSax : public nlohmann::json_sax<Json> {
