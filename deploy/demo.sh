@@ -18,7 +18,7 @@ META="$ROOT/deploy/giessen/metadata"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Installing dependencies (Debian packages) and building"
-"$ROOT/tests/install_deps.sh"
+FEDNODE_SKIP_NODEJS=1 "$ROOT/tests/install_deps.sh"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target fednode fedctl
 FEDNODE="$BUILD_DIR/node/server/fednode"
@@ -65,12 +65,12 @@ fedctl import --dataset bundestagswahl_2013 --schema "$SPECS/bundestagswahl_2013
   --metadata "$META/bundestagswahl_2013.textproto" "$DATA/giessen/wahlen/Bundestagswahl-Ergebnisse_2013.CSV"
 fedctl import --dataset landtagswahl_2013 --schema "$SPECS/landtagswahl_2013.textproto" \
   --metadata "$META/landtagswahl_2013.textproto" "$DATA/giessen/wahlen/Landtagswahl-Ergebnisse_2013.CSV"
-fedctl import --dataset parkhaus_rathaus --schema "$SPECS/parkhaus.textproto" \
+fedctl import --dataset parkhaus_rathaus --schema "$SPECS/parkhaus_rathaus.textproto" \
   --metadata "$META/parkhaus_rathaus.textproto" "$DATA/giessen/parkleitsystem/rathaus.csv"
-fedctl import --dataset parkhaus_am_bahnhof --schema "$SPECS/parkhaus.textproto" \
+fedctl import --dataset parkhaus_am_bahnhof --schema "$SPECS/parkhaus_am_bahnhof.textproto" \
   --metadata "$META/parkhaus_am_bahnhof.textproto" "$DATA/giessen/parkleitsystem/am_bahnhof.csv"
 echo "-- importing the same file again in replace mode changes nothing:"
-fedctl import --dataset parkhaus_rathaus --schema "$SPECS/parkhaus.textproto" \
+fedctl import --dataset parkhaus_rathaus --schema "$SPECS/parkhaus_rathaus.textproto" \
   "$DATA/giessen/parkleitsystem/rathaus.csv"
 
 step "The catalog"
@@ -90,9 +90,9 @@ step "Queries"
 q() { echo; echo "\$ fedctl query \"$1\""; fedctl query "$1"; }
 q "SELECT gemeindename, flaeche, bevoelkerung, maennlich, weiblich, jekm2 FROM gemeindeverzeichnis"
 q "SELECT SUM(a1_a2) AS wahlberechtigte, SUM(b) AS waehler, SUM(d) AS gueltige_erststimmen FROM bundestagswahl_2013"
-q "SELECT SUM(f1) AS cdu, SUM(f2) AS spd, SUM(f3) AS fdp, SUM(f4) AS gruene, SUM(f5) AS linke, SUM(f6) AS piraten, SUM(f15) AS afd FROM bundestagswahl_2013"
+q "SELECT SUM(f1) AS cdu, SUM(f2) AS spd, SUM(f3) AS fdp, SUM(f4) AS gruene, SUM(f5) AS linke, SUM(f6) AS piraten, SUM(f11) AS afd FROM bundestagswahl_2013"
 q "SELECT EXTRACT(hour FROM timestamp) AS stunde, AVG(occupied_spaces) AS belegt_mittel, MAX(occupied_spaces) AS belegt_max, COUNT(*) AS messungen FROM parkhaus_am_bahnhof GROUP BY stunde ORDER BY stunde"
-q "SELECT bereich, f1 AS cdu, f2 AS spd FROM bundestagswahl_2013 WHERE bereich LIKE 'Brief%' ORDER BY cdu DESC LIMIT 3"
+q "SELECT nr, bereich, a1_a2 AS wahlberechtigte, f1 AS cdu, f2 AS spd, f4 AS gruene FROM bundestagswahl_2013 WHERE nr < 90000 ORDER BY gruene DESC LIMIT 5"
 echo
 echo "\$ fedctl query --format csv \"SELECT ...\""
 fedctl query --format csv "SELECT max_spaces, COUNT(*) AS messungen FROM parkhaus_rathaus GROUP BY max_spaces ORDER BY max_spaces"

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -88,6 +89,8 @@ std::string Pad(absl::string_view s, size_t width) {
   if (w < width) out.append(width - w, ' ');
   return out;
 }
+
+std::string Rows(uint64_t n) { return absl::StrCat(n, n == 1 ? " row" : " rows"); }
 
 std::string AccessName(catalog::v1::AccessClass a) {
   switch (a) {
@@ -286,10 +289,11 @@ int CmdImport(Client& client, const ImportArgs& a) {
   for (const auto& d : response.datasets()) {
     if (d.unchanged()) {
       std::cout << d.dataset_id() << ": unchanged (same content as version " << d.version()
-                << ", " << d.row_count() << " rows)\n";
+                << ", " << Rows(d.row_count()) << ")\n";
     } else {
-      std::cout << d.dataset_id() << ": version " << d.version() << ", " << d.rows_imported()
-                << " rows imported, " << d.row_count() << " rows in the dataset\n";
+      std::cout << d.dataset_id() << ": version " << d.version() << ", "
+                << Rows(d.rows_imported()) << " imported, " << Rows(d.row_count())
+                << " in the dataset\n";
     }
   }
   return 0;
@@ -438,13 +442,13 @@ int CmdSetMetadata(Client& client, const std::string& id, const std::string& fil
 }
 
 int CmdQuery(Client& client, const std::string& sql, const std::string& format) {
-  query::OutputFormat f;
+  query::Format f;
   if (format == "table") {
-    f = query::OutputFormat::kTable;
+    f = query::Format::kTable;
   } else if (format == "csv") {
-    f = query::OutputFormat::kCsv;
+    f = query::Format::kCsv;
   } else if (format == "json") {
-    f = query::OutputFormat::kJson;
+    f = query::Format::kJson;
   } else {
     std::cerr << "fedctl: --format: \"" << format << "\" is not one of table, csv, json\n";
     return kExitUsage;
@@ -469,10 +473,9 @@ int CmdQuery(Client& client, const std::string& sql, const std::string& format) 
   grpc::Status s = reader->Finish();
   if (!s.ok()) return client.Fail(s);
   std::cout << query::FormatResult(result, f);
-  if (f == query::OutputFormat::kTable) {
-    std::cerr << "(" << result.rows_size() << (result.rows_size() == 1 ? " row" : " rows")
-              << "; dataset version " << result.dataset_version() << ", " << result.rows_scanned()
-              << " rows scanned)\n";
+  if (f == query::Format::kTable) {
+    std::cerr << "(dataset version " << result.dataset_version() << ", " << result.rows_scanned()
+              << (result.rows_scanned() == 1 ? " row" : " rows") << " scanned)\n";
   }
   return 0;
 }

@@ -8,6 +8,8 @@
 
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -22,9 +24,32 @@ ABSL_FLAG(bool, check_config, false, "Validate the configuration and exit.");
 ABSL_FLAG(std::string, log_level, "", "Overrides the config's log_level.");
 ABSL_FLAG(bool, log_json, false, "Write log records as JSON objects.");
 
+namespace {
+
+// Accepts --check-config as well as absl's --check_config: dashes in a flag's
+// name become underscores (values are left alone).
+std::vector<std::string> NormalizeFlags(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (a.size() < 3 || a[0] != '-' || a[1] != '-') continue;
+    size_t end = a.find('=');
+    if (end == std::string::npos) end = a.size();
+    for (size_t k = 2; k < end; ++k) {
+      if (a[k] == '-') a[k] = '_';
+    }
+  }
+  return args;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("fednode --config FILE [--check-config]");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args = NormalizeFlags(argc, argv);
+  std::vector<char*> arg_ptrs;
+  for (auto& a : args) arg_ptrs.push_back(a.data());
+  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   fednode::SetLogJson(absl::GetFlag(FLAGS_log_json));
 
   const std::string path = absl::GetFlag(FLAGS_config);

@@ -1,5 +1,6 @@
 #include "node/server/node.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
