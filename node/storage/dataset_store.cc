@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <numeric>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -48,13 +48,18 @@ constexpr uint32_t kMaxChunkRows = uint32_t{1} << 24;
 constexpr char kLockFileName[] = "fednode.lock";
 
 absl::Status ValidateDatasetId(absl::string_view id) {
-  if (id.empty()) return absl::InvalidArgumentError("dataset id is empty");
+  if (id.empty()) {
+    return absl::InvalidArgumentError("dataset id is empty");
+  }
   if (id.size() > kMaxDatasetIdBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("dataset id is longer than ", kMaxDatasetIdBytes, " bytes"));
   }
   return absl::OkStatus();
 }
+
+// strerror() is not thread-safe; std::error_code's message is.
+std::string ErrnoText(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 absl::string_view ModeName(ImportMode mode) {
   switch (mode) {
@@ -169,17 +174,24 @@ struct DatasetStore::Rep {
     write_options.sync = o.sync_commits;
   }
 
+  Rep(const Rep&) = delete;
+  Rep& operator=(const Rep&) = delete;
+  Rep(Rep&&) = delete;
+  Rep& operator=(Rep&&) = delete;
+
   ~Rep() {
     if (db != nullptr) {
-      for (rocksdb::ColumnFamilyHandle* h : handles)
+      for (rocksdb::ColumnFamilyHandle* h : handles) {
         db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+      }
       // Close() only reports errors of background work; every commit is
       // already in the WAL, so there is nothing to do about one here.
-      rocksdb::Status s = db->Close();
-      if (!s.ok()) s.PermitUncheckedError();
+      db->Close().PermitUncheckedError();
       db.reset();
     }
-    if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
+    if (lock_fd >= 0) {
+      ::close(lock_fd);  // releases the flock
+    }
   }
 
   absl::Status AcquireDirectoryLock();
@@ -188,12 +200,12 @@ struct DatasetStore::Rep {
   absl::Status MigrateFormat(uint32_t from);
   absl::Status LoadCounters();
 
-  absl::Status Write(rocksdb::WriteBatch* batch, absl::string_view context) {
+  absl::Status Write(rocksdb::WriteBatch* batch, absl::string_view context) const {
     return FromRocksDbStatus(db->Write(write_options, batch), context);
   }
   absl::StatusOr<std::optional<std::string>> Get(const rocksdb::ReadOptions& ro,
                                                  rocksdb::ColumnFamilyHandle* cf,
-                                                 const std::string& key);
+                                                 const std::string& key) const;
   absl::StatusOr<std::optional<v1::DatasetVersion>> ReadCurrent(const rocksdb::ReadOptions& ro,
                                                                 absl::string_view id);
   absl::StatusOr<std::optional<CatalogEntry>> ReadCatalogEntry(const rocksdb::ReadOptions& ro,
@@ -214,8 +226,8 @@ struct DatasetStore::Rep {
   // moves the dataset's change-log record to `seq`.
   void PutCatalogChange(rocksdb::WriteBatch* batch, absl::string_view id,
                         const std::optional<CatalogEntry>& previous, uint64_t seq,
-                        CatalogEntry* entry);
-  void PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment, uint64_t seq);
+                        CatalogEntry* entry) const;
+  void PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment, uint64_t seq) const;
 
   const DatasetStoreOptions options;
   const Clock* const clock;
@@ -246,7 +258,7 @@ absl::Status DatasetStore::Rep::AcquireDirectoryLock() {
   lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) {
     return absl::UnavailableError(
-        absl::StrCat("opening lock file ", lock_path, ": ", std::strerror(errno)));
+        absl::StrCat("opening lock file ", lock_path, ": ", ErrnoText(errno)));
   }
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
@@ -256,7 +268,7 @@ absl::Status DatasetStore::Rep::AcquireDirectoryLock() {
                        " is in use by another fednode process or store instance"));
     }
     return absl::UnavailableError(
-        absl::StrCat("locking data directory ", options.path, ": ", std::strerror(err)));
+        absl::StrCat("locking data directory ", options.path, ": ", ErrnoText(err)));
   }
   return absl::OkStatus();
 }
@@ -273,7 +285,9 @@ absl::Status DatasetStore::Rep::OpenDb() {
   std::vector<std::string> existing;
   if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
     for (const std::string& name : existing) {
-      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+      if (std::find(names.begin(), names.end(), name) == names.end()) {
+        names.push_back(name);
+      }
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -332,7 +346,9 @@ absl::Status DatasetStore::Rep::CheckFormatVersion() {
         ", newer than version ", kFormatVersion,
         " that this fednode build supports; run a newer fednode (downgrades are not supported)"));
   }
-  if (version < kFormatVersion) FEDNODE_RETURN_IF_ERROR(MigrateFormat(version));
+  if (version < kFormatVersion) {
+    FEDNODE_RETURN_IF_ERROR(MigrateFormat(version));
+  }
   format_version = kFormatVersion;
   return absl::OkStatus();
 }
@@ -361,7 +377,9 @@ absl::Status DatasetStore::Rep::LoadCounters() {
                                    std::tuple{kMetaCatalogChangeSeq, &catalog_seq, uint64_t{0}}}) {
     FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(ro, meta, key));
     *out = initial;
-    if (!v.has_value()) continue;
+    if (!v.has_value()) {
+      continue;
+    }
     absl::string_view in = *v;
     if (!ConsumeBigEndian64(&in, out) || !in.empty()) {
       return absl::DataLossError(
@@ -373,10 +391,12 @@ absl::Status DatasetStore::Rep::LoadCounters() {
 
 absl::StatusOr<std::optional<std::string>> DatasetStore::Rep::Get(const rocksdb::ReadOptions& ro,
                                                                   rocksdb::ColumnFamilyHandle* cf,
-                                                                  const std::string& key) {
+                                                                  const std::string& key) const {
   std::string value;
   rocksdb::Status s = db->Get(ro, cf, key, &value);
-  if (s.IsNotFound()) return std::nullopt;
+  if (s.IsNotFound()) {
+    return std::nullopt;
+  }
   FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(s, "reading"));
   return value;
 }
@@ -385,7 +405,9 @@ absl::StatusOr<std::optional<v1::DatasetVersion>> DatasetStore::Rep::ReadCurrent
     const rocksdb::ReadOptions& ro, absl::string_view id) {
   FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> pointer,
                            Get(ro, data, CurrentVersionKey(id)));
-  if (!pointer.has_value()) return std::nullopt;
+  if (!pointer.has_value()) {
+    return std::nullopt;
+  }
   absl::string_view in = *pointer;
   uint64_t version = 0;
   if (!ConsumeBigEndian64(&in, &version) || !in.empty()) {
@@ -404,7 +426,9 @@ absl::StatusOr<std::optional<v1::DatasetVersion>> DatasetStore::Rep::ReadCurrent
 absl::StatusOr<std::optional<CatalogEntry>> DatasetStore::Rep::ReadCatalogEntry(
     const rocksdb::ReadOptions& ro, absl::string_view id) {
   FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> value, Get(ro, catalog, CatalogEntryKey(id)));
-  if (!value.has_value()) return std::nullopt;
+  if (!value.has_value()) {
+    return std::nullopt;
+  }
   CatalogEntry entry;
   if (!entry.ParseFromString(*value)) {
     return absl::DataLossError(absl::StrCat("catalog entry of dataset ", id, " is corrupt"));
@@ -416,7 +440,9 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     const rocksdb::ReadOptions& ro, absl::string_view id, const Schema& schema,
     const v1::SegmentRef& ref) {
   const std::string prefix = SegmentPrefix(id, ref.segment_id());
-  if (std::shared_ptr<const Table> hit = cache.Lookup(prefix)) return hit;
+  if (std::shared_ptr<const Table> hit = cache.Lookup(prefix)) {
+    return hit;
+  }
 
   auto corrupt = [&](absl::string_view what) {
     return absl::DataLossError(
@@ -424,14 +450,22 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
   };
   rocksdb::PinnableSlice header_value;
   rocksdb::Status s = db->Get(ro, data, SegmentHeaderKey(id, ref.segment_id()), &header_value);
-  if (s.IsNotFound()) return corrupt("is missing");
+  if (s.IsNotFound()) {
+    return corrupt("is missing");
+  }
   FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(s, "reading a segment header"));
   absl::StatusOr<SegmentHeader> header =
       DecodeSegmentHeader(absl::string_view(header_value.data(), header_value.size()));
-  if (!header.ok()) return Annotate(header.status(), absl::StrCat("dataset ", id));
-  if (header->row_count != ref.row_count()) return corrupt("row count differs from the manifest");
+  if (!header.ok()) {
+    return Annotate(header.status(), absl::StrCat("dataset ", id));
+  }
+  if (header->row_count != ref.row_count()) {
+    return corrupt("row count differs from the manifest");
+  }
   absl::StatusOr<SegmentDecoder> decoder = SegmentDecoder::Create(*header, schema);
-  if (!decoder.ok()) return Annotate(decoder.status(), absl::StrCat("dataset ", id));
+  if (!decoder.ok()) {
+    return Annotate(decoder.status(), absl::StrCat("dataset ", id));
+  }
 
   // The chunks are read in key order with one iterator. fill_cache=false:
   // the decoded table is cached below, so the chunks would only push index
@@ -445,19 +479,27 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     const rocksdb::Slice key = it->key();
     const absl::string_view suffix(key.data() + prefix.size(), key.size() - prefix.size());
-    if (suffix.size() == 1 && suffix[0] == static_cast<char>(SegmentPart::kHeader)) continue;
+    if (suffix.size() == 1 && suffix[0] == static_cast<char>(SegmentPart::kHeader)) {
+      continue;
+    }
     SegmentPart part;
     uint32_t column = 0;
     uint32_t chunk = 0;
-    if (!ParseSegmentChunkSuffix(suffix, &part, &column, &chunk)) return corrupt("has a bad key");
+    if (!ParseSegmentChunkSuffix(suffix, &part, &column, &chunk)) {
+      return corrupt("has a bad key");
+    }
     const rocksdb::Slice value = it->value();
     absl::Status added =
         decoder->Add(part, column, chunk, absl::string_view(value.data(), value.size()));
-    if (!added.ok()) return Annotate(added, absl::StrCat("dataset ", id));
+    if (!added.ok()) {
+      return Annotate(added, absl::StrCat("dataset ", id));
+    }
   }
   FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading a segment"));
   absl::StatusOr<Table> table = std::move(*decoder).Finish();
-  if (!table.ok()) return Annotate(table.status(), absl::StrCat("dataset ", id));
+  if (!table.ok()) {
+    return Annotate(table.status(), absl::StrCat("dataset ", id));
+  }
   auto shared = std::make_shared<const Table>(*std::move(table));
   cache.Insert(prefix, shared, TableBytes(*shared));
   return shared;
@@ -465,7 +507,7 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
 
 void DatasetStore::Rep::PutCatalogChange(rocksdb::WriteBatch* batch, absl::string_view id,
                                          const std::optional<CatalogEntry>& previous, uint64_t seq,
-                                         CatalogEntry* entry) {
+                                         CatalogEntry* entry) const {
   entry->set_change_seq(seq);
   if (previous.has_value() && previous->change_seq() != 0) {
     batch->Delete(catalog, CatalogChangeKey(previous->change_seq())).PermitUncheckedError();
@@ -476,7 +518,7 @@ void DatasetStore::Rep::PutCatalogChange(rocksdb::WriteBatch* batch, absl::strin
 }
 
 void DatasetStore::Rep::PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment,
-                                    uint64_t seq) {
+                                    uint64_t seq) const {
   batch->Put(meta, kMetaNextSegmentId, BigEndian64(next_segment)).PermitUncheckedError();
   batch->Put(meta, kMetaCatalogChangeSeq, BigEndian64(seq)).PermitUncheckedError();
 }
@@ -519,7 +561,9 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
     keys.reserve(table.num_rows);
     for (size_t row = 0; row < table.num_rows; ++row) {
       absl::StatusOr<std::string> key = EncodePrimaryKey(table, pk, row);
-      if (!key.ok()) return Annotate(key.status(), absl::StrCat("dataset ", id));
+      if (!key.ok()) {
+        return Annotate(key.status(), absl::StrCat("dataset ", id));
+      }
       keys.push_back(*std::move(key));
     }
     std::vector<uint32_t> order(table.num_rows);
@@ -535,7 +579,9 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
       }
     }
   }
-  if (keep_old && table.num_rows == 0) return unchanged();
+  if (keep_old && table.num_rows == 0) {
+    return unchanged();
+  }
 
   v1::DatasetVersion next;
   next.set_dataset_id(id);
@@ -577,12 +623,20 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
       const size_t n = std::min(kLookupBatch, keys.size() - begin);
       full_keys.clear();
       slices.clear();
-      for (size_t i = 0; i < n; ++i) full_keys.push_back(pk_prefix + keys[begin + i]);
-      for (const std::string& k : full_keys) slices.emplace_back(k);
-      for (rocksdb::PinnableSlice& v : values) v.Reset();
+      for (size_t i = 0; i < n; ++i) {
+        full_keys.push_back(pk_prefix + keys[begin + i]);
+      }
+      for (const std::string& k : full_keys) {
+        slices.emplace_back(k);
+      }
+      for (rocksdb::PinnableSlice& v : values) {
+        v.Reset();
+      }
       db->MultiGet(ro, data, n, slices.data(), values.data(), statuses.data());
       for (size_t i = 0; i < n; ++i) {
-        if (statuses[i].IsNotFound()) continue;
+        if (statuses[i].IsNotFound()) {
+          continue;
+        }
         FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(statuses[i], "looking up primary keys"));
         const auto row = static_cast<uint32_t>(begin + i);
         if (w.mode == ImportMode::kAppend) {
@@ -661,7 +715,9 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
   if (w.make_catalog_entry) {
     absl::StatusOr<CatalogEntry> made =
         w.make_catalog_entry(next, previous.has_value() ? &*previous : nullptr);
-    if (!made.ok()) return made.status();
+    if (!made.ok()) {
+      return made.status();
+    }
     entry = *std::move(made);
   } else if (previous.has_value()) {
     entry = *previous;
@@ -683,7 +739,9 @@ DatasetStore::~DatasetStore() = default;
 
 absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
     const DatasetStoreOptions& options) {
-  if (options.path.empty()) return absl::InvalidArgumentError("storage path is empty");
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("storage path is empty");
+  }
   if (options.segment_chunk_rows == 0 || options.segment_chunk_rows > kMaxChunkRows) {
     return absl::InvalidArgumentError(
         absl::StrCat("segment_chunk_rows must be in 1..", kMaxChunkRows));
@@ -737,12 +795,16 @@ absl::StatusOr<std::vector<CommitResult>> DatasetStore::Commit(std::vector<Datas
     changed = changed || !r.unchanged;
     results.push_back(std::move(r));
   }
-  if (!changed) return results;
+  if (!changed) {
+    return results;
+  }
   rep.PutCounters(&batch, next_segment, seq);
   FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, "committing import"));
   rep.next_segment_id = next_segment;
   rep.catalog_seq = seq;
-  for (const std::string& prefix : evict) rep.cache.Erase(prefix);
+  for (const std::string& prefix : evict) {
+    rep.cache.Erase(prefix);
+  }
   return results;
 }
 
@@ -821,11 +883,15 @@ absl::Status DatasetStore::PutCatalogEntry(CatalogEntry entry) {
   absl::MutexLock lock(&rep.mu);
   const rocksdb::ReadOptions ro;
   FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current, rep.ReadCurrent(ro, id));
-  if (!current.has_value()) return absl::NotFoundError(absl::StrCat("dataset ", id, " not found"));
+  if (!current.has_value()) {
+    return absl::NotFoundError(absl::StrCat("dataset ", id, " not found"));
+  }
   FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> previous, rep.ReadCatalogEntry(ro, id));
   entry.set_version(current->version());
   entry.set_row_count(current->row_count());
-  if (entry.schema().columns_size() == 0) *entry.mutable_schema() = current->schema();
+  if (entry.schema().columns_size() == 0) {
+    *entry.mutable_schema() = current->schema();
+  }
   const uint64_t seq = rep.catalog_seq + 1;
   rocksdb::WriteBatch batch;
   rep.PutCatalogChange(&batch, id, previous, seq, &entry);
@@ -866,15 +932,21 @@ absl::Status DatasetStore::DeleteDataset(absl::string_view dataset_id) {
 }
 
 absl::StatusOr<std::string> DatasetStore::GetMeta(absl::string_view key) {
-  if (key.empty()) return absl::InvalidArgumentError("meta key is empty");
+  if (key.empty()) {
+    return absl::InvalidArgumentError("meta key is empty");
+  }
   FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> value,
                            rep_->Get(rocksdb::ReadOptions(), rep_->meta, OperatorMetaKey(key)));
-  if (!value.has_value()) return absl::NotFoundError(absl::StrCat("meta key ", key, " is not set"));
+  if (!value.has_value()) {
+    return absl::NotFoundError(absl::StrCat("meta key ", key, " is not set"));
+  }
   return *std::move(value);
 }
 
 absl::Status DatasetStore::PutMeta(absl::string_view key, absl::string_view value) {
-  if (key.empty()) return absl::InvalidArgumentError("meta key is empty");
+  if (key.empty()) {
+    return absl::InvalidArgumentError("meta key is empty");
+  }
   rocksdb::WriteBatch batch;
   batch.Put(rep_->meta, OperatorMetaKey(key), rocksdb::Slice(value.data(), value.size()))
       .PermitUncheckedError();

@@ -70,7 +70,10 @@ struct DatasetWrite {
   std::string source_sha256;
   // Builds the catalog entry for the new version. Called under the commit
   // lock with the new manifest and the previous entry (nullptr for a new
-  // dataset). An error aborts the whole commit, nothing is written.
+  // dataset); must not call back into the store. An error aborts the whole
+  // commit, nothing is written. The store then sets dataset_id, version,
+  // row_count, schema and change_seq itself. When empty, the previous entry
+  // (or an empty one) is kept with those fields updated.
   std::function<absl::StatusOr<catalog::v1::CatalogEntry>(
       const v1::DatasetVersion& version, const catalog::v1::CatalogEntry* previous)>
       make_catalog_entry;
@@ -106,10 +109,13 @@ class DatasetStore {
   // Opens (or creates) the database at options.path, with the column
   // families catalog, data, audit and meta, WAL on.
   // Errors: FailedPrecondition naming the directory when another process
-  // holds it open (RocksDB's LOCK file; returned at once, no waiting);
+  // or another DatasetStore in this process holds it open (a flock on
+  // <path>/fednode.lock taken before RocksDB's LOCK; returned at once, no
+  // waiting);
   // FailedPrecondition when the stored format version is newer than this
   // build understands; DataLoss when the database is corrupt; Unavailable
-  // for other I/O errors.
+  // for other I/O errors; NotFound when the directory is missing and
+  // create_if_missing is false; InvalidArgument for bad options.
   static absl::StatusOr<std::unique_ptr<DatasetStore>> Open(const DatasetStoreOptions& options);
 
   // Closes the database (flushes nothing extra: every commit is in the WAL).
@@ -117,6 +123,8 @@ class DatasetStore {
   virtual ~DatasetStore();
   DatasetStore(const DatasetStore&) = delete;
   DatasetStore& operator=(const DatasetStore&) = delete;
+  DatasetStore(DatasetStore&&) = delete;
+  DatasetStore& operator=(DatasetStore&&) = delete;
 
   // Applies all writes atomically in one synced RocksDB WriteBatch: the new
   // segments, the version manifests, the current-version pointers and the
@@ -124,11 +132,16 @@ class DatasetStore {
   // Append adds a segment; upsert adds a segment and hides the rows of earlier
   // segments whose primary key the new rows carry; replace makes a version of
   // only the new rows. Segments no longer referenced are deleted in the same
-  // batch (open snapshots keep their shared_ptrs).
+  // batch (open snapshots keep their shared_ptrs). Each changed dataset's
+  // version grows by 1. An identical replace (see source_sha256) and an
+  // append/upsert of no rows are `unchanged`; a commit of only unchanged
+  // writes writes nothing.
+  // Shapes: results in the order of `writes`; a dataset id at most once.
   // Errors: InvalidArgument when a table is inconsistent, a schema differs
-  // from the current one (append/upsert), upsert without primary key, or new
-  // rows duplicate a primary key; ResourceExhausted when the disk is full;
-  // Unavailable for other I/O errors; the make_catalog_entry error as is.
+  // from the current one (append/upsert; naming the column), upsert without
+  // primary key, new rows duplicate a primary key among themselves or (append)
+  // an existing row (naming the key values), or an id repeats; ResourceExhausted when the disk is
+  // full; Unavailable for other I/O errors; the make_catalog_entry error as is.
   absl::StatusOr<std::vector<CommitResult>> Commit(std::vector<DatasetWrite> writes);
 
   // The current version of `dataset_id`.
@@ -143,7 +156,9 @@ class DatasetStore {
   absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);
 
   // Replaces the entry of an existing dataset (metadata edits); sets
-  // change_seq to the next catalog change sequence.
+  // change_seq to the next catalog change sequence, version and row_count
+  // from the current version, and the schema from it when entry.schema is
+  // empty.
   // Errors: NotFound when the dataset does not exist.
   absl::Status PutCatalogEntry(catalog::v1::CatalogEntry entry);
 

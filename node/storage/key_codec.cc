@@ -17,8 +17,12 @@ constexpr char kSegmentTag = 's';
 constexpr char kPrimaryKeyTag = 'k';
 
 uint64_t OrderedDoubleBits(double v) {
-  if (v == 0) v = 0;  // -0.0 -> +0.0
-  if (std::isnan(v)) v = std::numeric_limits<double>::quiet_NaN();
+  if (v == 0) {
+    v = 0;  // -0.0 -> +0.0
+  }
+  if (std::isnan(v)) {
+    v = std::numeric_limits<double>::quiet_NaN();
+  }
   uint64_t bits;
   std::memcpy(&bits, &v, sizeof bits);
   constexpr uint64_t kSign = uint64_t{1} << 63;
@@ -46,18 +50,26 @@ void AppendBigEndian32(uint32_t v, std::string* out) {
 }
 
 bool ConsumeBigEndian64(absl::string_view* in, uint64_t* v) {
-  if (in->size() < 8) return false;
+  if (in->size() < 8) {
+    return false;
+  }
   uint64_t r = 0;
-  for (int i = 0; i < 8; ++i) r = (r << 8) | static_cast<uint8_t>((*in)[i]);
+  for (int i = 0; i < 8; ++i) {
+    r = (r << 8) | static_cast<uint8_t>((*in)[i]);
+  }
   in->remove_prefix(8);
   *v = r;
   return true;
 }
 
 bool ConsumeBigEndian32(absl::string_view* in, uint32_t* v) {
-  if (in->size() < 4) return false;
+  if (in->size() < 4) {
+    return false;
+  }
   uint32_t r = 0;
-  for (int i = 0; i < 4; ++i) r = (r << 8) | static_cast<uint8_t>((*in)[i]);
+  for (int i = 0; i < 4; ++i) {
+    r = (r << 8) | static_cast<uint8_t>((*in)[i]);
+  }
   in->remove_prefix(4);
   *v = r;
   return true;
@@ -84,13 +96,17 @@ bool ConsumeEscaped(absl::string_view* in, std::string* out) {
       out->push_back(c);
       continue;
     }
-    if (i + 1 >= in->size()) return false;
+    if (i + 1 >= in->size()) {
+      return false;
+    }
     char next = (*in)[i + 1];
     if (next == '\x01') {
       in->remove_prefix(i + 2);
       return true;
     }
-    if (next != '\xff') return false;
+    if (next != '\xff') {
+      return false;
+    }
     out->push_back('\0');
     ++i;
   }
@@ -153,7 +169,9 @@ std::string SegmentChunkKey(absl::string_view dataset_id, uint64_t segment_id, S
 
 bool ParseSegmentChunkSuffix(absl::string_view suffix, SegmentPart* part, uint32_t* column,
                              uint32_t* chunk) {
-  if (suffix.size() != 9) return false;
+  if (suffix.size() != 9) {
+    return false;
+  }
   char tag = suffix[0];
   if (tag != static_cast<char>(SegmentPart::kValues) &&
       tag != static_cast<char>(SegmentPart::kDictionary)) {
@@ -226,7 +244,9 @@ absl::StatusOr<std::vector<int>> PrimaryKeyColumns(const Schema& schema) {
   for (const std::string& name : schema.primary_key()) {
     int index = -1;
     for (int i = 0; i < schema.columns_size(); ++i) {
-      if (schema.columns(i).name() == name) index = i;
+      if (schema.columns(i).name() == name) {
+        index = i;
+      }
     }
     if (index < 0) {
       return absl::InvalidArgumentError(
@@ -259,7 +279,9 @@ std::string FormatPrimaryKey(const Table& table, const std::vector<int>& pk_colu
   std::string out;
   for (int c : pk_columns) {
     const Column& column = table.columns[static_cast<size_t>(c)];
-    if (!out.empty()) out.append(", ");
+    if (!out.empty()) {
+      out.append(", ");
+    }
     absl::StrAppend(&out, table.schema.columns(c).name(), "=");
     if (column.IsNull(row)) {
       out.append("NULL");

@@ -64,7 +64,12 @@
 //   Segments are immutable: written once by the commit that creates them and
 //   deleted (one DeleteRange over d E(id) 's' be64(segment)) by the commit
 //   that leaves them unreferenced. Segment ids come from one node-wide counter
-//   and are never reused.
+//   and are never reused, so a cached decoded segment can never be stale.
+//   A replace also clears the index with one DeleteRange over d E(id) 'k';
+//   DeleteDataset removes the whole range d E(id). Compaction drops the
+//   range tombstones later.
+//   Every write of a Commit (segments, index, manifest, pointer, catalog
+//   entry, change log, counters) is in one WriteBatch, synced to the WAL.
 //
 // ## catalog
 //
@@ -72,8 +77,11 @@
 //       e.g. e wahl\x00\x01
 //   'q' be64(seq)      -> dataset id (raw bytes)
 //       catalog change log: the dataset changed (or was deleted when its entry
-//       is gone) at catalog change sequence seq. Only the latest seq of each
-//       dataset is kept, so an incremental harvest reads 'q' be64(since + 1)...
+//       is gone) at catalog change sequence seq. Writing a dataset's entry
+//       deletes the record of its previous seq (entry.change_seq), so the log
+//       holds about one record per dataset; only a dataset deleted and created
+//       again keeps its deletion record too. An incremental harvest reads
+//       from 'q' be64(since + 1) and looks up each id's entry.
 //       e.g. q \x00..\x00\x2a -> wahl
 //
 // ## meta

@@ -20,7 +20,9 @@ bool Supported(rocksdb::CompressionType type) {
 
 rocksdb::CompressionType FirstSupported(std::initializer_list<rocksdb::CompressionType> types) {
   for (rocksdb::CompressionType t : types) {
-    if (Supported(t)) return t;
+    if (Supported(t)) {
+      return t;
+    }
   }
   return rocksdb::kNoCompression;
 }
@@ -100,7 +102,9 @@ rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(
   t.pin_l0_filter_and_index_blocks_in_cache = true;
   // Bloom filters make primary-key lookups (upsert, append duplicate
   // checks) skip files; 10 bits/key = about 1% false positives.
-  if (data) t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  if (data) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  }
   // Segment chunks are large values read whole; bigger blocks mean fewer
   // index entries.
   t.block_size = data ? 32 << 10 : 4 << 10;

@@ -7,7 +7,9 @@
 namespace fednode::storage {
 
 absl::Status FromRocksDbStatus(const rocksdb::Status& s, absl::string_view context) {
-  if (s.ok()) return absl::OkStatus();
+  if (s.ok()) {
+    return absl::OkStatus();
+  }
   absl::StatusCode code = absl::StatusCode::kInternal;
   switch (s.code()) {
     case rocksdb::Status::kNotFound:
@@ -40,7 +42,9 @@ absl::Status FromRocksDbStatus(const rocksdb::Status& s, absl::string_view conte
       break;
   }
   std::string message = s.ToString();
-  if (!context.empty()) message = absl::StrCat(context, ": ", message);
+  if (!context.empty()) {
+    message = absl::StrCat(context, ": ", message);
+  }
   return absl::Status(code, message);
 }
 

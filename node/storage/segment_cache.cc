@@ -12,35 +12,49 @@ SegmentCache::SegmentCache(size_t capacity_bytes) : capacity_bytes_(capacity_byt
 std::shared_ptr<const Table> SegmentCache::Lookup(absl::string_view key) {
   absl::MutexLock lock(&mu_);
   auto it = index_.find(key);
-  if (it == index_.end()) return nullptr;
+  if (it == index_.end()) {
+    return nullptr;
+  }
   lru_.splice(lru_.begin(), lru_, it->second);
   return it->second->table;
 }
 
 void SegmentCache::Insert(absl::string_view key, std::shared_ptr<const Table> table, size_t bytes) {
-  if (bytes > capacity_bytes_) return;
+  if (bytes > capacity_bytes_) {
+    return;
+  }
   absl::MutexLock lock(&mu_);
   auto it = index_.find(key);
-  if (it != index_.end()) EraseLocked(it->second);
+  if (it != index_.end()) {
+    EraseLocked(it->second);
+  }
   lru_.push_front(Entry{std::string(key), std::move(table), bytes});
   index_.emplace(lru_.front().key, lru_.begin());
   size_bytes_ += bytes;
-  while (size_bytes_ > capacity_bytes_ && !lru_.empty()) EraseLocked(std::prev(lru_.end()));
+  while (size_bytes_ > capacity_bytes_ && !lru_.empty()) {
+    EraseLocked(std::prev(lru_.end()));
+  }
 }
 
 void SegmentCache::Erase(absl::string_view key) {
   absl::MutexLock lock(&mu_);
   auto it = index_.find(key);
-  if (it != index_.end()) EraseLocked(it->second);
+  if (it != index_.end()) {
+    EraseLocked(it->second);
+  }
 }
 
 void SegmentCache::EraseWithPrefix(absl::string_view prefix) {
   absl::MutexLock lock(&mu_);
   std::vector<List::iterator> doomed;
   for (auto it = lru_.begin(); it != lru_.end(); ++it) {
-    if (absl::StartsWith(it->key, prefix)) doomed.push_back(it);
+    if (absl::StartsWith(it->key, prefix)) {
+      doomed.push_back(it);
+    }
   }
-  for (List::iterator it : doomed) EraseLocked(it);
+  for (List::iterator it : doomed) {
+    EraseLocked(it);
+  }
 }
 
 size_t SegmentCache::size_bytes() const {

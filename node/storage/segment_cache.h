@@ -27,8 +27,11 @@ class SegmentCache {
   // capacity_bytes: upper bound of the summed `bytes` of the cached entries;
   // 0 disables caching.
   explicit SegmentCache(size_t capacity_bytes);
+  ~SegmentCache() = default;
   SegmentCache(const SegmentCache&) = delete;
   SegmentCache& operator=(const SegmentCache&) = delete;
+  SegmentCache(SegmentCache&&) = delete;
+  SegmentCache& operator=(SegmentCache&&) = delete;
 
   // The entry for `key` (the segment's key prefix), marked most recently
   // used; nullptr when absent.

@@ -26,7 +26,9 @@ void AppendRaw(T v, std::string* out) {
 
 template <typename T>
 bool ConsumeRaw(absl::string_view* in, T* v) {
-  if (in->size() < sizeof(T)) return false;
+  if (in->size() < sizeof(T)) {
+    return false;
+  }
   std::memcpy(v, in->data(), sizeof(T));
   in->remove_prefix(sizeof(T));
   return true;
@@ -55,7 +57,9 @@ absl::Status Corrupt(absl::string_view what) {
 }  // namespace
 
 uint32_t SegmentHeader::value_chunks() const {
-  if (chunk_rows == 0) return 0;
+  if (chunk_rows == 0) {
+    return 0;
+  }
   return static_cast<uint32_t>((row_count + chunk_rows - 1) / chunk_rows);
 }
 
@@ -117,7 +121,12 @@ void EncodeSegment(const Table& table, uint32_t chunk_rows, size_t dict_chunk_by
         const size_t at = buf.size();
         buf.resize(at + (n + 7) / 8, '\0');
         for (size_t i = 0; i < n; ++i) {
-          if (column.validity[begin + i] != 0) buf[at + i / 8] |= static_cast<char>(1 << (i % 8));
+          if (column.validity[begin + i] == 0) {
+            continue;
+          }
+          auto byte = static_cast<uint8_t>(buf[at + i / 8]);
+          byte = static_cast<uint8_t>(byte | (1u << (i % 8)));
+          buf[at + i / 8] = static_cast<char>(byte);
         }
       }
       sink(SegmentPart::kValues, col, chunk, buf);
@@ -160,7 +169,9 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(absl::string_view value) {
     }
     info.type = static_cast<ColumnType>(type);
     info.has_validity = (flags & kFlagValidity) != 0;
-    if (!KnownType(info.type)) return Corrupt("unknown column type");
+    if (!KnownType(info.type)) {
+      return Corrupt("unknown column type");
+    }
   }
   return h;
 }
@@ -198,18 +209,24 @@ absl::StatusOr<SegmentDecoder> SegmentDecoder::Create(const SegmentHeader& heade
       default:
         column.ints.reserve(header.row_count);
     }
-    if (info.has_validity) column.validity.reserve(header.row_count);
+    if (info.has_validity) {
+      column.validity.reserve(header.row_count);
+    }
   }
   return d;
 }
 
 absl::Status SegmentDecoder::Add(SegmentPart part, uint32_t column_index, uint32_t chunk,
                                  absl::string_view value) {
-  if (column_index >= header_.columns.size()) return Corrupt("unknown column");
+  if (column_index >= header_.columns.size()) {
+    return Corrupt("unknown column");
+  }
   const SegmentColumnInfo& info = header_.columns[column_index];
   Column& column = table_.columns[column_index];
   uint32_t n = 0;
-  if (!ConsumeRaw(&value, &n)) return Corrupt("short chunk");
+  if (!ConsumeRaw(&value, &n)) {
+    return Corrupt("short chunk");
+  }
 
   if (part == SegmentPart::kDictionary) {
     if (info.type != v1::COLUMN_TYPE_STRING || chunk != next_dict_chunk_[column_index] ||
@@ -219,7 +236,9 @@ absl::Status SegmentDecoder::Add(SegmentPart part, uint32_t column_index, uint32
     ++next_dict_chunk_[column_index];
     for (uint32_t i = 0; i < n; ++i) {
       uint32_t len = 0;
-      if (!ConsumeRaw(&value, &len) || value.size() < len) return Corrupt("short dictionary");
+      if (!ConsumeRaw(&value, &len) || value.size() < len) {
+        return Corrupt("short dictionary");
+      }
       column.dict.emplace_back(value.data(), len);
       value.remove_prefix(len);
     }
@@ -255,7 +274,9 @@ absl::Status SegmentDecoder::Add(SegmentPart part, uint32_t column_index, uint32
       break;
     }
     case v1::COLUMN_TYPE_BOOL:
-      for (uint32_t i = 0; i < n; ++i) column.ints.push_back(p[i] != 0 ? 1 : 0);
+      for (uint32_t i = 0; i < n; ++i) {
+        column.ints.push_back(p[i] != 0 ? 1 : 0);
+      }
       break;
     default: {
       const size_t at = column.ints.size();
@@ -285,7 +306,9 @@ absl::StatusOr<Table> SegmentDecoder::Finish() && {
       const size_t dict_size = column.dict.size();
       for (size_t r = 0; r < column.codes.size(); ++r) {
         if (column.codes[r] >= dict_size) {
-          if (!column.IsNull(r)) return Corrupt("string code out of range");
+          if (!column.IsNull(r)) {
+            return Corrupt("string code out of range");
+          }
         }
       }
     }
@@ -298,7 +321,9 @@ size_t TableBytes(const Table& table) {
   for (const Column& c : table.columns) {
     bytes += sizeof(Column) + c.ints.capacity() * 8 + c.doubles.capacity() * 8 +
              c.codes.capacity() * 4 + c.validity.capacity();
-    for (const std::string& s : c.dict) bytes += sizeof(std::string) + s.capacity();
+    for (const std::string& s : c.dict) {
+      bytes += sizeof(std::string) + s.capacity();
+    }
   }
   return bytes;
 }

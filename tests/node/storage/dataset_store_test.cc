@@ -584,7 +584,8 @@ TEST_F(DatasetStoreTest, LargeSegmentsAreSplitIntoChunksAndOldOnesDeleted) {
                                    {"id"});
   std::vector<Row> rows;
   for (int64_t i = 0; i < 1050; ++i) {
-    rows.push_back({I(i), Cell(absl::StrCat("Straße ", i)), i % 10 == 0 ? Cell() : Cell(i * 0.5)});
+    rows.push_back({I(i), Cell(absl::StrCat("Straße ", i)),
+                    i % 10 == 0 ? Cell() : Cell(static_cast<double>(i) * 0.5)});
   }
   ASSERT_THAT(CommitOne(*store, MakeWrite("gross", ImportMode::kReplace, MakeTable(schema, rows))),
               IsOk());
