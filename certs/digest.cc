@@ -1,8 +1,7 @@
 #include "certs/digest.h"
 
-#include <openssl/evp.h>
-
 #include "absl/strings/escaping.h"
+#include <openssl/evp.h>
 
 namespace fednode::certs {
 

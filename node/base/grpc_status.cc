@@ -1,6 +1,7 @@
 #include "node/base/grpc_status.h"
 
 #include "absl/strings/str_cat.h"
+
 #include "node/base/log.h"
 
 namespace fednode {
@@ -46,8 +47,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status, const std::string& request
 
 absl::Status FromGrpcStatus(const grpc::Status& status, const std::string& context) {
   if (status.ok()) return absl::OkStatus();
-  std::string msg =
-      context.empty() ? status.error_message() : absl::StrCat(context, ": ", status.error_message());
+  std::string msg = context.empty() ? status.error_message()
+                                    : absl::StrCat(context, ": ", status.error_message());
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), msg);
 }
 

@@ -108,8 +108,8 @@ LogMessage::~LogMessage() {
                         file_, "\",\"line\":", line_, ",\"msg\":\"", JsonEscape(stream_.str()),
                         "\"}\n");
   } else {
-    line = absl::StrCat(ts, " ", LevelName(level_), " ", file_, ":", line_, "] ", stream_.str(),
-                        "\n");
+    line =
+        absl::StrCat(ts, " ", LevelName(level_), " ", file_, ":", line_, "] ", stream_.str(), "\n");
   }
   {
     absl::MutexLock lock(&g_sink_mu);

@@ -58,15 +58,15 @@ class LogMessage {
 #define FEDNODE_LOG_LEVEL_ERROR ::fednode::LogLevel::kError
 #define FEDNODE_LOG_LEVEL_FATAL ::fednode::LogLevel::kFatal
 
-#define FEDNODE_LOG(severity)                                          \
-  if (FEDNODE_LOG_LEVEL_##severity < ::fednode::MinLogLevel()) {       \
-  } else                                                               \
+#define FEDNODE_LOG(severity)                                    \
+  if (FEDNODE_LOG_LEVEL_##severity < ::fednode::MinLogLevel()) { \
+  } else                                                         \
     ::fednode::internal::LogMessage(FEDNODE_LOG_LEVEL_##severity, __FILE__, __LINE__).stream()
 
 // Always-on invariant check for conditions outside input cannot reach (never
 // for peer data, configuration values or disk contents). Aborts on failure.
-#define FEDNODE_CHECK(cond)                                                              \
-  if (cond) {                                                                            \
-  } else                                                                                 \
+#define FEDNODE_CHECK(cond)                                                                   \
+  if (cond) {                                                                                 \
+  } else                                                                                      \
     ::fednode::internal::LogMessage(::fednode::LogLevel::kFatal, __FILE__, __LINE__).stream() \
         << "check failed: " #cond " "

@@ -11,10 +11,10 @@
 #define FEDNODE_STATUS_CONCAT(a, b) FEDNODE_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status of `expr` from the enclosing function when it is not OK.
-#define FEDNODE_RETURN_IF_ERROR(expr)                                    \
-  do {                                                                   \
-    ::absl::Status fednode_status_ = (expr);                             \
-    if (!fednode_status_.ok()) return fednode_status_;                   \
+#define FEDNODE_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status fednode_status_ = (expr);           \
+    if (!fednode_status_.ok()) return fednode_status_; \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); on error returns its status,

@@ -76,8 +76,7 @@ Column ColumnBuilder::Finish() {
 absl::Status ValidateTable(const Table& table) {
   if (static_cast<int>(table.columns.size()) != table.schema.columns_size()) {
     return absl::InternalError(absl::StrCat("table has ", table.columns.size(),
-                                            " columns, schema has ",
-                                            table.schema.columns_size()));
+                                            " columns, schema has ", table.schema.columns_size()));
   }
   for (size_t i = 0; i < table.columns.size(); ++i) {
     const Column& c = table.columns[i];
@@ -164,8 +163,8 @@ std::string FormatTimestamp(int64_t micros) {
     secs -= 1;
   }
   absl::CivilSecond s = absl::CivilSecond(1970, 1, 1, 0, 0, 0) + secs;
-  std::string out = absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d", s.year(), s.month(),
-                                    s.day(), s.hour(), s.minute(), s.second());
+  std::string out = absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d", s.year(), s.month(), s.day(),
+                                    s.hour(), s.minute(), s.second());
   if (frac != 0) absl::StrAppend(&out, absl::StrFormat(".%06d", frac));
   return out;
 }

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "proto/storage/v1/dataset.pb.h"
 
 namespace fednode {

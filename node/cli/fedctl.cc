@@ -4,13 +4,10 @@
 //   fedctl [--socket PATH | --config FILE] COMMAND ...
 //   fedctl status
 //   fedctl schema infer [--dataset ID] [--delimiter ';'] FILE
-//   fedctl import --dataset ID [--schema SPEC] [--metadata META] [--mode replace|append|upsert] FILE
-//   fedctl catalog [WORDS...]
-//   fedctl catalog show ID
-//   fedctl catalog export [--format turtle|jsonld] [-o FILE]
-//   fedctl catalog set-metadata ID META
-//   fedctl query [--format table|csv|json] "SELECT ..."
-//   fedctl delete ID
+//   fedctl import --dataset ID [--schema SPEC] [--metadata META] [--mode replace|append|upsert]
+//   FILE fedctl catalog [WORDS...] fedctl catalog show ID fedctl catalog export [--format
+//   turtle|jsonld] [-o FILE] fedctl catalog set-metadata ID META fedctl query [--format
+//   table|csv|json] "SELECT ..." fedctl delete ID
 //
 // Exit codes: 0 success, 1 the node refused or failed (message on stderr),
 // 2 usage error, 3 the node could not be reached.
@@ -34,6 +31,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+
 #include "node/base/grpc_status.h"
 #include "node/base/table.h"
 #include "node/ingest/importer.h"
@@ -147,14 +145,16 @@ class Client {
     socket_ = socket;
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(16 << 20);
-    channel_ = grpc::CreateCustomChannel(absl::StrCat("unix:", socket), grpc::InsecureChannelCredentials(), args);
+    channel_ = grpc::CreateCustomChannel(absl::StrCat("unix:", socket),
+                                         grpc::InsecureChannelCredentials(), args);
     stub_ = node::v1::AdminService::NewStub(channel_);
     return true;
   }
 
   void Prepare(grpc::ClientContext* ctx) const {
-    ctx->set_deadline(std::chrono::system_clock::now() +
-                      std::chrono::milliseconds(static_cast<int64_t>(globals_.timeout_seconds * 1000)));
+    ctx->set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(globals_.timeout_seconds * 1000)));
   }
 
   // Prints the error and returns the exit code for `status`.
@@ -186,8 +186,8 @@ int CmdStatus(Client& client) {
   if (!s.ok()) return client.Fail(s);
   std::cout << "member:          " << r.member_ags() << " " << r.member_name() << "\n"
             << "fednode version: " << r.version() << "\n"
-            << "data directory:  " << r.data_dir() << " (storage format " << r.storage_format_version()
-            << ")\n"
+            << "data directory:  " << r.data_dir() << " (storage format "
+            << r.storage_format_version() << ")\n"
             << "datasets:        " << r.datasets() << " (" << r.rows() << " rows)\n";
   return 0;
 }
@@ -288,12 +288,11 @@ int CmdImport(Client& client, const ImportArgs& a) {
   if (!s.ok()) return client.Fail(s);
   for (const auto& d : response.datasets()) {
     if (d.unchanged()) {
-      std::cout << d.dataset_id() << ": unchanged (same content as version " << d.version()
-                << ", " << Rows(d.row_count()) << ")\n";
+      std::cout << d.dataset_id() << ": unchanged (same content as version " << d.version() << ", "
+                << Rows(d.row_count()) << ")\n";
     } else {
-      std::cout << d.dataset_id() << ": version " << d.version() << ", "
-                << Rows(d.rows_imported()) << " imported, " << Rows(d.row_count())
-                << " in the dataset\n";
+      std::cout << d.dataset_id() << ": version " << d.version() << ", " << Rows(d.rows_imported())
+                << " imported, " << Rows(d.row_count()) << " in the dataset\n";
     }
   }
   return 0;
@@ -308,8 +307,8 @@ int CmdSchemaInfer(const std::string& file, std::string dataset, const std::stri
   }
   std::string name = BaseName(file);
   ingest::SourceFormat f = ingest::SourceFormat::kCsv;
-  if (format == "json" || (format.empty() && (absl::EndsWith(name, ".json") ||
-                                             absl::EndsWith(name, ".jsonl")))) {
+  if (format == "json" ||
+      (format.empty() && (absl::EndsWith(name, ".json") || absl::EndsWith(name, ".jsonl")))) {
     f = ingest::SourceFormat::kJson;
   }
   if (dataset.empty()) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
 
@@ -36,8 +37,8 @@ grpc::Status AdminServiceImpl::Import(grpc::ServerContext* /*context*/,
   std::string source = std::move(*request.mutable_chunk());
   while (reader->Read(&request)) {
     if (source.size() + request.chunk().size() > kMaxImportBytes) {
-      return Edge(absl::ResourceExhaustedError(absl::StrCat(
-                      "import: source is larger than ", kMaxImportBytes >> 20, " MiB")),
+      return Edge(absl::ResourceExhaustedError(absl::StrCat("import: source is larger than ",
+                                                            kMaxImportBytes >> 20, " MiB")),
                   "Import");
     }
     source.append(request.chunk());

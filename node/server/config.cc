@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+
 #include "node/base/log.h"
 #include "node/base/status_macros.h"
 
@@ -72,23 +73,22 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
                      " bytes long; Unix socket paths must be at most 100"));
   }
   if (config.shutdown_grace_seconds() > 300) {
-    return absl::InvalidArgumentError(absl::StrCat("shutdown_grace_seconds: ",
-                                                   config.shutdown_grace_seconds(),
-                                                   " is out of range 1..300"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shutdown_grace_seconds: ", config.shutdown_grace_seconds(), " is out of range 1..300"));
   }
   LogLevel level;
   if (!ParseLogLevel(config.log_level(), &level)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "log_level: \"", config.log_level(), "\" is not one of debug, info, warning, error"));
+    return absl::InvalidArgumentError(absl::StrCat("log_level: \"", config.log_level(),
+                                                   "\" is not one of debug, info, warning, error"));
   }
   const auto& pub = config.publisher();
   if (!pub.contact_email().empty() && !absl::StrContains(pub.contact_email(), "@")) {
-    return absl::InvalidArgumentError(absl::StrCat("publisher.contact_email: \"",
-                                                   pub.contact_email(),
-                                                   "\" is not an e-mail address"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "publisher.contact_email: \"", pub.contact_email(), "\" is not an e-mail address"));
   }
   for (const std::string* uri : {&config.catalog_base_uri(), &config.homepage()}) {
-    if (!uri->empty() && !absl::StartsWith(*uri, "http://") && !absl::StartsWith(*uri, "https://")) {
+    if (!uri->empty() && !absl::StartsWith(*uri, "http://") &&
+        !absl::StartsWith(*uri, "https://")) {
       return absl::InvalidArgumentError(
           absl::StrCat(uri == &config.homepage() ? "homepage" : "catalog_base_uri", ": \"", *uri,
                        "\" is not an http(s) URI"));
@@ -128,8 +128,9 @@ absl::StatusOr<config::v1::NodeConfig> LoadConfig(const std::string& path) {
   ApplyDefaults(&config);
   if (config.admin_socket().size() > 100) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": admin_socket: the default <data_dir>/admin.sock is longer than 100 "
-                           "bytes; set admin_socket to a shorter path"));
+        absl::StrCat(path,
+                     ": admin_socket: the default <data_dir>/admin.sock is longer than 100 "
+                     "bytes; set admin_socket to a shorter path"));
   }
   return config;
 }

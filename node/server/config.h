@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "proto/config/v1/node_config.pb.h"
 
 namespace fednode::server {

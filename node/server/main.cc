@@ -15,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+
 #include "node/base/log.h"
 #include "node/server/config.h"
 #include "node/server/node_server.h"

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+
 #include "certs/digest.h"
 #include "node/base/log.h"
 #include "node/base/status_macros.h"
@@ -52,8 +53,9 @@ absl::StatusOr<ingest::SourceFormat> FormatOf(const node::v1::ImportHeader& head
       absl::EndsWith(name, ".tsv")) {
     return ingest::SourceFormat::kCsv;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "cannot tell the format of \"", header.source_name(), "\" from its name; pass --format csv|json"));
+  return absl::InvalidArgumentError(absl::StrCat("cannot tell the format of \"",
+                                                 header.source_name(),
+                                                 "\" from its name; pass --format csv|json"));
 }
 
 storage::ImportMode ModeOf(node::v1::ImportMode mode) {
@@ -72,10 +74,9 @@ catalog::v1::DatasetMetadata ChildMetadata(const catalog::v1::DatasetMetadata& p
                                            absl::string_view array_field) {
   catalog::v1::DatasetMetadata md = parent;
   md.set_title(absl::StrCat(parent.title(), " – ", array_field));
-  md.set_description(absl::StrCat("Die Einträge des Felds \"", array_field,
-                                  "\" jedes Datensatzes von ", parent_id,
-                                  ", verknüpft über dessen Primärschlüssel. ",
-                                  parent.description()));
+  md.set_description(
+      absl::StrCat("Die Einträge des Felds \"", array_field, "\" jedes Datensatzes von ", parent_id,
+                   ", verknüpft über dessen Primärschlüssel. ", parent.description()));
   return md;
 }
 
@@ -117,8 +118,7 @@ absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHead
   if (header.has_spec()) {
     spec = header.spec();
   } else {
-    FEDNODE_ASSIGN_OR_RETURN(spec,
-                             ingest::Infer(source, format, header.dataset_id(), source_name));
+    FEDNODE_ASSIGN_OR_RETURN(spec, ingest::Infer(source, format, header.dataset_id(), source_name));
   }
   spec.set_dataset_id(header.dataset_id());
   for (const auto& child : spec.json_children()) {
@@ -197,8 +197,7 @@ absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHead
   return response;
 }
 
-absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> Node::ListCatalog(
-    absl::string_view search) {
+absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> Node::ListCatalog(absl::string_view search) {
   FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> all, store_->ListCatalog());
   if (absl::StripAsciiWhitespace(search).empty()) return all;
   std::vector<catalog::v1::CatalogEntry> out;
@@ -253,7 +252,8 @@ absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& r
   } else {
     return absl::InvalidArgumentError("query: give SQL or a plan");
   }
-  FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot, store_->OpenSnapshot(plan.dataset_id()));
+  FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
+                           store_->OpenSnapshot(plan.dataset_id()));
   FEDNODE_ASSIGN_OR_RETURN(query::v1::ResultSet result, query::Execute(plan, snapshot));
   result.set_dataset_version(snapshot.version);
   return result;

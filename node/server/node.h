@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+
 #include "node/base/clock.h"
 #include "node/catalog/catalog.h"
 #include "node/storage/dataset_store.h"

@@ -12,6 +12,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+
 #include "node/base/log.h"
 #include "node/base/status_macros.h"
 #include "node/storage/dataset_store.h"
@@ -38,8 +39,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
   if (std::filesystem::is_socket(server->admin_socket_, ec)) {
     std::filesystem::remove(server->admin_socket_, ec);
   }
-  std::filesystem::create_directories(
-      std::filesystem::path(server->admin_socket_).parent_path(), ec);
+  std::filesystem::create_directories(std::filesystem::path(server->admin_socket_).parent_path(),
+                                      ec);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+
 #include "node/base/clock.h"
 #include "node/server/admin_service.h"
 #include "node/server/node.h"

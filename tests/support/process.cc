@@ -86,11 +86,6 @@ RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
   return result;
 }
 
-std::string BinaryFromEnv(const char* env) {
-  const char* v = std::getenv(env);  // NOLINT(concurrency-mt-unsafe)
-  return v != nullptr ? v : "";
-}
-
 NodeProcess::NodeProcess(std::string binary, std::string config_path, std::string log_path)
     : binary_(std::move(binary)),
       config_path_(std::move(config_path)),

@@ -22,10 +22,6 @@ struct RunResult {
 // Runs argv[0] with the arguments, waits at most `timeout` (then SIGKILL).
 RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(120));
 
-// Path of a built binary, from the environment variable `env` set by CTest
-// (e.g. FEDNODE_BIN, FEDCTL_BIN).
-std::string BinaryFromEnv(const char* env);
-
 // A fednode process. Start() writes its stderr to `log_path`.
 class NodeProcess {
  public:
