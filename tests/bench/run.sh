@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The benchmark command (not part of tests/run.sh): builds in Release mode and
+# runs the import and scan benchmarks, each beside its raw baseline measured
+# in the same run on the same data. Reports medians of 3 repetitions.
+#
+#   tests/bench/run.sh                    # 10 M rows (about 700 MB of CSV)
+#   FEDNODE_BENCH_ROWS=2000000 tests/bench/run.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build-bench}"
+REPS="${REPS:-3}"
+
+"$ROOT/tests/install_deps.sh"
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target ingest_bench query_bench
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "rows: ${FEDNODE_BENCH_ROWS:-10000000}; medians of $REPS repetitions; one thread"
+common=(--benchmark_repetitions="$REPS" --benchmark_report_aggregates_only=true
+        --benchmark_display_aggregates_only=true)
+echo
+echo "== CSV import: ingest::Parse vs raw parses of the same bytes"
+"$BUILD_DIR/tests/bench/ingest_bench" "${common[@]}"
+echo
+echo "== Grouped SUM: query::Execute vs raw in-memory loops over the same values"
+"$BUILD_DIR/tests/bench/query_bench" "${common[@]}"
