@@ -181,6 +181,15 @@ struct DatasetStore::Rep {
 
   ~Rep() {
     if (db != nullptr) {
+      // Flush the memtables, so the next Open need not replay the WAL into
+      // memory (a large import would otherwise be decoded again at start,
+      // raising the idle node's RSS). Durability does not depend on it: an
+      // error here leaves the WAL to be replayed.
+      if (!handles.empty()) {
+        rocksdb::FlushOptions flush;
+        flush.wait = true;
+        db->Flush(flush, handles).PermitUncheckedError();
+      }
       for (rocksdb::ColumnFamilyHandle* h : handles) {
         db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
       }
