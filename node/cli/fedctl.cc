@@ -515,7 +515,7 @@ int Run(int argc, char** argv) {
   ImportArgs ia;
   import->add_option("file", ia.file, "Source file")->required();
   import->add_option("--dataset", ia.dataset, "Dataset id")->required();
-  import->add_option("--schema", ia.schema, "Schema file (textproto ImportSpec)");
+  import->add_option("--schema,--spec", ia.schema, "Schema file (textproto ImportSpec, as `fedctl schema infer` prints)");
   import->add_option("--metadata", ia.metadata, "Catalog metadata (textproto DatasetMetadata)");
   import->add_option("--mode", ia.mode, "replace, append or upsert")->capture_default_str();
   import->add_option("--format", ia.format, "csv or json (default: from the file name)");

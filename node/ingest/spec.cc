@@ -296,7 +296,7 @@ std::string SpecToTextproto(const v1::ImportSpec& spec) {
       spec.dataset_id(),
       "\".\n"
       "# Review the column names, types, nullability and the primary key, then keep\n"
-      "# this file beside the data and pass it to `fedctl import --spec`.\n");
+      "# this file beside the data and pass it to `fedctl import --schema`.\n");
   google::protobuf::TextFormat::Printer printer;
   printer.SetUseUtf8StringEscaping(true);
   absl::StrAppend(&out, "dataset_id: ", Quoted(spec.dataset_id()), "\n");
