@@ -208,6 +208,8 @@ struct DatasetStore::Rep {
   absl::Status CheckFormatVersion();
   absl::Status MigrateFormat(uint32_t from);
   absl::Status LoadCounters();
+  // The big-endian counter under meta `key`; `initial` when unset.
+  absl::StatusOr<uint64_t> ReadCounter(const char* key, uint64_t initial) const;
 
   absl::Status Write(rocksdb::WriteBatch* batch, absl::string_view context) const {
     return FromRocksDbStatus(db->Write(write_options, batch), context);
@@ -379,22 +381,25 @@ absl::Status DatasetStore::Rep::MigrateFormat(uint32_t from) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> DatasetStore::Rep::ReadCounter(const char* key, uint64_t initial) const {
+  std::string value;
+  const rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, key, &value);
+  if (s.IsNotFound()) {
+    return initial;
+  }
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(s, absl::StrCat("reading ", key)));
+  absl::string_view in = value;
+  uint64_t counter = 0;
+  if (!ConsumeBigEndian64(&in, &counter) || !in.empty()) {
+    return absl::DataLossError(absl::StrCat("data directory ", options.path, ": malformed ", key));
+  }
+  return counter;
+}
+
 absl::Status DatasetStore::Rep::LoadCounters() {
   absl::MutexLock lock(&mu);
-  rocksdb::ReadOptions ro;
-  for (auto [key, out, initial] : {std::tuple{kMetaNextSegmentId, &next_segment_id, uint64_t{1}},
-                                   std::tuple{kMetaCatalogChangeSeq, &catalog_seq, uint64_t{0}}}) {
-    FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(ro, meta, key));
-    *out = initial;
-    if (!v.has_value()) {
-      continue;
-    }
-    absl::string_view in = *v;
-    if (!ConsumeBigEndian64(&in, out) || !in.empty()) {
-      return absl::DataLossError(
-          absl::StrCat("data directory ", options.path, ": malformed ", key));
-    }
-  }
+  FEDNODE_ASSIGN_OR_RETURN(next_segment_id, ReadCounter(kMetaNextSegmentId, 1));
+  FEDNODE_ASSIGN_OR_RETURN(catalog_seq, ReadCounter(kMetaCatalogChangeSeq, 0));
   return absl::OkStatus();
 }
 
