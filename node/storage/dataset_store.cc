@@ -221,7 +221,11 @@ struct DatasetStore::Rep {
                                                                 absl::string_view id);
   absl::StatusOr<std::optional<CatalogEntry>> ReadCatalogEntry(const rocksdb::ReadOptions& ro,
                                                                absl::string_view id);
+  // The decoded segment `ref`, from the cache or read with `ro` and cached.
+  // `cache_generation` is the cache's erase generation taken before the
+  // snapshot of `ro`: a segment deleted by a commit since is not cached.
   absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(const rocksdb::ReadOptions& ro,
+                                                           uint64_t cache_generation,
                                                            absl::string_view id,
                                                            const Schema& schema,
                                                            const v1::SegmentRef& ref);
@@ -451,8 +455,8 @@ absl::StatusOr<std::optional<CatalogEntry>> DatasetStore::Rep::ReadCatalogEntry(
 }
 
 absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
-    const rocksdb::ReadOptions& ro, absl::string_view id, const Schema& schema,
-    const v1::SegmentRef& ref) {
+    const rocksdb::ReadOptions& ro, uint64_t cache_generation, absl::string_view id,
+    const Schema& schema, const v1::SegmentRef& ref) {
   const std::string prefix = SegmentPrefix(id, ref.segment_id());
   if (std::shared_ptr<const Table> hit = cache.Lookup(prefix)) {
     return hit;
@@ -515,7 +519,7 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     return Annotate(table.status(), absl::StrCat("dataset ", id));
   }
   auto shared = std::make_shared<const Table>(*std::move(table));
-  cache.Insert(prefix, shared, TableBytes(*shared));
+  cache.InsertIfNoEraseSince(cache_generation, prefix, shared, TableBytes(*shared));
   return shared;
 }
 
@@ -826,7 +830,9 @@ absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view datas
   Rep& rep = *rep_;
   FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
   // One RocksDB snapshot for the manifest and the segments: a commit that
-  // deletes the segments meanwhile does not affect this read.
+  // deletes the segments meanwhile does not affect this read. The cache
+  // generation is taken first (see LoadSegment).
+  const uint64_t cache_generation = rep.cache.erase_generation();
   const rocksdb::Snapshot* db_snapshot = rep.db->GetSnapshot();
   absl::Cleanup release = [&] { rep.db->ReleaseSnapshot(db_snapshot); };
   rocksdb::ReadOptions ro;
@@ -843,8 +849,8 @@ absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view datas
   out.segments.reserve(current->segments_size());
   for (const v1::SegmentRef& ref : current->segments()) {
     TableSnapshot::Segment segment;
-    FEDNODE_ASSIGN_OR_RETURN(segment.table,
-                             rep.LoadSegment(ro, dataset_id, current->schema(), ref));
+    FEDNODE_ASSIGN_OR_RETURN(
+        segment.table, rep.LoadSegment(ro, cache_generation, dataset_id, current->schema(), ref));
     auto it = current->deleted().find(ref.segment_id());
     if (it != current->deleted().end()) {
       segment.deleted_rows.assign(it->second.rows().begin(), it->second.rows().end());

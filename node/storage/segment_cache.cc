@@ -24,6 +24,27 @@ void SegmentCache::Insert(absl::string_view key, std::shared_ptr<const Table> ta
     return;
   }
   absl::MutexLock lock(&mu_);
+  InsertLocked(key, std::move(table), bytes);
+}
+
+uint64_t SegmentCache::erase_generation() const {
+  absl::MutexLock lock(&mu_);
+  return erase_generation_;
+}
+
+void SegmentCache::InsertIfNoEraseSince(uint64_t generation, absl::string_view key,
+                                        std::shared_ptr<const Table> table, size_t bytes) {
+  if (bytes > capacity_bytes_) {
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  if (erase_generation_ == generation) {
+    InsertLocked(key, std::move(table), bytes);
+  }
+}
+
+void SegmentCache::InsertLocked(absl::string_view key, std::shared_ptr<const Table> table,
+                                size_t bytes) {
   auto it = index_.find(key);
   if (it != index_.end()) {
     EraseLocked(it->second);
@@ -38,6 +59,7 @@ void SegmentCache::Insert(absl::string_view key, std::shared_ptr<const Table> ta
 
 void SegmentCache::Erase(absl::string_view key) {
   absl::MutexLock lock(&mu_);
+  ++erase_generation_;
   auto it = index_.find(key);
   if (it != index_.end()) {
     EraseLocked(it->second);
@@ -46,6 +68,7 @@ void SegmentCache::Erase(absl::string_view key) {
 
 void SegmentCache::EraseWithPrefix(absl::string_view prefix) {
   absl::MutexLock lock(&mu_);
+  ++erase_generation_;
   std::vector<List::iterator> doomed;
   for (auto it = lru_.begin(); it != lru_.end(); ++it) {
     if (absl::StartsWith(it->key, prefix)) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <string>
@@ -42,6 +43,15 @@ class SegmentCache {
   // kept.
   void Insert(absl::string_view key, std::shared_ptr<const Table> table, size_t bytes);
 
+  // Counts Erase and EraseWithPrefix calls. A reader takes it before it
+  // reads a segment and passes it to InsertIfNoEraseSince, so that a segment
+  // that a commit deleted (and erased) meanwhile is not cached again.
+  uint64_t erase_generation() const;
+  // Insert, unless Erase or EraseWithPrefix ran since erase_generation()
+  // returned `generation` (then the entry may be dead; it is dropped).
+  void InsertIfNoEraseSince(uint64_t generation, absl::string_view key,
+                            std::shared_ptr<const Table> table, size_t bytes);
+
   void Erase(absl::string_view key);
   // Erases every entry whose key starts with `prefix`.
   void EraseWithPrefix(absl::string_view prefix);
@@ -58,12 +68,15 @@ class SegmentCache {
   using List = std::list<Entry>;
 
   void EraseLocked(List::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void InsertLocked(absl::string_view key, std::shared_ptr<const Table> table, size_t bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const size_t capacity_bytes_;
   mutable absl::Mutex mu_;
   List lru_ ABSL_GUARDED_BY(mu_);  // front = most recently used
   absl::flat_hash_map<std::string, List::iterator> index_ ABSL_GUARDED_BY(mu_);
   size_t size_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t erase_generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace fednode::storage

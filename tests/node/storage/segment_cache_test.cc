@@ -43,5 +43,22 @@ TEST(SegmentCacheTest, ZeroCapacityCachesNothing) {
   EXPECT_EQ(cache.Lookup("a"), nullptr);
 }
 
+TEST(SegmentCacheTest, InsertAfterAnEraseSinceTheReadIsDropped) {
+  SegmentCache cache(1000);
+  const uint64_t before = cache.erase_generation();
+  cache.Erase("d1/s1");  // a commit deleted d1/s1 while a reader decoded it
+  cache.InsertIfNoEraseSince(before, "d1/s1", T(), 10);
+  EXPECT_EQ(cache.Lookup("d1/s1"), nullptr);
+  const uint64_t now = cache.erase_generation();
+  cache.InsertIfNoEraseSince(now, "d1/s2", T(), 10);
+  EXPECT_NE(cache.Lookup("d1/s2"), nullptr);
+  // LRU eviction is no erase: it does not move the generation.
+  SegmentCache small(10);
+  const uint64_t g = small.erase_generation();
+  small.Insert("a", T(), 10);
+  small.Insert("b", T(), 10);
+  EXPECT_EQ(small.erase_generation(), g);
+}
+
 }  // namespace
 }  // namespace fednode::storage
