@@ -13,9 +13,9 @@ namespace fednode::storage {
 namespace {
 
 bool Supported(rocksdb::CompressionType type) {
-  static const std::vector<rocksdb::CompressionType> supported =
+  static const std::vector<rocksdb::CompressionType> kSupported =
       rocksdb::GetSupportedCompressions();
-  return std::find(supported.begin(), supported.end(), type) != supported.end();
+  return std::find(kSupported.begin(), kSupported.end(), type) != kSupported.end();
 }
 
 rocksdb::CompressionType FirstSupported(std::initializer_list<rocksdb::CompressionType> types) {
