@@ -166,6 +166,8 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
 
 }  // namespace
 
+using AuditRecord = DatasetStore::AuditRecord;
+
 struct DatasetStore::Rep {
   explicit Rep(const DatasetStoreOptions& o)
       : options(o),
@@ -243,6 +245,12 @@ struct DatasetStore::Rep {
                         const std::optional<CatalogEntry>& previous, uint64_t seq,
                         CatalogEntry* entry) const;
   void PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment, uint64_t seq) const;
+
+  // Audit CF: up to `limit` records under `prefix` ('a' or 'h') with
+  // seq >= from_seq, and the record with the largest seq under `prefix`.
+  absl::StatusOr<std::vector<AuditRecord>> ReadAuditRange(absl::string_view prefix,
+                                                          uint64_t from_seq, size_t limit) const;
+  absl::StatusOr<std::optional<AuditRecord>> LastAuditRecord(absl::string_view prefix) const;
 
   const DatasetStoreOptions options;
   const Clock* const clock;
@@ -752,6 +760,53 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
   return result;
 }
 
+absl::StatusOr<std::vector<AuditRecord>> DatasetStore::Rep::ReadAuditRange(absl::string_view prefix,
+                                                                           uint64_t from_seq,
+                                                                           size_t limit) const {
+  std::vector<AuditRecord> out;
+  if (limit == 0) {
+    return out;
+  }
+  rocksdb::ReadOptions ro;
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::string start(prefix);
+  AppendBigEndian64(from_seq, &start);
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, audit));
+  for (it->Seek(start); it->Valid() && out.size() < limit; it->Next()) {
+    uint64_t seq = 0;
+    if (!ParseAuditKey(absl::string_view(it->key().data(), it->key().size()), prefix, &seq)) {
+      return absl::DataLossError("malformed audit key");
+    }
+    out.emplace_back(seq, it->value().ToString());
+  }
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the audit log"));
+  return out;
+}
+
+absl::StatusOr<std::optional<AuditRecord>> DatasetStore::Rep::LastAuditRecord(
+    absl::string_view prefix) const {
+  rocksdb::ReadOptions ro;
+  const std::string lower(prefix);
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice lower_slice(lower);
+  const rocksdb::Slice upper_slice(upper);
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, audit));
+  it->SeekToLast();
+  if (!it->Valid()) {
+    FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the audit log"));
+    return std::nullopt;
+  }
+  uint64_t seq = 0;
+  if (!ParseAuditKey(absl::string_view(it->key().data(), it->key().size()), prefix, &seq)) {
+    return absl::DataLossError("malformed audit key");
+  }
+  return AuditRecord(seq, it->value().ToString());
+}
+
 DatasetStore::DatasetStore() = default;
 DatasetStore::~DatasetStore() = default;
 
@@ -974,6 +1029,49 @@ absl::Status DatasetStore::PutMeta(absl::string_view key, absl::string_view valu
   return rep_->Write(&batch, absl::StrCat("writing meta key ", key));
 }
 
+absl::Status DatasetStore::AppendAudit(const std::vector<AuditRecord>& records) {
+  if (records.empty()) {
+    return absl::OkStatus();
+  }
+  rocksdb::WriteBatch batch;
+  for (const auto& [seq, value] : records) {
+    if (seq == 0) {
+      return absl::InvalidArgumentError("audit record with seq 0");
+    }
+    batch.Put(rep_->audit, AuditKey(seq), value).PermitUncheckedError();
+  }
+  // No rep_->mu: the audit CF has its own single writer (node/audit), and
+  // RocksDB serializes concurrent writes itself.
+  return rep_->Write(&batch, "appending to the audit log");
+}
+
+absl::StatusOr<std::vector<AuditRecord>> DatasetStore::ReadAudit(uint64_t from_seq, size_t limit) {
+  return rep_->ReadAuditRange(kAuditEntryPrefix, from_seq, limit);
+}
+
+absl::StatusOr<std::optional<AuditRecord>> DatasetStore::LastAudit() {
+  return rep_->LastAuditRecord(kAuditEntryPrefix);
+}
+
+absl::Status DatasetStore::PutAuditHead(uint64_t seq, absl::string_view value) {
+  if (seq == 0) {
+    return absl::InvalidArgumentError("audit head signature with seq 0");
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(rep_->audit, AuditHeadKey(seq), rocksdb::Slice(value.data(), value.size()))
+      .PermitUncheckedError();
+  return rep_->Write(&batch, "writing an audit head signature");
+}
+
+absl::StatusOr<std::optional<AuditRecord>> DatasetStore::LastAuditHead() {
+  return rep_->LastAuditRecord(kAuditHeadPrefix);
+}
+
+absl::StatusOr<std::vector<AuditRecord>> DatasetStore::ReadAuditHeads(uint64_t from_seq,
+                                                                      size_t limit) {
+  return rep_->ReadAuditRange(kAuditHeadPrefix, from_seq, limit);
+}
+
 uint32_t DatasetStore::format_version() const { return rep_->format_version; }
 
 const std::string& DatasetStore::path() const { return rep_->options.path; }
@@ -988,5 +1086,11 @@ absl::Status DatasetStore::SetFormatVersionForTest(uint32_t version) {
 size_t DatasetStore::SegmentCacheBytesForTest() const { return rep_->cache.size_bytes(); }
 
 size_t DatasetStore::SegmentCacheEntriesForTest() const { return rep_->cache.entries(); }
+
+absl::Status DatasetStore::DeleteAuditForTest(uint64_t from_seq, uint64_t to_seq) {
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(rep_->audit, AuditKey(from_seq), AuditKey(to_seq)).PermitUncheckedError();
+  return rep_->Write(&batch, "deleting audit records");
+}
 
 }  // namespace fednode::storage

@@ -1,7 +1,7 @@
 // DatasetStore: one RocksDB database per node holding the member's datasets
 // as immutable column segments per version, the catalog entries that describe
-// them, node metadata and (issue 3) the audit log. The key layout is in
-// node/storage/key_codec.h.
+// them, node metadata and the records of the audit log (node/audit). The key
+// layout is in node/storage/key_codec.h.
 //
 // Layer: node/storage; called by node/server (imports, catalog, queries).
 // Only this folder includes rocksdb/ headers.
@@ -14,7 +14,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -171,6 +173,46 @@ class DatasetStore {
   absl::StatusOr<std::string> GetMeta(absl::string_view key);
   absl::Status PutMeta(absl::string_view key, absl::string_view value);
 
+  // ---- Audit column family (records of node/audit; opaque bytes here) ----
+  //
+  // Audit writes do not take the commit mutex: an import never delays an
+  // audit append. They are synced to the WAL when options.sync_commits is
+  // true (the production default), like commits.
+
+  // A record of the audit log: (seq, value bytes).
+  using AuditRecord = std::pair<uint64_t, std::string>;
+
+  // Writes every record under 'a' be64(seq) in one WriteBatch, synced (see
+  // above); all or none become visible. Existing records with the same seq
+  // are overwritten: the caller (AuditLog's single writer) owns the
+  // numbering. An empty vector writes nothing.
+  // Shapes: any order; seq > 0.
+  // Errors: InvalidArgument for seq 0; ResourceExhausted when the disk is
+  // full; Unavailable for other I/O errors (RocksDB's text in the message).
+  absl::Status AppendAudit(const std::vector<AuditRecord>& records);
+
+  // Up to `limit` audit records with seq >= from_seq, in increasing seq order
+  // (gaps in the stored sequence show as jumps in seq). limit 0 = none.
+  // Errors: DataLoss for a malformed key; Unavailable for I/O errors.
+  absl::StatusOr<std::vector<AuditRecord>> ReadAudit(uint64_t from_seq, size_t limit);
+
+  // The audit record with the largest seq; nullopt when the log is empty.
+  // Errors: as ReadAudit.
+  absl::StatusOr<std::optional<AuditRecord>> LastAudit();
+
+  // Writes a head-signature record under 'h' be64(seq), synced (see above).
+  // Errors: InvalidArgument for seq 0; ResourceExhausted, Unavailable as
+  // AppendAudit.
+  absl::Status PutAuditHead(uint64_t seq, absl::string_view value);
+
+  // The head-signature record with the largest seq; nullopt when none.
+  // Errors: as ReadAudit.
+  absl::StatusOr<std::optional<AuditRecord>> LastAuditHead();
+
+  // Up to `limit` head-signature records with seq >= from_seq, increasing.
+  // Errors: as ReadAudit.
+  absl::StatusOr<std::vector<AuditRecord>> ReadAuditHeads(uint64_t from_seq, size_t limit);
+
   // The on-disk format version (key_codec.h: kFormatVersion).
   uint32_t format_version() const;
   const std::string& path() const;
@@ -182,6 +224,9 @@ class DatasetStore {
   // Bytes and entries in the decoded-segment cache.
   size_t SegmentCacheBytesForTest() const;
   size_t SegmentCacheEntriesForTest() const;
+  // Deletes the audit records with from_seq <= seq < to_seq (tamper tests:
+  // a gap, a truncated tail). Synced like AppendAudit.
+  absl::Status DeleteAuditForTest(uint64_t from_seq, uint64_t to_seq);
 
  protected:
   DatasetStore();

@@ -5,7 +5,9 @@
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace fednode::storage {
 namespace {
@@ -216,9 +218,22 @@ std::string CatalogChangeKey(uint64_t seq) {
 std::string OperatorMetaKey(absl::string_view name) { return absl::StrCat("u/", name); }
 
 std::string AuditKey(uint64_t seq) {
-  std::string k("a");
+  std::string k(kAuditEntryPrefix);
   AppendBigEndian64(seq, &k);
   return k;
+}
+
+std::string AuditHeadKey(uint64_t seq) {
+  std::string k(kAuditHeadPrefix);
+  AppendBigEndian64(seq, &k);
+  return k;
+}
+
+bool ParseAuditKey(absl::string_view key, absl::string_view prefix, uint64_t* seq) {
+  if (!absl::ConsumePrefix(&key, prefix)) {
+    return false;
+  }
+  return ConsumeBigEndian64(&key, seq) && key.empty();
 }
 
 void AppendPrimaryKeyValue(const Column& column, size_t row, std::string* out) {

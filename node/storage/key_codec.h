@@ -13,7 +13,7 @@
 //   data     dataset version manifests, column segments, primary-key indexes
 //   catalog  catalog entries (CatalogEntry protos) and the catalog change log
 //   meta     node metadata: format version, counters, operator values
-//   audit    reserved for the hash-chained audit log (issue 3)
+//   audit    the hash-chained audit log and its signed heads (node/audit)
 //
 // ## Notation
 //
@@ -93,10 +93,21 @@
 //   'u/' name               -> operator value set by PutMeta(name, ...)
 //       e.g. u/member_ags -> 06531005
 //
-// ## audit (reserved, issue 3)
+// ## audit (node/audit, issue 3)
 //
-//   'a' be64(seq)      -> audit record
+//   'a' be64(seq)      -> audit.v1.AuditEntry proto (the entry with seq = seq,
+//                         including prev_hash and hash; node/audit/audit_log.h
+//                         defines the chain)
+//       one record per audit entry, seq from 1 without gaps; written only by
+//       DatasetStore::AppendAudit, one synced WriteBatch per group commit, and
+//       never changed or deleted afterwards.
 //       e.g. a \x00..\x00\x01
+//   'h' be64(seq)      -> audit.v1.HeadSignature proto
+//       the node's signature over the log head at seq ("seq|hash"), written
+//       every N entries and at shutdown by DatasetStore::PutAuditHead.
+//       e.g. h \x00..\x03\xe8                          (head at seq 1000)
+//   The store treats both values as opaque bytes; the audit CF is written
+//   without taking the commit mutex, so audit appends never wait for imports.
 #pragma once
 
 #include <cstdint>
@@ -183,8 +194,15 @@ inline constexpr char kCatalogChangePrefix[] = "q";
 // meta: 'u/' name
 std::string OperatorMetaKey(absl::string_view name);
 
-// audit: 'a' be64(seq)   (reserved for issue 3)
+// audit: 'a' be64(seq)
 std::string AuditKey(uint64_t seq);
+inline constexpr char kAuditEntryPrefix[] = "a";
+// audit: 'h' be64(seq)
+std::string AuditHeadKey(uint64_t seq);
+inline constexpr char kAuditHeadPrefix[] = "h";
+// Parses a key made by AuditKey / AuditHeadKey (`prefix` is kAuditEntryPrefix
+// or kAuditHeadPrefix). Returns false for another prefix or a malformed key.
+bool ParseAuditKey(absl::string_view key, absl::string_view prefix, uint64_t* seq);
 
 // Appends the order-preserving encoding of one primary-key value:
 //   int64, date, timestamp  be64(v XOR 2^63)

@@ -1,0 +1,472 @@
+#include "node/audit/audit_log.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "nlohmann/json.hpp"
+
+#include "certs/digest.h"
+#include "node/base/log.h"
+#include "node/base/status_macros.h"
+
+namespace fednode::audit {
+namespace {
+
+using audit::v1::AuditEntry;
+using audit::v1::HeadSignature;
+
+// Records read per storage call while walking the log.
+constexpr size_t kReadChunk = 4096;
+// Largest valid AuditLogOptions::max_batch_entries.
+constexpr size_t kMaxBatchEntries = 1'000'000;
+
+// Deterministic wire encoding (file comment of audit_log.h).
+std::string SerializeDeterministic(const google::protobuf::MessageLite& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializePartialToCodedStream(&coded);
+  }
+  return out;
+}
+
+// hash = SHA-256(prev_hash || canonical bytes), where `canonical` already has
+// prev_hash and hash cleared.
+std::string ChainHash(absl::string_view prev_hash, absl::string_view canonical) {
+  return certs::Sha256Hex(absl::StrCat(prev_hash, canonical));
+}
+
+absl::string_view DecisionName(audit::v1::Decision d) {
+  switch (d) {
+    case audit::v1::DECISION_ALLOW:
+      return "allow";
+    case audit::v1::DECISION_DENY:
+      return "deny";
+    case audit::v1::DECISION_ERROR:
+      return "error";
+    default:
+      return "unspecified";
+  }
+}
+
+absl::Status EntryError(uint64_t seq, absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("audit entry ", seq, what));
+}
+
+}  // namespace
+
+std::string CanonicalBytes(const AuditEntry& entry) {
+  AuditEntry copy = entry;
+  copy.clear_prev_hash();
+  copy.clear_hash();
+  return SerializeDeterministic(copy);
+}
+
+std::string ComputeEntryHash(const AuditEntry& entry) {
+  return ChainHash(entry.prev_hash(), CanonicalBytes(entry));
+}
+
+std::string HeadSigningData(uint64_t seq, absl::string_view hash) {
+  return absl::StrCat(seq, "|", hash);
+}
+
+std::string ToJsonLine(const AuditEntry& entry) {
+  nlohmann::ordered_json j;
+  j["seq"] = entry.seq();
+  j["time"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ",
+                               absl::FromUnixMicros(entry.time_unix_micros()), absl::UTCTimeZone());
+  j["time_unix_micros"] = entry.time_unix_micros();
+  j["caller"] = entry.caller();
+  j["peer_address"] = entry.peer_address();
+  j["operation"] = entry.operation();
+  j["dataset_id"] = entry.dataset_id();
+  j["decision"] = std::string(DecisionName(entry.decision()));
+  j["reason"] = entry.reason();
+  j["rows_returned"] = entry.rows_returned();
+  j["cells_returned"] = entry.cells_returned();
+  j["request_id"] = entry.request_id();
+  j["purpose"] = entry.purpose();
+  j["agreement_version"] = entry.agreement_version();
+  j["prev_hash"] = entry.prev_hash();
+  j["hash"] = entry.hash();
+  // error_handler_t::replace: invalid UTF-8 becomes U+FFFD instead of an
+  // exception.
+  std::string line = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  line.push_back('\n');
+  return line;
+}
+
+// One caller's entry while it waits for the writer. Lives on the caller's
+// stack; the writer fills entry/result before setting done under mu_, and the
+// caller reads them only after done.
+struct AuditLog::Pending {
+  AuditEntry entry;
+  absl::Status status;
+  bool done = false;
+};
+
+AuditLog::AuditLog(storage::DatasetStore* store, const AuditLogOptions& options, const Clock* clock)
+    : store_(store), options_(options), clock_(clock != nullptr ? clock : SystemClock::Get()) {}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::DatasetStore* store,
+                                                         const AuditLogOptions& options,
+                                                         const Clock* clock) {
+  if (store == nullptr) {
+    return absl::InvalidArgumentError("audit log: store is null");
+  }
+  if (options.max_batch_entries == 0 || options.max_batch_entries > kMaxBatchEntries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit log: max_batch_entries must be in 1..", kMaxBatchEntries));
+  }
+  if (options.max_pending_entries == 0) {
+    return absl::InvalidArgumentError("audit log: max_pending_entries must be at least 1");
+  }
+  std::unique_ptr<AuditLog> log(new AuditLog(store, options, clock));
+
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<storage::DatasetStore::AuditRecord> last,
+                           store->LastAudit());
+  uint64_t last_seq = 0;
+  if (last.has_value()) {
+    AuditEntry entry;
+    if (!entry.ParseFromString(last->second)) {
+      return EntryError(last->first, ": unparseable (opening the audit log)");
+    }
+    if (entry.seq() != last->first) {
+      return EntryError(last->first,
+                        absl::StrCat(": holds entry ", entry.seq(), " (opening the audit log)"));
+    }
+    last_seq = last->first;
+    log->next_seq_ = last_seq + 1;
+    log->last_hash_ = entry.hash();
+  }
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<storage::DatasetStore::AuditRecord> head,
+                           store->LastAuditHead());
+  if (head.has_value()) {
+    log->signed_seq_ = std::min(head->first, last_seq);
+    if (head->first > last_seq) {
+      FEDNODE_LOG(ERROR) << "audit log ends at entry " << last_seq << " but head " << head->first
+                         << " is signed: the log was truncated";
+    }
+  }
+  log->sign_attempt_seq_ = log->signed_seq_;
+  {
+    absl::MutexLock lock(&log->mu_);
+    log->durable_seq_ = last_seq;
+  }
+  log->writer_ = std::thread([raw = log.get()] { raw->WriterLoop(); });
+  return log;
+}
+
+AuditLog::~AuditLog() {
+  absl::Status s = Close();
+  if (!s.ok()) {
+    FEDNODE_LOG(ERROR) << "closing the audit log: " << s;
+  }
+}
+
+absl::StatusOr<uint64_t> AuditLog::Append(AuditEntry entry) {
+  Pending p;
+  p.entry = std::move(entry);
+  absl::MutexLock lock(&mu_);
+  auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closing_ || queue_.size() < options_.max_pending_entries;
+  };
+  mu_.Await(absl::Condition(&has_room));
+  if (closing_) {
+    return absl::FailedPreconditionError("audit log is closed");
+  }
+  // Time at enqueue, under mu_: queue order = seq order, so times do not
+  // decrease along the chain.
+  p.entry.set_time_unix_micros(absl::ToUnixMicros(clock_->Now()));
+  queue_.push_back(&p);
+  mu_.Await(absl::Condition(&p.done));
+  if (!p.status.ok()) {
+    return p.status;
+  }
+  return p.entry.seq();
+}
+
+void AuditLog::WriterLoop() {
+  std::vector<Pending*> batch;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return (!queue_.empty() && !paused_) || (closing_ && queue_.empty());
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) {
+        break;  // closing, drained
+      }
+      const size_t n = std::min(queue_.size(), options_.max_batch_entries);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
+    const absl::Status s = WriteBatch(batch);
+    uint64_t durable = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      ++batches_written_;
+      if (s.ok()) {
+        durable_seq_ = next_seq_ - 1;
+      } else if (first_error_.ok()) {
+        first_error_ = s;
+      }
+      durable = durable_seq_;
+      for (Pending* p : batch) {
+        p->status = s;
+        p->done = true;
+      }
+    }
+    batch.clear();
+    // Periodic head signature, after the callers are released.
+    if (s.ok() && options_.sign_head && options_.sign_every_entries > 0 &&
+        durable - sign_attempt_seq_ >= options_.sign_every_entries) {
+      MaybeSignHead(durable);
+    }
+  }
+  uint64_t durable = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    durable = durable_seq_;
+  }
+  if (options_.sign_head && durable > signed_seq_) {
+    MaybeSignHead(durable);
+  }
+}
+
+void AuditLog::MaybeSignHead(uint64_t seq) {
+  sign_attempt_seq_ = seq;
+  const absl::Status s = SignHead(seq, last_hash_);
+  if (!s.ok()) {
+    FEDNODE_LOG(WARNING) << "signing the audit head at " << seq << ": " << s;
+    absl::MutexLock lock(&mu_);
+    if (first_error_.ok()) {
+      first_error_ = s;
+    }
+  }
+}
+
+absl::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
+  std::vector<storage::DatasetStore::AuditRecord> records;
+  records.reserve(batch.size());
+  uint64_t seq = next_seq_;
+  std::string prev = last_hash_;
+  for (Pending* p : batch) {
+    AuditEntry& e = p->entry;
+    e.set_seq(seq);
+    e.clear_prev_hash();
+    e.clear_hash();
+    std::string hash = ChainHash(prev, SerializeDeterministic(e));
+    e.set_prev_hash(std::move(prev));
+    e.set_hash(hash);
+    records.emplace_back(seq, SerializeDeterministic(e));
+    prev = std::move(hash);
+    ++seq;
+  }
+  FEDNODE_RETURN_IF_ERROR(store_->AppendAudit(records));
+  next_seq_ = seq;
+  last_hash_ = std::move(prev);
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::SignHead(uint64_t seq, const std::string& hash) {
+  FEDNODE_ASSIGN_OR_RETURN(std::string signature, options_.sign_head(HeadSigningData(seq, hash)));
+  HeadSignature head;
+  head.set_seq(seq);
+  head.set_hash(hash);
+  head.set_time_unix_micros(absl::ToUnixMicros(clock_->Now()));
+  head.set_spki_sha256(options_.signer_spki_sha256);
+  head.set_signature_base64(absl::Base64Escape(signature));
+  FEDNODE_RETURN_IF_ERROR(store_->PutAuditHead(seq, SerializeDeterministic(head)));
+  signed_seq_ = seq;
+  return absl::OkStatus();
+}
+
+absl::Status AuditLog::Verify(uint64_t* entries_checked) {
+  uint64_t checked = 0;
+  absl::Cleanup report = [&] {
+    if (entries_checked != nullptr) {
+      *entries_checked = checked;
+    }
+  };
+  // Heads first, then the limit: every head written so far lies at or below
+  // the limit unless entries were removed.
+  std::vector<HeadSignature> heads;
+  for (uint64_t from = 1;;) {
+    FEDNODE_ASSIGN_OR_RETURN(std::vector<storage::DatasetStore::AuditRecord> records,
+                             store_->ReadAuditHeads(from, kReadChunk));
+    for (const auto& [seq, bytes] : records) {
+      HeadSignature head;
+      if (!head.ParseFromString(bytes) || head.seq() != seq) {
+        return absl::DataLossError(
+            absl::StrCat("audit head signature at ", seq, ": unparseable or misplaced"));
+      }
+      heads.push_back(std::move(head));
+    }
+    if (records.size() < kReadChunk) {
+      break;
+    }
+    from = records.back().first + 1;
+  }
+  uint64_t limit = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    limit = durable_seq_;
+  }
+  uint64_t max_head = heads.empty() ? 0 : heads.back().seq();
+  limit = std::max(limit, max_head);
+
+  size_t head_index = 0;
+  uint64_t expected = 1;
+  std::string prev = kGenesisHash;
+  auto check_head = [&](uint64_t seq, const std::string& hash) -> absl::Status {
+    for (; head_index < heads.size() && heads[head_index].seq() <= seq; ++head_index) {
+      const HeadSignature& head = heads[head_index];
+      if (head.seq() < seq) {
+        continue;  // unreachable: the entry at head.seq() was checked before
+      }
+      if (head.hash() != hash) {
+        return absl::DataLossError(
+            absl::StrCat("audit head signature at ", seq, ": hash does not match entry ", seq));
+      }
+      if (options_.verify_head) {
+        std::string signature;
+        if (!absl::Base64Unescape(head.signature_base64(), &signature)) {
+          return absl::DataLossError(
+              absl::StrCat("audit head signature at ", seq, ": signature is not base64"));
+        }
+        absl::Status s =
+            options_.verify_head(HeadSigningData(seq, hash), signature, head.spki_sha256());
+        if (!s.ok()) {
+          return absl::DataLossError(absl::StrCat("audit head signature at ", seq,
+                                                  ": signature does not verify: ", s.message()));
+        }
+      }
+    }
+    return absl::OkStatus();
+  };
+
+  bool done = false;
+  while (!done && expected <= limit) {
+    FEDNODE_ASSIGN_OR_RETURN(std::vector<storage::DatasetStore::AuditRecord> records,
+                             store_->ReadAudit(expected, kReadChunk));
+    done = records.size() < kReadChunk;
+    for (const auto& [seq, bytes] : records) {
+      if (seq > limit) {
+        done = true;
+        break;
+      }
+      if (seq != expected) {
+        return EntryError(expected, expected == 1
+                                        ? absl::StrCat(" missing (log starts at ", seq, ")")
+                                        : absl::StrCat(" missing (gap after ", expected - 1, ")"));
+      }
+      AuditEntry entry;
+      if (!entry.ParseFromString(bytes)) {
+        return EntryError(seq, ": unparseable (entry changed)");
+      }
+      if (ComputeEntryHash(entry) != entry.hash()) {
+        return EntryError(seq, ": hash mismatch (entry changed)");
+      }
+      if (entry.seq() != seq) {
+        return EntryError(seq, absl::StrCat(": holds entry ", entry.seq(), " (entries reordered)"));
+      }
+      if (entry.prev_hash() != prev) {
+        return EntryError(
+            seq, absl::StrCat(": prev_hash does not match the hash of entry ", seq - 1, " (entry ",
+                              seq - 1, " changed or chain broken)"));
+      }
+      ++checked;
+      FEDNODE_RETURN_IF_ERROR(check_head(seq, entry.hash()));
+      prev = entry.hash();
+      ++expected;
+    }
+  }
+  if (expected <= limit) {
+    const uint64_t last = expected - 1;
+    if (max_head > last) {
+      return EntryError(expected, absl::StrCat(" missing (log ends at ", last, ", but head ",
+                                               max_head, " is signed)"));
+    }
+    return EntryError(expected, absl::StrCat(" missing (log ends at ", last, ", but ", limit,
+                                             " entries were written)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<AuditEntry>> AuditLog::Read(uint64_t from_seq, size_t limit) {
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<storage::DatasetStore::AuditRecord> records,
+                           store_->ReadAudit(from_seq, limit));
+  std::vector<AuditEntry> out;
+  out.reserve(records.size());
+  for (const auto& [seq, bytes] : records) {
+    AuditEntry entry;
+    if (!entry.ParseFromString(bytes)) {
+      return EntryError(seq, ": unparseable");
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<AuditEntry>> AuditLog::Tail(size_t n) {
+  const uint64_t last = last_seq();
+  const uint64_t from = last >= n ? last - n + 1 : 1;
+  return Read(from, std::min<uint64_t>(n, last - from + 1));
+}
+
+uint64_t AuditLog::last_seq() const {
+  absl::MutexLock lock(&mu_);
+  return durable_seq_;
+}
+
+absl::Status AuditLog::Close() {
+  absl::MutexLock close_lock(&close_mu_);
+  if (closed_) {
+    return close_status_;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    paused_ = false;
+  }
+  if (writer_.joinable()) {
+    writer_.join();
+  }
+  closed_ = true;
+  absl::MutexLock lock(&mu_);
+  close_status_ = first_error_;
+  return close_status_;
+}
+
+uint64_t AuditLog::BatchesWrittenForTest() const {
+  absl::MutexLock lock(&mu_);
+  return batches_written_;
+}
+
+void AuditLog::PauseWriterForTest() {
+  absl::MutexLock lock(&mu_);
+  paused_ = true;
+}
+
+void AuditLog::ResumeWriterForTest() {
+  absl::MutexLock lock(&mu_);
+  paused_ = false;
+}
+
+void AuditLog::WaitForQueuedForTest(size_t n) {
+  absl::MutexLock lock(&mu_);
+  auto enough = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return queue_.size() >= n; };
+  mu_.Await(absl::Condition(&enough));
+}
+
+}  // namespace fednode::audit

@@ -1,0 +1,506 @@
+// AuditLog: chain, durability across reopen, tamper detection, group commit,
+// head signatures, JSON export. A real DatasetStore with synced commits.
+#include "node/audit/audit_log.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "certs/digest.h"
+#include "node/base/clock.h"
+#include "node/base/testing/status_matchers.h"
+#include "node/base/testing/temp_dir.h"
+#include "node/storage/dataset_store.h"
+
+namespace fednode::audit {
+namespace {
+
+using audit::v1::AuditEntry;
+using audit::v1::HeadSignature;
+using ::fednode::testing::IsOk;
+using ::fednode::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr char kSecret[] = "test-node-key";
+// 2024-05-02T08:30:00Z
+constexpr int64_t kStartUnixSeconds = 1714638600;
+
+AuditEntry MakeEntry(int i) {
+  AuditEntry e;
+  e.set_caller(i % 3 == 0 ? "admin" : "06531005");
+  e.set_peer_address(absl::StrCat("ipv4:10.0.0.7:", 40000 + i));
+  e.set_operation("federation.Query");
+  e.set_dataset_id("wahl");
+  e.set_decision(i % 2 == 0 ? audit::v1::DECISION_ALLOW : audit::v1::DECISION_DENY);
+  e.set_reason(i % 2 == 0 ? "grant g1" : "no grant for dataset wahl");
+  e.set_rows_returned(static_cast<uint64_t>(i));
+  e.set_cells_returned(static_cast<uint64_t>(i) * 4);
+  e.set_request_id(absl::StrCat("r-", i));
+  e.set_purpose("statistik");
+  e.set_agreement_version(3);
+  return e;
+}
+
+// A fake node key: sign = SHA-256(data || secret).
+absl::StatusOr<std::string> FakeSign(absl::string_view data, absl::string_view secret) {
+  return certs::Sha256Hex(absl::StrCat(data, secret));
+}
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  AuditLogTest() : clock_(absl::FromUnixSeconds(kStartUnixSeconds)) {}
+
+  void SetUp() override {
+    OpenStore();
+    OpenLog();
+  }
+
+  void OpenStore() {
+    storage::DatasetStoreOptions options;
+    options.path = dir_.path();
+    options.sync_commits = true;
+    absl::StatusOr<std::unique_ptr<storage::DatasetStore>> store =
+        storage::DatasetStore::Open(options);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+  }
+
+  void OpenLog() {
+    absl::StatusOr<std::unique_ptr<AuditLog>> log = AuditLog::Open(store_.get(), options_, &clock_);
+    ASSERT_THAT(log, IsOk());
+    log_ = *std::move(log);
+  }
+
+  // Closes the log and the store and opens both again.
+  void Reopen() {
+    if (log_ != nullptr) {
+      ASSERT_THAT(log_->Close(), IsOk());
+    }
+    log_.reset();
+    store_.reset();
+    OpenStore();
+    OpenLog();
+  }
+
+  void AppendN(int n) {
+    for (int i = 0; i < n; ++i) {
+      absl::StatusOr<uint64_t> seq = log_->Append(MakeEntry(i));
+      ASSERT_THAT(seq, IsOk());
+    }
+  }
+
+  void UseSigner() {
+    options_.sign_head = [](absl::string_view data) { return FakeSign(data, kSecret); };
+    options_.verify_head = [](absl::string_view data, absl::string_view signature,
+                              absl::string_view spki) -> absl::Status {
+      if (spki != "spki-of-test-key") {
+        return absl::PermissionDeniedError("unknown key");
+      }
+      absl::StatusOr<std::string> want = FakeSign(data, kSecret);
+      if (!want.ok() || *want != signature) {
+        return absl::PermissionDeniedError("bad signature");
+      }
+      return absl::OkStatus();
+    };
+    options_.signer_spki_sha256 = "spki-of-test-key";
+    options_.sign_every_entries = 10;
+  }
+
+  // The stored bytes of entry `seq`.
+  std::string RawEntry(uint64_t seq) {
+    absl::StatusOr<std::vector<storage::DatasetStore::AuditRecord>> r = store_->ReadAudit(seq, 1);
+    EXPECT_THAT(r, IsOk());
+    if (!r.ok() || r->empty() || r->front().first != seq) {
+      ADD_FAILURE() << "no audit entry " << seq;
+      return "";
+    }
+    return r->front().second;
+  }
+
+  AuditEntry StoredEntry(uint64_t seq) {
+    AuditEntry e;
+    EXPECT_TRUE(e.ParseFromString(RawEntry(seq)));
+    return e;
+  }
+
+  fednode::testing::TempDir dir_;
+  FakeClock clock_;
+  AuditLogOptions options_;
+  std::unique_ptr<storage::DatasetStore> store_;
+  std::unique_ptr<AuditLog> log_;
+};
+
+TEST_F(AuditLogTest, AppendAssignsSeqTimeAndChain) {
+  for (int i = 1; i <= 3; ++i) {
+    absl::StatusOr<uint64_t> seq = log_->Append(MakeEntry(i));
+    ASSERT_THAT(seq, IsOk());
+    EXPECT_EQ(*seq, static_cast<uint64_t>(i));
+    clock_.Advance(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(log_->last_seq(), 3U);
+  absl::StatusOr<std::vector<AuditEntry>> entries = log_->Read(1, 10);
+  ASSERT_THAT(entries, IsOk());
+  ASSERT_EQ(entries->size(), 3U);
+  std::string prev = kGenesisHash;
+  for (size_t i = 0; i < 3; ++i) {
+    const AuditEntry& e = (*entries)[i];
+    EXPECT_EQ(e.seq(), i + 1);
+    EXPECT_EQ(e.time_unix_micros(), kStartUnixSeconds * 1'000'000 + static_cast<int64_t>(i) * 1000);
+    EXPECT_EQ(e.request_id(), absl::StrCat("r-", i + 1));
+    EXPECT_EQ(e.prev_hash(), prev);
+    EXPECT_EQ(e.hash(), ComputeEntryHash(e));
+    // The definition spelled out: SHA-256(prev_hash hex || canonical bytes).
+    EXPECT_EQ(e.hash(), certs::Sha256Hex(absl::StrCat(prev, CanonicalBytes(e))));
+    EXPECT_EQ(e.hash().size(), 64U);
+    prev = e.hash();
+  }
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, 3U);
+}
+
+TEST_F(AuditLogTest, CallerValuesOfChainFieldsAreIgnored) {
+  AuditEntry e = MakeEntry(1);
+  e.set_seq(99);
+  e.set_hash("forged");
+  e.set_prev_hash("forged");
+  e.set_time_unix_micros(5);
+  absl::StatusOr<uint64_t> seq = log_->Append(e);
+  ASSERT_THAT(seq, IsOk());
+  EXPECT_EQ(*seq, 1U);
+  const AuditEntry stored = StoredEntry(1);
+  EXPECT_EQ(stored.seq(), 1U);
+  EXPECT_EQ(stored.prev_hash(), kGenesisHash);
+  EXPECT_EQ(stored.time_unix_micros(), kStartUnixSeconds * 1'000'000);
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+}
+
+TEST_F(AuditLogTest, CanonicalBytesIgnoreHashFieldsOnly) {
+  AuditEntry e = MakeEntry(2);
+  e.set_seq(7);
+  const std::string base = CanonicalBytes(e);
+  e.set_prev_hash("x");
+  e.set_hash("y");
+  EXPECT_EQ(CanonicalBytes(e), base);
+  e.set_reason("other");
+  EXPECT_NE(CanonicalBytes(e), base);
+  // Field-number order, defaults omitted: seq (field 1, varint 7) comes first.
+  AuditEntry only_seq;
+  only_seq.set_seq(7);
+  EXPECT_EQ(CanonicalBytes(only_seq), std::string("\x08\x07", 2));
+}
+
+TEST_F(AuditLogTest, ReopenContinuesTheChain) {
+  AppendN(5);
+  const std::string hash5 = StoredEntry(5).hash();
+  Reopen();
+  EXPECT_EQ(log_->last_seq(), 5U);
+  absl::StatusOr<uint64_t> seq = log_->Append(MakeEntry(6));
+  ASSERT_THAT(seq, IsOk());
+  EXPECT_EQ(*seq, 6U);
+  EXPECT_EQ(StoredEntry(6).prev_hash(), hash5);
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, 6U);
+}
+
+TEST_F(AuditLogTest, TailAndRead) {
+  AppendN(7);
+  absl::StatusOr<std::vector<AuditEntry>> tail = log_->Tail(3);
+  ASSERT_THAT(tail, IsOk());
+  ASSERT_EQ(tail->size(), 3U);
+  EXPECT_EQ((*tail)[0].seq(), 5U);
+  EXPECT_EQ((*tail)[2].seq(), 7U);
+  tail = log_->Tail(100);
+  ASSERT_THAT(tail, IsOk());
+  EXPECT_EQ(tail->size(), 7U);
+  absl::StatusOr<std::vector<AuditEntry>> read = log_->Read(6, 100);
+  ASSERT_THAT(read, IsOk());
+  ASSERT_EQ(read->size(), 2U);
+  EXPECT_EQ((*read)[0].seq(), 6U);
+}
+
+TEST_F(AuditLogTest, EmptyLogVerifies) {
+  uint64_t checked = 7;
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, 0U);
+  absl::StatusOr<std::vector<AuditEntry>> tail = log_->Tail(5);
+  ASSERT_THAT(tail, IsOk());
+  EXPECT_TRUE(tail->empty());
+}
+
+TEST_F(AuditLogTest, ChangedFieldNamesTheEntry) {
+  AppendN(20);
+  AuditEntry e = StoredEntry(17);
+  e.set_decision(audit::v1::DECISION_ALLOW);
+  e.set_reason("grant g1");
+  e.set_rows_returned(100000);
+  ASSERT_THAT(store_->AppendAudit({{17, e.SerializeAsString()}}), IsOk());
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), StatusIs(absl::StatusCode::kDataLoss,
+                                               "audit entry 17: hash mismatch (entry changed)"));
+  EXPECT_EQ(checked, 16U);
+}
+
+TEST_F(AuditLogTest, ChangedAndRehashedEntryBreaksTheNextLink) {
+  AppendN(20);
+  AuditEntry e = StoredEntry(17);
+  e.set_rows_returned(100000);
+  e.set_hash(ComputeEntryHash(e));
+  ASSERT_THAT(store_->AppendAudit({{17, e.SerializeAsString()}}), IsOk());
+  EXPECT_THAT(log_->Verify(nullptr),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit entry 18: prev_hash does not match the hash of entry 17 (entry 17 "
+                       "changed or chain broken)"));
+}
+
+TEST_F(AuditLogTest, GarbageBytesAreReported) {
+  AppendN(5);
+  ASSERT_THAT(store_->AppendAudit({{3, std::string("\xff\xff\xff", 3)}}), IsOk());
+  EXPECT_THAT(log_->Verify(nullptr),
+              StatusIs(absl::StatusCode::kDataLoss, "audit entry 3: unparseable (entry changed)"));
+}
+
+TEST_F(AuditLogTest, DeletedEntryIsAGap) {
+  AppendN(20);
+  ASSERT_THAT(store_->DeleteAuditForTest(18, 19), IsOk());
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked),
+              StatusIs(absl::StatusCode::kDataLoss, "audit entry 18 missing (gap after 17)"));
+  EXPECT_EQ(checked, 17U);
+}
+
+TEST_F(AuditLogTest, DeletedFirstEntryIsReported) {
+  AppendN(3);
+  ASSERT_THAT(store_->DeleteAuditForTest(1, 2), IsOk());
+  EXPECT_THAT(log_->Verify(nullptr),
+              StatusIs(absl::StatusCode::kDataLoss, "audit entry 1 missing (log starts at 2)"));
+}
+
+TEST_F(AuditLogTest, SwappedEntriesAreReordered) {
+  AppendN(10);
+  const std::string five = RawEntry(5);
+  const std::string six = RawEntry(6);
+  ASSERT_THAT(store_->AppendAudit({{5, six}, {6, five}}), IsOk());
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), StatusIs(absl::StatusCode::kDataLoss,
+                                               "audit entry 5: holds entry 6 (entries "
+                                               "reordered)"));
+  EXPECT_EQ(checked, 4U);
+}
+
+TEST_F(AuditLogTest, TruncatedTailInThisProcessIsReported) {
+  AppendN(10);
+  ASSERT_THAT(store_->DeleteAuditForTest(8, 11), IsOk());
+  EXPECT_THAT(log_->Verify(nullptr),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit entry 8 missing (log ends at 7, but 10 entries were written)"));
+}
+
+TEST_F(AuditLogTest, TruncatedTailAfterSignedHeadIsDetectedAfterReopen) {
+  UseSigner();
+  Reopen();
+  AppendN(25);
+  Reopen();  // Close signs the head at 25.
+  absl::StatusOr<std::optional<storage::DatasetStore::AuditRecord>> head = store_->LastAuditHead();
+  ASSERT_THAT(head, IsOk());
+  ASSERT_TRUE(head->has_value());
+  EXPECT_EQ((*head)->first, 25U);
+
+  // Drop entries 21..25 while the node is down.
+  ASSERT_THAT(log_->Close(), IsOk());
+  log_.reset();
+  ASSERT_THAT(store_->DeleteAuditForTest(21, 26), IsOk());
+  options_.sign_head = nullptr;  // do not sign at the next close
+  Reopen();
+  EXPECT_EQ(log_->last_seq(), 20U);
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit entry 21 missing (log ends at 20, but head 25 is signed)"));
+  EXPECT_EQ(checked, 20U);
+
+  // Appending new entries in their place does not hide it.
+  AppendN(5);
+  EXPECT_THAT(log_->Verify(nullptr),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit head signature at 25: hash does not match entry 25"));
+}
+
+TEST_F(AuditLogTest, HeadSignaturesVerifyAndAForgedOneIsDetected) {
+  UseSigner();
+  Reopen();
+  AppendN(30);
+  ASSERT_THAT(log_->Close(), IsOk());
+  absl::StatusOr<std::vector<storage::DatasetStore::AuditRecord>> heads =
+      store_->ReadAuditHeads(1, 100);
+  ASSERT_THAT(heads, IsOk());
+  // One batch at a time here, so heads land exactly every 10 entries.
+  ASSERT_EQ(heads->size(), 3U);
+  HeadSignature h20;
+  ASSERT_TRUE(h20.ParseFromString((*heads)[1].second));
+  EXPECT_EQ(h20.seq(), 20U);
+  EXPECT_EQ(h20.hash(), StoredEntry(20).hash());
+  EXPECT_EQ(h20.spki_sha256(), "spki-of-test-key");
+  EXPECT_EQ(h20.time_unix_micros(), kStartUnixSeconds * 1'000'000);
+  Reopen();
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, 30U);
+
+  // A head signed with another key.
+  absl::StatusOr<std::string> forged = FakeSign(HeadSigningData(20, h20.hash()), "other-key");
+  ASSERT_THAT(forged, IsOk());
+  HeadSignature bad = h20;
+  bad.set_signature_base64(absl::Base64Escape(*forged));
+  ASSERT_THAT(store_->PutAuditHead(20, bad.SerializeAsString()), IsOk());
+  EXPECT_THAT(log_->Verify(&checked),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit head signature at 20: signature does not verify: bad signature"));
+  EXPECT_EQ(checked, 20U);
+}
+
+TEST_F(AuditLogTest, ConcurrentAppendsFormAGapFreeChain) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 250;
+  absl::Mutex mu;
+  std::vector<uint64_t> seqs;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        absl::StatusOr<uint64_t> seq = log_->Append(MakeEntry(t * kPerThread + i));
+        ASSERT_THAT(seq, IsOk());
+        absl::MutexLock lock(&mu);
+        seqs.push_back(*seq);
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  std::sort(seqs.begin(), seqs.end());
+  ASSERT_EQ(seqs.size(), static_cast<size_t>(kThreads * kPerThread));
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    ASSERT_EQ(seqs[i], i + 1);
+  }
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, static_cast<uint64_t>(kThreads * kPerThread));
+  EXPECT_LE(log_->BatchesWrittenForTest(), static_cast<uint64_t>(kThreads * kPerThread));
+}
+
+TEST_F(AuditLogTest, GroupCommitWritesQueuedEntriesInOneBatch) {
+  constexpr int kThreads = 8;
+  log_->PauseWriterForTest();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] { ASSERT_THAT(log_->Append(MakeEntry(t)), IsOk()); });
+  }
+  log_->WaitForQueuedForTest(kThreads);
+  EXPECT_EQ(log_->BatchesWrittenForTest(), 0U);
+  log_->ResumeWriterForTest();
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(log_->BatchesWrittenForTest(), 1U);
+  EXPECT_EQ(log_->last_seq(), static_cast<uint64_t>(kThreads));
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+}
+
+TEST_F(AuditLogTest, MaxBatchEntriesSplitsBatches) {
+  options_.max_batch_entries = 3;
+  Reopen();
+  log_->PauseWriterForTest();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 7; ++t) {
+    threads.emplace_back([&, t] { ASSERT_THAT(log_->Append(MakeEntry(t)), IsOk()); });
+  }
+  log_->WaitForQueuedForTest(7);
+  log_->ResumeWriterForTest();
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(log_->BatchesWrittenForTest(), 3U);
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+}
+
+TEST_F(AuditLogTest, CloseDrainsQueuedEntries) {
+  log_->PauseWriterForTest();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] { ASSERT_THAT(log_->Append(MakeEntry(t)), IsOk()); });
+  }
+  log_->WaitForQueuedForTest(4);
+  ASSERT_THAT(log_->Close(), IsOk());
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(log_->last_seq(), 4U);
+  EXPECT_THAT(log_->Append(MakeEntry(9)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+}
+
+TEST_F(AuditLogTest, InvalidOptionsAreRejected) {
+  AuditLogOptions bad;
+  bad.max_batch_entries = 0;
+  EXPECT_THAT(AuditLog::Open(store_.get(), bad, &clock_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_batch_entries")));
+  EXPECT_THAT(AuditLog::Open(nullptr, AuditLogOptions(), &clock_),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("store")));
+}
+
+TEST(AuditJsonTest, JsonLineIsExact) {
+  AuditEntry e;
+  e.set_seq(17);
+  e.set_time_unix_micros(1714638600000123);
+  e.set_caller("06531005");
+  e.set_peer_address("ipv4:10.0.0.7:50432");
+  e.set_operation("federation.Query");
+  e.set_dataset_id("wahl");
+  e.set_decision(audit::v1::DECISION_DENY);
+  e.set_reason("no grant: \"wahl\"\n");
+  e.set_rows_returned(0);
+  e.set_cells_returned(0);
+  e.set_request_id("r-1");
+  e.set_purpose("Statistik Gießen");
+  e.set_agreement_version(3);
+  e.set_prev_hash("aa");
+  e.set_hash("bb");
+  EXPECT_EQ(ToJsonLine(e),
+            "{\"seq\":17,\"time\":\"2024-05-02T08:30:00.000123Z\","
+            "\"time_unix_micros\":1714638600000123,\"caller\":\"06531005\","
+            "\"peer_address\":\"ipv4:10.0.0.7:50432\",\"operation\":\"federation.Query\","
+            "\"dataset_id\":\"wahl\",\"decision\":\"deny\","
+            "\"reason\":\"no grant: \\\"wahl\\\"\\n\",\"rows_returned\":0,\"cells_returned\":0,"
+            "\"request_id\":\"r-1\",\"purpose\":\"Statistik Gießen\",\"agreement_version\":3,"
+            "\"prev_hash\":\"aa\",\"hash\":\"bb\"}\n");
+}
+
+TEST(AuditJsonTest, InvalidUtf8IsReplacedNotThrown) {
+  AuditEntry e;
+  e.set_decision(audit::v1::DECISION_ALLOW);
+  e.set_reason(std::string("a\xff", 2));
+  const std::string line = ToJsonLine(e);
+  EXPECT_THAT(line, HasSubstr("\"reason\":\"a\xEF\xBF\xBD\""));
+  EXPECT_THAT(line, HasSubstr("\"decision\":\"allow\""));
+  EXPECT_THAT(line, HasSubstr("\"time\":\"1970-01-01T00:00:00.000000Z\""));
+}
+
+}  // namespace
+}  // namespace fednode::audit
