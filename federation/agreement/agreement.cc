@@ -585,8 +585,8 @@ std::vector<Warning> ExpiryWarnings(const v1::Agreement& agreement,
   std::vector<Warning> warnings;
   auto describe_when = [now](absl::Time at) {
     if (at <= now) return std::string("expired at ") + FormatRfc3339(at);
-    return absl::StrCat("expires at ", FormatRfc3339(at), " (in ",
-                        absl::IDivDuration(at - now, absl::Hours(24), nullptr), " days)");
+    return absl::StrCat("expires at ", FormatRfc3339(at), " (in ", (at - now) / absl::Hours(24),
+                        " days)");
   };
   absl::StatusOr<absl::Time> until = ParseRfc3339(agreement.valid_until(), "valid_until");
   if (until.ok() && *until < now + window) {
