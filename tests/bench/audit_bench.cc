@@ -1,0 +1,191 @@
+// Throughput of the audit log with durable (synced) appends: 64 threads call
+// AuditLog::Append on a real DatasetStore with sync_commits on, against the
+// same loop with the audit log off (a no-op append) in the same run. Prints
+// entries/s of both, their ratio, the average group-commit batch, and the
+// target: a node must log 20,000 requests/s.
+//
+// Each benchmark runs for FEDNODE_BENCH_SECONDS of real time (default 3).
+// The database lives in a fresh directory under $TMPDIR (or /tmp), removed at
+// the end; put TMPDIR on the node's data disk to measure that disk's fsync.
+//
+// Run: build-audit/tests/bench/audit_bench [--benchmark_filter=...]
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+#include "node/audit/audit_log.h"
+#include "node/storage/dataset_store.h"
+#include "proto/audit/v1/audit.pb.h"
+
+#include "benchmark/benchmark.h"
+
+namespace fednode::audit {
+namespace {
+
+constexpr int kThreads = 64;
+constexpr double kTargetEntriesPerSecond = 20'000;
+
+double BenchSeconds() {
+  const char* env = std::getenv("FEDNODE_BENCH_SECONDS");  // NOLINT(concurrency-mt-unsafe)
+  double s = 0;
+  if (env != nullptr && absl::SimpleAtod(env, &s) && s > 0) return s;
+  return 3.0;
+}
+
+// A typical entry: a federation query allowed by a grant.
+v1::AuditEntry MakeEntry(int64_t i) {
+  v1::AuditEntry e;
+  e.set_caller("06531005");
+  e.set_peer_address("ipv4:10.0.0.7:50432");
+  e.set_operation("federation.Query");
+  e.set_dataset_id("pflegebeduerftige");
+  e.set_decision(v1::DECISION_ALLOW);
+  e.set_reason("grant g-statistik-2024");
+  e.set_rows_returned(static_cast<uint64_t>(i % 100));
+  e.set_cells_returned(static_cast<uint64_t>(i % 100) * 6);
+  e.set_request_id(absl::StrCat("req-", i));
+  e.set_purpose("Regionalstatistik");
+  e.set_agreement_version(3);
+  return e;
+}
+
+// Shared by the benchmark threads; built by Setup, torn down by Teardown.
+struct State {
+  std::string dir;
+  std::unique_ptr<storage::DatasetStore> store;
+  std::unique_ptr<AuditLog> log;
+  uint64_t batches_before = 0;
+};
+State* g_state = nullptr;                          // NOLINT: benchmark fixture state
+std::atomic<int64_t> g_counter{0};                 // NOLINT: request ids
+std::map<std::string, double>* g_rates = nullptr;  // NOLINT: name -> entries/s
+double g_avg_batch = 0;                            // NOLINT
+
+void SetUpLog(const benchmark::State& /*state*/) {
+  g_state = new State;
+  std::error_code ec;
+  g_state->dir =
+      (std::filesystem::temp_directory_path(ec) / absl::StrCat("fednode-audit-bench-", getpid()))
+          .string();
+  std::filesystem::remove_all(g_state->dir, ec);
+  storage::DatasetStoreOptions options;
+  options.path = g_state->dir;
+  options.sync_commits = true;
+  absl::StatusOr<std::unique_ptr<storage::DatasetStore>> store =
+      storage::DatasetStore::Open(options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "opening the store: %s\n", store.status().ToString().c_str());
+    std::abort();
+  }
+  g_state->store = *std::move(store);
+  absl::StatusOr<std::unique_ptr<AuditLog>> log =
+      AuditLog::Open(g_state->store.get(), AuditLogOptions(), nullptr);
+  if (!log.ok()) {
+    std::fprintf(stderr, "opening the audit log: %s\n", log.status().ToString().c_str());
+    std::abort();
+  }
+  g_state->log = *std::move(log);
+}
+
+void TearDownLog(const benchmark::State& /*state*/) {
+  const uint64_t entries = g_state->log->last_seq();
+  const uint64_t batches = g_state->log->BatchesWrittenForTest();
+  g_avg_batch = batches > 0 ? static_cast<double>(entries) / static_cast<double>(batches) : 0;
+  absl::Status s = g_state->log->Verify(nullptr);
+  if (!s.ok()) {
+    std::fprintf(stderr, "audit chain does not verify: %s\n", s.ToString().c_str());
+    std::abort();
+  }
+  s = g_state->log->Close();
+  if (!s.ok()) {
+    std::fprintf(stderr, "closing the audit log: %s\n", s.ToString().c_str());
+  }
+  g_state->log.reset();
+  g_state->store.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(g_state->dir, ec);
+  delete g_state;
+  g_state = nullptr;
+}
+
+// Audit on: every iteration is one durable Append.
+void BM_AuditAppendSynced(benchmark::State& state) {
+  for (auto _ : state) {
+    absl::StatusOr<uint64_t> seq = g_state->log->Append(MakeEntry(g_counter++));
+    if (!seq.ok()) {
+      state.SkipWithError(seq.status().ToString().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(*seq);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Audit off: the same loop, the entry built and dropped.
+void BM_AuditOff(benchmark::State& state) {
+  for (auto _ : state) {
+    v1::AuditEntry e = MakeEntry(g_counter++);
+    benchmark::DoNotOptimize(e);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK(BM_AuditAppendSynced)
+    ->Threads(kThreads)
+    ->UseRealTime()
+    ->MinTime(BenchSeconds())
+    ->Setup(SetUpLog)
+    ->Teardown(TearDownLog);
+BENCHMARK(BM_AuditOff)->Threads(kThreads)->UseRealTime()->MinTime(BenchSeconds());
+
+// Console output plus the items/s of every run, for the summary.
+class SummaryReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    benchmark::ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      auto it = run.counters.find("items_per_second");
+      if (it != run.counters.end()) {
+        (*g_rates)[run.run_name.function_name] = it->second.value;
+      }
+    }
+  }
+};
+
+}  // namespace
+}  // namespace fednode::audit
+
+int main(int argc, char** argv) {
+  using fednode::audit::g_rates;
+  benchmark::Initialize(&argc, argv);
+  std::map<std::string, double> rates;
+  g_rates = &rates;
+  fednode::audit::SummaryReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  const double on = rates.count("BM_AuditAppendSynced") ? rates["BM_AuditAppendSynced"] : 0;
+  const double off = rates.count("BM_AuditOff") ? rates["BM_AuditOff"] : 0;
+  std::printf("\naudit on  (64 threads, synced group commit): %.0f entries/s", on);
+  if (on > 0) {
+    std::printf(", %.1f entries per fsync on average", fednode::audit::g_avg_batch);
+  }
+  std::printf("\naudit off (same loop, no-op append):         %.0f entries/s\n", off);
+  if (on > 0 && off > 0) {
+    std::printf("ratio on/off: %.4f\n", on / off);
+  }
+  std::printf("target: %.0f entries/s with sync on -> %s\n",
+              fednode::audit::kTargetEntriesPerSecond,
+              on >= fednode::audit::kTargetEntriesPerSecond ? "met" : "NOT met");
+  return 0;
+}
