@@ -1,6 +1,8 @@
 #include "federation/agreement/agreement.h"
 
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "gtest/gtest.h"
 
 #include "certs/pki.h"
+#include "federation/agreement/agreement_commands.h"
 #include "federation/policy/policy.h"
 #include "node/base/testing/status_matchers.h"
 #include "node/base/testing/temp_dir.h"
@@ -714,6 +717,154 @@ TEST_F(SignatureTest, ExpiryWarningsForAgreementAndPinnedCertificates) {
   EXPECT_THAT(ExpiryWarnings(fed_.Make(kFive), {fed_.Node("06531005").cert_pem}, kNow), IsEmpty());
   EXPECT_THAT(ExpiryWarnings(a, {}, At("2026-07-01T00:00:00Z"))[0].message,
               HasSubstr("expired at 2026-06-20T00:00:00Z"));
+}
+
+// ------------------------------------------------- fedctl agreement sign|verify
+
+class AgreementCommandsTest : public SignatureTest {
+ protected:
+  void SetUp() override {
+    for (const std::string& ags : kFive) {
+      const certs::KeyAndCert& node = fed_.Node(ags);
+      Write(ags + ".key", node.key_pem);
+      Write(ags + ".crt", node.cert_pem);
+    }
+    v1::SignedAgreement s;
+    *s.mutable_agreement() = fed_.Make(kFive);
+    text_ = absl::StrCat("# Kooperationsvereinbarung (test)\n# keep this comment\n", ToText(s));
+    Write("kv.textproto", text_);
+  }
+
+  void Write(const std::string& name, const std::string& data) {
+    std::ofstream(dir_.File(name), std::ios::binary) << data;
+  }
+
+  int Sign(const std::string& ags, std::string* out_text = nullptr,
+           std::string* err_text = nullptr) {
+    AgreementSignArgs args;
+    args.agreement_path = dir_.File("kv.textproto");
+    args.signer_ags = ags;
+    args.key_path = dir_.File(ags + ".key");
+    args.cert_path = dir_.File(ags + ".crt");
+    args.now = kNow;
+    std::ostringstream out, err;
+    int rc = RunAgreementSign(args, out, err);
+    if (out_text) *out_text = out.str();
+    if (err_text) *err_text = err.str();
+    return rc;
+  }
+
+  int Verify(std::string* out_text, std::string* err_text, const std::string& fingerprint = "",
+             const std::string& current = "") {
+    AgreementVerifyArgs args;
+    args.agreement_path = dir_.File("kv.textproto");
+    args.expected_fingerprint = fingerprint;
+    args.current_path = current;
+    args.now = kNow;
+    std::ostringstream out, err;
+    int rc = RunAgreementVerify(args, out, err);
+    *out_text = out.str();
+    *err_text = err.str();
+    return rc;
+  }
+
+  testing::TempDir dir_;
+  std::string text_;
+};
+
+TEST_F(AgreementCommandsTest, SignAppendsKeepsCommentsAndVerifyReportsWhoIsMissing) {
+  std::string out, err;
+  ASSERT_EQ(Sign("06531", &out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("signed agreement kv-test v1 as 06531"));
+  ASSERT_EQ(Sign("06531005"), 0);
+  const std::string file = testing::ReadFileOrDie(dir_.File("kv.textproto"));
+  EXPECT_THAT(file, HasSubstr("# keep this comment"));
+  absl::StatusOr<v1::SignedAgreement> parsed = ParseAgreement(file, "kv");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->signatures_size(), 2);
+  EXPECT_THAT(*VerifySignatures(*parsed), ElementsAre("06531", "06531005"));
+
+  EXPECT_EQ(Verify(&out, &err), 2) << err;
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("fingerprint ", Fingerprint(parsed->agreement()))));
+  EXPECT_THAT(out, HasSubstr("signed by   06531, 06531005"));
+  EXPECT_THAT(out, HasSubstr("missing     06531001, 06531011, 06531018"));
+  EXPECT_THAT(out, HasSubstr("in force"));
+}
+
+TEST_F(AgreementCommandsTest, ResigningReplacesTheSignature) {
+  ASSERT_EQ(Sign("06531011"), 0);
+  std::string out, err;
+  ASSERT_EQ(Sign("06531011", &out), 0);
+  EXPECT_THAT(out, HasSubstr("replaced the earlier signature"));
+  absl::StatusOr<v1::SignedAgreement> parsed =
+      ParseAgreement(testing::ReadFileOrDie(dir_.File("kv.textproto")), "kv");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(parsed->signatures_size(), 1);
+}
+
+TEST_F(AgreementCommandsTest, FullySignedVerifiesAndPassesTheInitialCheck) {
+  for (const std::string& ags : kFive) ASSERT_EQ(Sign(ags), 0) << ags;
+  std::string out, err;
+  EXPECT_EQ(Verify(&out, &err), 0) << err;
+  EXPECT_THAT(out, HasSubstr("valid, signed by every member"));
+  absl::StatusOr<v1::SignedAgreement> parsed =
+      ParseAgreement(testing::ReadFileOrDie(dir_.File("kv.textproto")), "kv");
+  ASSERT_THAT(parsed, IsOk());
+  EXPECT_EQ(Verify(&out, &err, Fingerprint(parsed->agreement())), 0) << err;
+  EXPECT_THAT(out, HasSubstr("may be installed as the first agreement"));
+  EXPECT_EQ(Verify(&out, &err, std::string(64, '0')), 1);
+  EXPECT_THAT(err, HasSubstr("fingerprint mismatch"));
+}
+
+TEST_F(AgreementCommandsTest, VerifyFailsOnATamperedFile) {
+  ASSERT_EQ(Sign("06531"), 0);
+  std::string file = testing::ReadFileOrDie(dir_.File("kv.textproto"));
+  absl::StrReplaceAll({{"kv-test", "kv-tset"}}, &file);
+  Write("kv.textproto", file);
+  std::string out, err;
+  EXPECT_EQ(Verify(&out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("signature of 06531 does not verify"));
+}
+
+TEST_F(AgreementCommandsTest, VerifyAsAmendmentOfTheCurrentFile) {
+  for (const std::string& ags : kFive) ASSERT_EQ(Sign(ags), 0);
+  const std::string current = dir_.File("current.textproto");
+  std::ofstream(current, std::ios::binary) << testing::ReadFileOrDie(dir_.File("kv.textproto"));
+  v1::SignedAgreement next;
+  *next.mutable_agreement() = fed_.Make(kFive, 2);
+  Write("kv.textproto", ToText(next));
+  std::string out, err;
+  ASSERT_EQ(Sign("06531"), 0);
+  ASSERT_EQ(Sign("06531001"), 0);
+  EXPECT_EQ(Verify(&out, &err, "", current), 1);
+  EXPECT_THAT(err, HasSubstr("not enough signatures for v2"));
+  ASSERT_EQ(Sign("06531018"), 0);
+  EXPECT_EQ(Verify(&out, &err, "", current), 0) << err;
+  EXPECT_THAT(out, HasSubstr("valid amendment of v1"));
+}
+
+TEST_F(AgreementCommandsTest, SignRefusesAnInvalidFileAndLeavesItUnchanged) {
+  Write("kv.textproto", absl::StrCat(text_, "\nbogus_field: 1\n"));
+  std::string out, err;
+  EXPECT_EQ(Sign("06531", &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("bogus_field"));
+  EXPECT_EQ(testing::ReadFileOrDie(dir_.File("kv.textproto")),
+            absl::StrCat(text_, "\nbogus_field: 1\n"));
+}
+
+TEST_F(AgreementCommandsTest, SignWarnsWhenTheKeyIsNotPinnedHere) {
+  const certs::KeyAndCert& rotated = fed_.Node("06531005", 1);
+  Write("new.key", rotated.key_pem);
+  Write("new.crt", rotated.cert_pem);
+  AgreementSignArgs args;
+  args.agreement_path = dir_.File("kv.textproto");
+  args.signer_ags = "06531005";
+  args.key_path = dir_.File("new.key");
+  args.cert_path = dir_.File("new.crt");
+  args.now = kNow;
+  std::ostringstream out, err;
+  EXPECT_EQ(RunAgreementSign(args, out, err), 0) << err.str();
+  EXPECT_THAT(err.str(), HasSubstr("is not pinned for 06531005"));
 }
 
 }  // namespace
