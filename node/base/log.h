@@ -49,6 +49,12 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Turns the stream expression into void for the ternary in FEDNODE_LOG;
+// operator& binds more loosely than operator<<.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace internal
 }  // namespace fednode
 
@@ -58,10 +64,14 @@ class LogMessage {
 #define FEDNODE_LOG_LEVEL_ERROR ::fednode::LogLevel::kError
 #define FEDNODE_LOG_LEVEL_FATAL ::fednode::LogLevel::kFatal
 
-#define FEDNODE_LOG(severity)                                    \
-  if (FEDNODE_LOG_LEVEL_##severity < ::fednode::MinLogLevel()) { \
-  } else                                                         \
-    ::fednode::internal::LogMessage(FEDNODE_LOG_LEVEL_##severity, __FILE__, __LINE__).stream()
+// The ternary-with-voidify form (as glog's) makes the macro one expression,
+// so `if (x) FEDNODE_LOG(INFO) << ...; else ...` binds as written.
+#define FEDNODE_LOG(severity)                                                                 \
+  (FEDNODE_LOG_LEVEL_##severity < ::fednode::MinLogLevel())                                   \
+      ? (void)0                                                                               \
+      : ::fednode::internal::LogVoidify() &                                                   \
+            ::fednode::internal::LogMessage(FEDNODE_LOG_LEVEL_##severity, __FILE__, __LINE__) \
+                .stream()
 
 // Always-on invariant check for conditions outside input cannot reach (never
 // for peer data, configuration values or disk contents). Aborts on failure.

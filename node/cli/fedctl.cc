@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -32,6 +33,9 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
+#include "certs/pki_commands.h"
+#include "federation/agreement/agreement_commands.h"
+#include "node/audit/audit_log.h"
 #include "node/base/grpc_status.h"
 #include "node/base/table.h"
 #include "node/ingest/importer.h"
@@ -479,6 +483,61 @@ int CmdQuery(Client& client, const std::string& sql, const std::string& format) 
   return 0;
 }
 
+int CmdQueryPeer(Client& client, const std::string& peer, const std::string& sql,
+                 const std::string& purpose, const std::string& format) {
+  query::Format f;
+  if (format == "table") {
+    f = query::Format::kTable;
+  } else if (format == "csv") {
+    f = query::Format::kCsv;
+  } else if (format == "json") {
+    f = query::Format::kJson;
+  } else {
+    std::cerr << "fedctl: --format: \"" << format << "\" is not one of table, csv, json\n";
+    return kExitUsage;
+  }
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::QueryPeerRequest req;
+  req.set_peer_ags(peer);
+  req.set_sql(sql);
+  req.set_purpose(purpose);
+  auto reader = client.stub()->QueryPeer(&ctx, req);
+  node::v1::QueryPeerResponse msg;
+  query::v1::ResultSet result;
+  node::v1::QueryPeerResponse origin;
+  bool first = true;
+  while (reader->Read(&msg)) {
+    if (first) {
+      *result.mutable_columns() = msg.columns();
+      origin = msg;
+      first = false;
+    }
+    for (auto& row : *msg.mutable_rows()) *result.add_rows() = std::move(row);
+  }
+  grpc::Status s = reader->Finish();
+  if (!s.ok()) return client.Fail(s);
+  std::cout << query::FormatResult(result, f);
+  std::cerr << "(from member " << origin.holder_ags() << ", dataset " << origin.dataset_id()
+            << " version " << origin.dataset_version() << ", released under grant "
+            << origin.grant_id() << " of agreement version " << origin.agreement_version() << ")\n";
+  return 0;
+}
+
+int CmdPingPeer(Client& client, const std::string& peer) {
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::PingPeerRequest req;
+  req.set_peer_ags(peer);
+  node::v1::PingPeerResponse r;
+  grpc::Status s = client.stub()->PingPeer(&ctx, req, &r);
+  if (!s.ok()) return client.Fail(s);
+  std::cout << "member " << r.peer_ags() << " answered in " << r.round_trip_ms()
+            << " ms; it runs agreement version " << r.peer_agreement_version() << " and sees us as "
+            << r.seen_as() << "\n";
+  return 0;
+}
+
 int CmdDelete(Client& client, const std::string& id) {
   grpc::ClientContext ctx;
   client.Prepare(&ctx);
@@ -488,6 +547,136 @@ int CmdDelete(Client& client, const std::string& id) {
   grpc::Status s = client.stub()->DeleteDataset(&ctx, req, &r);
   if (!s.ok()) return client.Fail(s);
   std::cout << id << ": deleted\n";
+  return 0;
+}
+
+void PrintAgreementStatus(const node::v1::AgreementStatus& a) {
+  if (!a.installed()) {
+    std::cout << "no agreement installed\n";
+    return;
+  }
+  std::cout << "agreement:    " << a.agreement_id() << " version " << a.version() << "\n"
+            << "fingerprint:  " << a.fingerprint() << "\n"
+            << "valid:        " << a.valid_from() << " .. " << a.valid_until() << "\n"
+            << "members:      " << a.members() << ", grants: " << a.grants() << "\n"
+            << "federation:   "
+            << (a.federation_address().empty() ? "port closed" : a.federation_address()) << "\n";
+  if (!a.own_spki_sha256().empty()) {
+    std::cout << "own key pin:  " << a.own_spki_sha256() << " (certificate valid until "
+              << a.own_certificate_not_after() << ")\n";
+  }
+  for (const auto& w : a.warnings()) std::cout << "WARNING:      " << w << "\n";
+}
+
+int CmdAgreementInstall(Client& client, const std::string& file, const std::string& fingerprint,
+                        bool update) {
+  std::string text, error;
+  if (!ReadFile(file, &text, &error)) {
+    std::cerr << "fedctl: " << error << "\n";
+    return kExitUsage;
+  }
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::AgreementStatus r;
+  grpc::Status s;
+  if (update) {
+    node::v1::UpdateAgreementRequest req;
+    req.set_text(text);
+    s = client.stub()->UpdateAgreement(&ctx, req, &r);
+  } else {
+    node::v1::InstallAgreementRequest req;
+    req.set_text(text);
+    req.set_fingerprint(fingerprint);
+    s = client.stub()->InstallAgreement(&ctx, req, &r);
+  }
+  if (!s.ok()) return client.Fail(s);
+  PrintAgreementStatus(r);
+  return 0;
+}
+
+int CmdAgreementShow(Client& client) {
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::AgreementStatus r;
+  grpc::Status s = client.stub()->GetAgreement(&ctx, node::v1::GetAgreementRequest(), &r);
+  if (!s.ok()) return client.Fail(s);
+  PrintAgreementStatus(r);
+  return 0;
+}
+
+std::string DecisionName(audit::v1::Decision d) {
+  switch (d) {
+    case audit::v1::DECISION_ALLOW:
+      return "allow";
+    case audit::v1::DECISION_DENY:
+      return "DENY";
+    case audit::v1::DECISION_ERROR:
+      return "error";
+    default:
+      return "?";
+  }
+}
+
+int CmdAuditRead(Client& client, bool tail, uint64_t from, uint32_t limit, bool json) {
+  uint64_t next = std::max<uint64_t>(from, 1);
+  while (true) {
+    grpc::ClientContext ctx;
+    client.Prepare(&ctx);
+    node::v1::AuditReadRequest req;
+    req.set_tail(tail);
+    req.set_from_seq(next);
+    req.set_limit(tail ? limit : 1000);
+    node::v1::AuditReadResponse r;
+    grpc::Status s = client.stub()->ReadAudit(&ctx, req, &r);
+    if (!s.ok()) return client.Fail(s);
+    for (const auto& e : r.entries()) {
+      if (json) {
+        std::cout << audit::ToJsonLine(e) << "\n";
+      } else {
+        std::cout << e.seq() << "  "
+                  << absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                                      absl::FromUnixMicros(e.time_unix_micros()),
+                                      absl::UTCTimeZone())
+                  << "  " << Pad(e.caller(), 15) << "  " << Pad(e.operation(), 24) << "  "
+                  << Pad(DecisionName(e.decision()), 5) << "  " << e.dataset_id()
+                  << (e.reason().empty() ? "" : "  (" + e.reason() + ")")
+                  << (e.rows_returned() > 0 ? absl::StrCat("  rows=", e.rows_returned()) : "")
+                  << (e.peer_address().empty() || e.caller() != "unauthenticated"
+                          ? ""
+                          : "  from " + e.peer_address())
+                  << "\n";
+      }
+    }
+    if (tail || r.entries().empty()) break;
+    next = r.entries(r.entries_size() - 1).seq() + 1;
+    if (next > r.last_seq()) break;
+  }
+  return 0;
+}
+
+int CmdAuditVerify(Client& client) {
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::AuditVerifyResponse r;
+  grpc::Status s = client.stub()->VerifyAudit(&ctx, node::v1::AuditVerifyRequest(), &r);
+  if (!s.ok()) return client.Fail(s);
+  if (r.ok()) {
+    std::cout << "audit log intact: " << r.entries_checked() << " entries, hash chain verified\n";
+    return 0;
+  }
+  std::cout << "audit log BROKEN: " << r.problem() << " (" << r.entries_checked()
+            << " entries checked)\n";
+  return kExitFailed;
+}
+
+int CmdCredentialsReload(Client& client) {
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::ReloadCredentialsResponse r;
+  grpc::Status s = client.stub()->ReloadCredentials(&ctx, node::v1::ReloadCredentialsRequest(), &r);
+  if (!s.ok()) return client.Fail(s);
+  std::cout << "credentials in use: key " << r.spki_sha256() << ", valid until " << r.not_after()
+            << "\n";
   return 0;
 }
 
@@ -515,7 +704,8 @@ int Run(int argc, char** argv) {
   ImportArgs ia;
   import->add_option("file", ia.file, "Source file")->required();
   import->add_option("--dataset", ia.dataset, "Dataset id")->required();
-  import->add_option("--schema,--spec", ia.schema, "Schema file (textproto ImportSpec, as `fedctl schema infer` prints)");
+  import->add_option("--schema,--spec", ia.schema,
+                     "Schema file (textproto ImportSpec, as `fedctl schema infer` prints)");
   import->add_option("--metadata", ia.metadata, "Catalog metadata (textproto DatasetMetadata)");
   import->add_option("--mode", ia.mode, "replace, append or upsert")->capture_default_str();
   import->add_option("--format", ia.format, "csv or json (default: from the file name)");
@@ -540,10 +730,105 @@ int Run(int argc, char** argv) {
   std::string sql, qformat = "table";
   query->add_option("sql", sql, "SELECT ... FROM dataset ...")->required();
   query->add_option("--format", qformat, "table, csv or json")->capture_default_str();
+  std::string qpeer, qpurpose;
+  query->add_option("--peer", qpeer, "Ask this member (AGS) over the federation instead");
+  query->add_option("--purpose", qpurpose,
+                    "Purpose declared to the peer (its grant may require one)");
+  auto* ping = app.add_subcommand("ping", "Call a member's node over the federation (mTLS)");
+  std::string ping_peer;
+  ping->add_option("ags", ping_peer, "Member AGS")->required();
 
   auto* del = app.add_subcommand("delete", "Delete a dataset and its catalog entry");
   std::string del_id;
   del->add_option("id", del_id, "Dataset id")->required();
+
+  // PKI (local; writes files, never prints a private key).
+  auto* pki = app.add_subcommand("pki", "Federation PKI: CA, node certificates, CRL, pins (local)");
+  pki->require_subcommand(1);
+  certs::PkiInitCaArgs init_ca;
+  auto* pki_init = pki->add_subcommand("init-ca", "Create the federation root CA");
+  pki_init->add_option("--dir", init_ca.dir, "CA directory")->required();
+  pki_init->add_option("--name", init_ca.name, "CA common name")->required();
+  pki_init->add_option("--organization", init_ca.organization, "Organization");
+  pki_init->add_option("--days", init_ca.days, "Validity in days")->capture_default_str();
+  pki_init->add_flag("--force", init_ca.force, "Replace an existing CA");
+  certs::PkiIssueArgs issue;
+  auto* pki_issue = pki->add_subcommand("issue", "Issue a node certificate for a member");
+  pki_issue->add_option("--ca-dir", issue.ca_dir, "Issuing CA directory")->required();
+  pki_issue->add_option("--ags", issue.ags, "Member AGS (5 or 8 digits)")->required();
+  pki_issue->add_option("--name", issue.name, "Certificate common name");
+  pki_issue->add_option("--dns", issue.dns_names, "DNS name of the node (repeatable)");
+  pki_issue->add_option("--ip", issue.ip_addresses, "IP address of the node (repeatable)");
+  pki_issue->add_option("--days", issue.days, "Validity in days")->capture_default_str();
+  pki_issue->add_option("--out-dir", issue.out_dir, "Output directory")->required();
+  pki_issue->add_flag("--force", issue.force, "Replace existing files");
+  certs::PkiIntermediateArgs inter;
+  auto* pki_inter = pki->add_subcommand("intermediate", "Issue an intermediate CA");
+  pki_inter->add_option("--ca-dir", inter.ca_dir, "Issuing CA directory")->required();
+  pki_inter->add_option("--name", inter.name, "Common name")->required();
+  pki_inter->add_option("--organization", inter.organization, "Organization");
+  pki_inter->add_option("--days", inter.days, "Validity in days")->capture_default_str();
+  pki_inter->add_option("--out-dir", inter.out_dir, "Output CA directory")->required();
+  pki_inter->add_flag("--force", inter.force, "Replace existing files");
+  certs::PkiRevokeArgs revoke;
+  auto* pki_revoke = pki->add_subcommand("revoke", "Revoke a certificate and reissue the CRL");
+  pki_revoke->add_option("--ca-dir", revoke.ca_dir, "Issuing CA directory")->required();
+  pki_revoke->add_option("cert", revoke.cert_path, "Certificate to revoke")->required();
+  pki_revoke->add_option("--crl-days", revoke.crl_days, "CRL validity")->capture_default_str();
+  certs::PkiCrlArgs crl;
+  auto* pki_crl = pki->add_subcommand("crl", "Reissue the CA's CRL");
+  pki_crl->add_option("--ca-dir", crl.ca_dir, "CA directory")->required();
+  pki_crl->add_option("--days", crl.days, "CRL validity")->capture_default_str();
+  certs::PkiPinArgs pin;
+  auto* pki_pin = pki->add_subcommand("pin", "Print a certificate's SPKI SHA-256 pin");
+  pki_pin->add_option("cert", pin.cert_path, "Certificate (PEM)")->required();
+  certs::PkiShowArgs pshow;
+  auto* pki_show = pki->add_subcommand("show", "Show a certificate: subject, AGS, validity, pin");
+  pki_show->add_option("cert", pshow.cert_path, "Certificate (PEM)")->required();
+
+  // The agreement.
+  auto* agr = app.add_subcommand("agreement", "The signed cooperation agreement");
+  agr->require_subcommand(1);
+  agreement::AgreementSignArgs sign;
+  auto* agr_sign = agr->add_subcommand("sign", "Sign an agreement file as a member (local)");
+  agr_sign->add_option("file", sign.agreement_path, "Agreement file")->required();
+  agr_sign->add_option("--ags", sign.signer_ags, "Signing member's AGS")->required();
+  agr_sign->add_option("--key", sign.key_path, "Member's node key")->required();
+  agr_sign->add_option("--cert", sign.cert_path, "Member's node certificate")->required();
+  agreement::AgreementVerifyArgs verify;
+  auto* agr_verify = agr->add_subcommand("verify", "Verify an agreement file (local)");
+  agr_verify->add_option("file", verify.agreement_path, "Agreement file")->required();
+  agr_verify->add_option("--current", verify.current_path,
+                         "The agreement in force: check the file as its amendment");
+  agr_verify->add_option("--fingerprint", verify.expected_fingerprint,
+                         "Expected fingerprint (first installation)");
+  std::string install_file, install_fp;
+  auto* agr_install = agr->add_subcommand("install", "Install the first agreement on the node");
+  agr_install->add_option("file", install_file, "Signed agreement file")->required();
+  agr_install
+      ->add_option("--fingerprint", install_fp, "Fingerprint compared with the other members")
+      ->required();
+  std::string update_file;
+  auto* agr_update = agr->add_subcommand("update", "Install an amendment on the node");
+  agr_update->add_option("file", update_file, "Signed agreement file")->required();
+  auto* agr_show = agr->add_subcommand("show", "Show the agreement in force on the node");
+
+  // The audit log.
+  auto* aud = app.add_subcommand("audit", "The node's hash-chained audit log");
+  aud->require_subcommand(1);
+  uint32_t tail_n = 20;
+  auto* aud_tail = aud->add_subcommand("tail", "Show the last entries");
+  aud_tail->add_option("-n", tail_n, "Number of entries")->capture_default_str();
+  bool tail_json = false;
+  aud_tail->add_flag("--json", tail_json, "JSON lines");
+  auto* aud_verify = aud->add_subcommand("verify", "Verify the hash chain and signed heads");
+  uint64_t export_from = 1;
+  auto* aud_export = aud->add_subcommand("export", "Export entries as JSON lines");
+  aud_export->add_option("--from", export_from, "First sequence number")->capture_default_str();
+
+  auto* cred = app.add_subcommand("credentials", "The node's TLS credentials");
+  cred->require_subcommand(1);
+  auto* cred_reload = cred->add_subcommand("reload", "Re-read key and certificate files now");
 
   try {
     app.parse(argc, argv);
@@ -553,6 +838,21 @@ int Run(int argc, char** argv) {
   }
 
   if (infer->parsed()) return CmdSchemaInfer(infer_file, infer_dataset, infer_delim, infer_format);
+  if (pki_init->parsed()) return certs::RunPkiInitCa(init_ca, std::cout, std::cerr);
+  if (pki_issue->parsed()) return certs::RunPkiIssue(issue, std::cout, std::cerr);
+  if (pki_inter->parsed()) return certs::RunPkiIntermediate(inter, std::cout, std::cerr);
+  if (pki_revoke->parsed()) return certs::RunPkiRevoke(revoke, std::cout, std::cerr);
+  if (pki_crl->parsed()) return certs::RunPkiCrl(crl, std::cout, std::cerr);
+  if (pki_pin->parsed()) return certs::RunPkiPin(pin, std::cout, std::cerr);
+  if (pki_show->parsed()) return certs::RunPkiShow(pshow, std::cout, std::cerr);
+  if (agr_sign->parsed()) {
+    sign.now = absl::Now();
+    return agreement::RunAgreementSign(sign, std::cout, std::cerr);
+  }
+  if (agr_verify->parsed()) {
+    verify.now = absl::Now();
+    return agreement::RunAgreementVerify(verify, std::cout, std::cerr);
+  }
 
   Client client(g);
   if (!client.Connect()) return kExitUsage;
@@ -562,8 +862,17 @@ int Run(int argc, char** argv) {
   if (exp->parsed()) return CmdCatalogExport(client, exp_format, exp_out);
   if (setmd->parsed()) return CmdSetMetadata(client, setmd_id, setmd_file);
   if (cat->parsed()) return CmdCatalogList(client, words);
+  if (query->parsed() && !qpeer.empty()) return CmdQueryPeer(client, qpeer, sql, qpurpose, qformat);
   if (query->parsed()) return CmdQuery(client, sql, qformat);
+  if (ping->parsed()) return CmdPingPeer(client, ping_peer);
   if (del->parsed()) return CmdDelete(client, del_id);
+  if (agr_install->parsed()) return CmdAgreementInstall(client, install_file, install_fp, false);
+  if (agr_update->parsed()) return CmdAgreementInstall(client, update_file, "", true);
+  if (agr_show->parsed()) return CmdAgreementShow(client);
+  if (aud_tail->parsed()) return CmdAuditRead(client, true, 0, tail_n, tail_json);
+  if (aud_verify->parsed()) return CmdAuditVerify(client);
+  if (aud_export->parsed()) return CmdAuditRead(client, false, export_from, 0, true);
+  if (cred_reload->parsed()) return CmdCredentialsReload(client);
   return kExitUsage;
 }
 

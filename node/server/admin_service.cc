@@ -4,9 +4,13 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
+#include "certs/pki.h"
+#include "federation/agreement/agreement.h"
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
+#include "node/query/sql.h"
 
 namespace fednode::server {
 namespace {
@@ -16,80 +20,111 @@ std::string NextRequestId() {
   return absl::StrCat("admin-", counter.fetch_add(1) + 1);
 }
 
-grpc::Status Edge(const absl::Status& status, absl::string_view method) {
-  if (!status.ok()) {
-    FEDNODE_LOG(INFO) << "admin " << method << ": " << absl::StatusCodeToString(status.code());
-  }
-  return ToGrpcStatus(status, NextRequestId());
-}
-
 }  // namespace
+
+grpc::Status AdminServiceImpl::Audited(const absl::Status& status, const std::string& operation,
+                                       const std::string& dataset_id, uint64_t rows) {
+  const std::string request_id = NextRequestId();
+  if (ctx_.audit != nullptr) {
+    audit::v1::AuditEntry e;
+    e.set_caller("admin");
+    e.set_peer_address("unix:admin-socket");
+    e.set_operation(operation);
+    e.set_dataset_id(dataset_id);
+    e.set_decision(status.ok() ? audit::v1::DECISION_ALLOW : audit::v1::DECISION_ERROR);
+    if (!status.ok()) {
+      e.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
+                                status.message().substr(0, 500)));
+    }
+    e.set_rows_returned(rows);
+    e.set_request_id(request_id);
+    if (ctx_.federation != nullptr) {
+      auto a = ctx_.federation->agreement();
+      if (a != nullptr) e.set_agreement_version(a->agreement().version());
+    }
+    absl::StatusOr<uint64_t> seq = ctx_.audit->Append(std::move(e));
+    if (!seq.ok()) {
+      FEDNODE_LOG(ERROR) << "audit log: " << seq.status();
+      return ToGrpcStatus(absl::UnavailableError(absl::StrCat(
+                              "the audit log cannot record this action: ", seq.status().message())),
+                          request_id);
+    }
+  }
+  if (!status.ok()) {
+    FEDNODE_LOG(INFO) << operation << ": " << absl::StatusCodeToString(status.code());
+  }
+  return ToGrpcStatus(status, request_id);
+}
 
 grpc::Status AdminServiceImpl::Import(grpc::ServerContext* /*context*/,
                                       grpc::ServerReader<node::v1::ImportRequest>* reader,
                                       node::v1::ImportResponse* response) {
   node::v1::ImportRequest request;
   if (!reader->Read(&request) || !request.has_header()) {
-    return Edge(absl::InvalidArgumentError("import: the first message must carry the header"),
-                "Import");
+    return Audited(absl::InvalidArgumentError("import: the first message must carry the header"),
+                   "admin.Import", "");
   }
   node::v1::ImportHeader header = request.header();
   std::string source = std::move(*request.mutable_chunk());
   while (reader->Read(&request)) {
     if (source.size() + request.chunk().size() > kMaxImportBytes) {
-      return Edge(absl::ResourceExhaustedError(absl::StrCat("import: source is larger than ",
-                                                            kMaxImportBytes >> 20, " MiB")),
-                  "Import");
+      return Audited(absl::ResourceExhaustedError(absl::StrCat("import: source is larger than ",
+                                                               kMaxImportBytes >> 20, " MiB")),
+                     "admin.Import", header.dataset_id());
     }
     source.append(request.chunk());
   }
   absl::StatusOr<node::v1::ImportResponse> result = node_->Import(header, source);
-  if (!result.ok()) return Edge(result.status(), "Import");
-  *response = std::move(*result);
-  return grpc::Status::OK;
+  uint64_t rows = 0;
+  if (result.ok()) {
+    for (const auto& d : result->datasets()) rows += d.rows_imported();
+    *response = std::move(*result);
+  }
+  return Audited(result.status(), "admin.Import", header.dataset_id(), rows);
 }
 
 grpc::Status AdminServiceImpl::ListCatalog(grpc::ServerContext* /*context*/,
                                            const node::v1::ListCatalogRequest* request,
                                            node::v1::ListCatalogResponse* response) {
   auto entries = node_->ListCatalog(request->search());
-  if (!entries.ok()) return Edge(entries.status(), "ListCatalog");
-  for (auto& e : *entries) *response->add_entries() = std::move(e);
-  return grpc::Status::OK;
+  if (entries.ok()) {
+    for (auto& e : *entries) *response->add_entries() = std::move(e);
+  }
+  return Audited(entries.status(), "admin.ListCatalog", "", response->entries_size());
 }
 
 grpc::Status AdminServiceImpl::GetCatalogEntry(grpc::ServerContext* /*context*/,
                                                const node::v1::GetCatalogEntryRequest* request,
                                                catalog::v1::CatalogEntry* response) {
   auto entry = node_->GetCatalogEntry(request->dataset_id());
-  if (!entry.ok()) return Edge(entry.status(), "GetCatalogEntry");
-  *response = std::move(*entry);
-  return grpc::Status::OK;
+  if (entry.ok()) *response = std::move(*entry);
+  return Audited(entry.status(), "admin.GetCatalogEntry", request->dataset_id());
 }
 
 grpc::Status AdminServiceImpl::SetMetadata(grpc::ServerContext* /*context*/,
                                            const node::v1::SetMetadataRequest* request,
                                            catalog::v1::CatalogEntry* response) {
   auto entry = node_->SetMetadata(request->dataset_id(), request->metadata());
-  if (!entry.ok()) return Edge(entry.status(), "SetMetadata");
-  *response = std::move(*entry);
-  return grpc::Status::OK;
+  if (entry.ok()) *response = std::move(*entry);
+  return Audited(entry.status(), "admin.SetMetadata", request->dataset_id());
 }
 
 grpc::Status AdminServiceImpl::ExportCatalog(grpc::ServerContext* /*context*/,
                                              const node::v1::ExportCatalogRequest* request,
                                              node::v1::ExportCatalogResponse* response) {
   auto exported = node_->ExportCatalog(request->format());
-  if (!exported.ok()) return Edge(exported.status(), "ExportCatalog");
-  *response = std::move(*exported);
-  return grpc::Status::OK;
+  if (exported.ok()) *response = std::move(*exported);
+  return Audited(exported.status(), "admin.ExportCatalog", "", response->entries_exported());
 }
 
 grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
                                      const node::v1::QueryRequest* request,
                                      grpc::ServerWriter<node::v1::QueryResponse>* writer) {
   absl::StatusOr<query::v1::ResultSet> result = node_->Query(*request);
-  if (!result.ok()) return Edge(result.status(), "Query");
+  std::string dataset = request->has_plan() ? request->plan().dataset_id() : "";
+  if (!result.ok()) return Audited(result.status(), "admin.Query", dataset);
+  grpc::Status audited = Audited(absl::OkStatus(), "admin.Query", dataset, result->rows_size());
+  if (!audited.ok()) return audited;
   node::v1::QueryResponse message;
   *message.mutable_columns() = result->columns();
   message.set_dataset_version(result->dataset_version());
@@ -112,16 +147,197 @@ grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
 grpc::Status AdminServiceImpl::DeleteDataset(grpc::ServerContext* /*context*/,
                                              const node::v1::DeleteDatasetRequest* request,
                                              node::v1::DeleteDatasetResponse* /*response*/) {
-  return Edge(node_->DeleteDataset(request->dataset_id()), "DeleteDataset");
+  return Audited(node_->DeleteDataset(request->dataset_id()), "admin.DeleteDataset",
+                 request->dataset_id());
 }
 
 grpc::Status AdminServiceImpl::GetStatus(grpc::ServerContext* /*context*/,
                                          const node::v1::GetStatusRequest* /*request*/,
                                          node::v1::GetStatusResponse* response) {
+  // Status polls (health checks, scripts) are frequent and read nothing
+  // sensitive: not audited.
   auto status = node_->Status();
-  if (!status.ok()) return Edge(status.status(), "GetStatus");
+  if (!status.ok()) return ToGrpcStatus(status.status(), NextRequestId());
   *response = std::move(*status);
   return grpc::Status::OK;
+}
+
+void AdminServiceImpl::DescribeAgreement(node::v1::AgreementStatus* s) {
+  if (ctx_.federation == nullptr) return;
+  auto signed_agreement = ctx_.federation->agreement();
+  if (signed_agreement != nullptr) {
+    const auto& a = signed_agreement->agreement();
+    s->set_installed(true);
+    s->set_agreement_id(a.agreement_id());
+    s->set_version(a.version());
+    s->set_fingerprint(agreement::Fingerprint(a));
+    s->set_valid_from(a.valid_from());
+    s->set_valid_until(a.valid_until());
+    s->set_members(static_cast<uint32_t>(a.members_size()));
+    s->set_grants(static_cast<uint32_t>(a.grants_size()));
+    std::vector<std::string> certs_pem;
+    if (ctx_.federation->stager() != nullptr) {
+      identity::OwnCredentials own = ctx_.federation->stager()->current();
+      if (!own.cert_pem.empty()) {
+        s->set_own_spki_sha256(own.spki_sha256);
+        s->set_own_certificate_not_after(agreement::FormatRfc3339(own.not_after));
+        certs_pem.push_back(own.cert_pem);
+      }
+    }
+    for (const auto& w : agreement::ExpiryWarnings(a, certs_pem, ctx_.federation->clock()->Now())) {
+      s->add_warnings(w.message);
+    }
+  }
+  if (ctx_.federation_address) s->set_federation_address(ctx_.federation_address());
+}
+
+grpc::Status AdminServiceImpl::InstallAgreement(grpc::ServerContext* /*context*/,
+                                                const node::v1::InstallAgreementRequest* request,
+                                                node::v1::AgreementStatus* response) {
+  if (ctx_.federation == nullptr) {
+    return Audited(absl::FailedPreconditionError("federation is not configured"),
+                   "admin.InstallAgreement", "");
+  }
+  absl::Status s = ctx_.federation->Install(request->text(), request->fingerprint());
+  if (s.ok() && ctx_.start_federation) s = ctx_.start_federation().status();
+  DescribeAgreement(response);
+  return Audited(s, "admin.InstallAgreement", "");
+}
+
+grpc::Status AdminServiceImpl::UpdateAgreement(grpc::ServerContext* /*context*/,
+                                               const node::v1::UpdateAgreementRequest* request,
+                                               node::v1::AgreementStatus* response) {
+  if (ctx_.federation == nullptr) {
+    return Audited(absl::FailedPreconditionError("federation is not configured"),
+                   "admin.UpdateAgreement", "");
+  }
+  absl::Status s = ctx_.federation->Update(request->text());
+  if (s.ok() && ctx_.start_federation) s = ctx_.start_federation().status();
+  DescribeAgreement(response);
+  return Audited(s, "admin.UpdateAgreement", "");
+}
+
+grpc::Status AdminServiceImpl::GetAgreement(grpc::ServerContext* /*context*/,
+                                            const node::v1::GetAgreementRequest* /*request*/,
+                                            node::v1::AgreementStatus* response) {
+  DescribeAgreement(response);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ReadAudit(grpc::ServerContext* /*context*/,
+                                         const node::v1::AuditReadRequest* request,
+                                         node::v1::AuditReadResponse* response) {
+  if (ctx_.audit == nullptr) {
+    return ToGrpcStatus(absl::FailedPreconditionError("no audit log"), NextRequestId());
+  }
+  size_t limit = request->limit() == 0 ? 100 : std::min<size_t>(request->limit(), 10000);
+  auto entries = request->tail()
+                     ? ctx_.audit->Tail(limit)
+                     : ctx_.audit->Read(std::max<uint64_t>(request->from_seq(), 1), limit);
+  if (!entries.ok()) return ToGrpcStatus(entries.status(), NextRequestId());
+  for (auto& e : *entries) *response->add_entries() = std::move(e);
+  response->set_last_seq(ctx_.audit->last_seq());
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::VerifyAudit(grpc::ServerContext* /*context*/,
+                                           const node::v1::AuditVerifyRequest* /*request*/,
+                                           node::v1::AuditVerifyResponse* response) {
+  if (ctx_.audit == nullptr) {
+    return ToGrpcStatus(absl::FailedPreconditionError("no audit log"), NextRequestId());
+  }
+  uint64_t checked = 0;
+  absl::Status s = ctx_.audit->Verify(&checked);
+  response->set_ok(s.ok());
+  response->set_entries_checked(checked);
+  if (!s.ok()) response->set_problem(std::string(s.message()));
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::ReloadCredentials(
+    grpc::ServerContext* /*context*/, const node::v1::ReloadCredentialsRequest* /*request*/,
+    node::v1::ReloadCredentialsResponse* response) {
+  if (ctx_.federation == nullptr) {
+    return Audited(absl::FailedPreconditionError("federation is not configured"),
+                   "admin.ReloadCredentials", "");
+  }
+  absl::Status s = ctx_.federation->ReloadCredentials();
+  if (s.ok() && ctx_.federation->stager() != nullptr) {
+    identity::OwnCredentials own = ctx_.federation->stager()->current();
+    response->set_spki_sha256(own.spki_sha256);
+    response->set_not_after(agreement::FormatRfc3339(own.not_after));
+  }
+  return Audited(s, "admin.ReloadCredentials", "");
+}
+
+grpc::Status AdminServiceImpl::QueryPeer(grpc::ServerContext* context,
+                                         const node::v1::QueryPeerRequest* request,
+                                         grpc::ServerWriter<node::v1::QueryPeerResponse>* writer) {
+  const std::string op = absl::StrCat("admin.QueryPeer ", request->peer_ags());
+  if (ctx_.peers == nullptr) {
+    return Audited(absl::FailedPreconditionError("federation is not configured"), op, "");
+  }
+  absl::StatusOr<query::v1::QueryPlan> plan = query::ParseSql(request->sql());
+  if (!plan.ok()) return Audited(plan.status(), op, "");
+  auto stub = ctx_.peers->Stub(request->peer_ags());
+  if (!stub.ok()) return Audited(stub.status(), op, plan->dataset_id());
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(request->timeout_seconds() == 0
+                                             ? 30
+                                             : std::min(request->timeout_seconds(), 3600u)));
+  federation::v1::QueryRequest peer_request;
+  *peer_request.mutable_plan() = *plan;
+  peer_request.set_purpose(request->purpose());
+  auto reader = (*stub)->Query(&call, peer_request);
+  federation::v1::QueryResponse in;
+  uint64_t rows = 0;
+  bool first = true;
+  while (reader->Read(&in)) {
+    if (context->IsCancelled()) {
+      call.TryCancel();
+      break;
+    }
+    node::v1::QueryPeerResponse out;
+    if (first) {
+      *out.mutable_columns() = in.columns();
+      out.set_holder_ags(in.holder_ags());
+      out.set_dataset_id(in.dataset_id());
+      out.set_dataset_version(in.dataset_version());
+      out.set_agreement_version(in.agreement_version());
+      out.set_grant_id(in.grant_id());
+      first = false;
+    }
+    rows += in.rows_size();
+    *out.mutable_rows() = std::move(*in.mutable_rows());
+    if (!writer->Write(out)) call.TryCancel();
+  }
+  grpc::Status s = reader->Finish();
+  absl::Status as = FromGrpcStatus(s, absl::StrCat("member ", request->peer_ags()));
+  return Audited(as, op, plan->dataset_id(), rows);
+}
+
+grpc::Status AdminServiceImpl::PingPeer(grpc::ServerContext* /*context*/,
+                                        const node::v1::PingPeerRequest* request,
+                                        node::v1::PingPeerResponse* response) {
+  const std::string op = absl::StrCat("admin.PingPeer ", request->peer_ags());
+  if (ctx_.peers == nullptr) {
+    return Audited(absl::FailedPreconditionError("federation is not configured"), op, "");
+  }
+  auto stub = ctx_.peers->Stub(request->peer_ags());
+  if (!stub.ok()) return Audited(stub.status(), op, "");
+  grpc::ClientContext call;
+  call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  federation::v1::PingResponse pong;
+  absl::Time start = absl::Now();
+  grpc::Status s = (*stub)->Ping(&call, federation::v1::PingRequest(), &pong);
+  if (s.ok()) {
+    response->set_peer_ags(pong.ags());
+    response->set_peer_agreement_version(pong.agreement_version());
+    response->set_seen_as(pong.caller_ags());
+    response->set_round_trip_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  return Audited(FromGrpcStatus(s, absl::StrCat("member ", request->peer_ags())), op, "");
 }
 
 }  // namespace fednode::server

@@ -9,7 +9,13 @@
 // Thread-safety: safe for concurrent use (gRPC calls methods from its pool).
 #pragma once
 
+#include <functional>
+#include <string>
+
+#include "node/audit/audit_log.h"
+#include "node/server/federation_host.h"
 #include "node/server/node.h"
+#include "node/server/peer_channels.h"
 #include "proto/node/v1/admin.grpc.pb.h"
 
 namespace fednode::server {
@@ -19,10 +25,22 @@ namespace fednode::server {
 inline constexpr int kMaxRowsPerMessage = 4096;
 inline constexpr size_t kMaxBytesPerMessage = size_t{1} << 20;
 
+// What the admin service operates on. All pointers must outlive the service.
+struct AdminContext {
+  Node* node = nullptr;
+  FederationHost* federation = nullptr;
+  audit::AuditLog* audit = nullptr;
+  PeerChannels* peers = nullptr;
+  // Opens the federation port once an agreement and credentials are in
+  // place (idempotent); returns the bound address.
+  std::function<absl::StatusOr<std::string>()> start_federation;
+  // The bound federation address, empty when closed.
+  std::function<std::string()> federation_address;
+};
+
 class AdminServiceImpl final : public node::v1::AdminService::Service {
  public:
-  // `node` must outlive this service.
-  explicit AdminServiceImpl(Node* node) : node_(node) {}
+  explicit AdminServiceImpl(AdminContext context) : ctx_(std::move(context)), node_(ctx_.node) {}
 
   grpc::Status Import(grpc::ServerContext* context,
                       grpc::ServerReader<node::v1::ImportRequest>* reader,
@@ -46,8 +64,38 @@ class AdminServiceImpl final : public node::v1::AdminService::Service {
                              node::v1::DeleteDatasetResponse* response) override;
   grpc::Status GetStatus(grpc::ServerContext* context, const node::v1::GetStatusRequest* request,
                          node::v1::GetStatusResponse* response) override;
+  grpc::Status InstallAgreement(grpc::ServerContext* context,
+                                const node::v1::InstallAgreementRequest* request,
+                                node::v1::AgreementStatus* response) override;
+  grpc::Status UpdateAgreement(grpc::ServerContext* context,
+                               const node::v1::UpdateAgreementRequest* request,
+                               node::v1::AgreementStatus* response) override;
+  grpc::Status GetAgreement(grpc::ServerContext* context,
+                            const node::v1::GetAgreementRequest* request,
+                            node::v1::AgreementStatus* response) override;
+  grpc::Status ReadAudit(grpc::ServerContext* context, const node::v1::AuditReadRequest* request,
+                         node::v1::AuditReadResponse* response) override;
+  grpc::Status VerifyAudit(grpc::ServerContext* context,
+                           const node::v1::AuditVerifyRequest* request,
+                           node::v1::AuditVerifyResponse* response) override;
+  grpc::Status ReloadCredentials(grpc::ServerContext* context,
+                                 const node::v1::ReloadCredentialsRequest* request,
+                                 node::v1::ReloadCredentialsResponse* response) override;
+
+  grpc::Status QueryPeer(grpc::ServerContext* context, const node::v1::QueryPeerRequest* request,
+                         grpc::ServerWriter<node::v1::QueryPeerResponse>* writer) override;
+  grpc::Status PingPeer(grpc::ServerContext* context, const node::v1::PingPeerRequest* request,
+                        node::v1::PingPeerResponse* response) override;
+
+  // Fills `status` from the agreement in force and the node's credentials.
+  void DescribeAgreement(node::v1::AgreementStatus* status);
 
  private:
+  // Appends the audit entry of an admin action (caller "admin").
+  grpc::Status Audited(const absl::Status& status, const std::string& operation,
+                       const std::string& dataset_id, uint64_t rows = 0);
+
+  AdminContext ctx_;
   Node* node_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -105,6 +106,22 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
                                                           : "publisher.license";
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": \"", *field, "\" is not an http(s) URI"));
+    }
+  }
+  if (config.has_federation()) {
+    const auto& f = config.federation();
+    const std::string& addr = f.listen_address();
+    size_t colon = addr.rfind(':');
+    int port = -1;
+    if (addr.empty() || colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "federation.listen_address: \"", addr, "\" is not host:port (e.g. \"0.0.0.0:7443\")"));
+    }
+    if (f.key_file().empty()) return absl::InvalidArgumentError("federation.key_file: required");
+    if (f.cert_file().empty()) return absl::InvalidArgumentError("federation.cert_file: required");
+    if (f.reload_interval_seconds() > 86400) {
+      return absl::InvalidArgumentError("federation.reload_interval_seconds: at most 86400");
     }
   }
   return absl::OkStatus();

@@ -3,7 +3,8 @@
 //   fednode --config /etc/fednode/fednode.textproto
 //   fednode --config FILE --check-config     # validate and exit
 //
-// SIGTERM or SIGINT drains calls in flight and exits 0. Logs go to stderr.
+// SIGTERM or SIGINT drains calls in flight and exits 0; SIGHUP re-reads the
+// TLS key and certificate. Logs go to stderr.
 #include <signal.h>
 
 #include <cstdio>
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // NOLINT: a vanished client must not kill the node
 
@@ -95,7 +97,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   int signo = 0;
-  sigwait(&stop_signals, &signo);
+  while (true) {
+    sigwait(&stop_signals, &signo);
+    if (signo != SIGHUP) break;
+    // SIGHUP: re-read the TLS key and certificate now (rotation).
+    absl::Status reloaded = (*server)->ReloadCredentials();
+    if (reloaded.ok()) {
+      FEDNODE_LOG(INFO) << "SIGHUP: TLS credentials checked";
+    } else {
+      FEDNODE_LOG(WARNING) << "SIGHUP: TLS credentials not reloaded: " << reloaded.message();
+    }
+  }
   FEDNODE_LOG(INFO) << "received signal " << signo << ", draining";
   (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
   return 0;

@@ -3,9 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -13,6 +12,8 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
+#include "certs/pki.h"
+#include "federation/agreement/agreement.h"
 #include "node/base/log.h"
 #include "node/base/status_macros.h"
 #include "node/storage/dataset_store.h"
@@ -30,8 +31,52 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
                            storage::DatasetStore::Open(store_options));
 
   auto server = std::unique_ptr<NodeServer>(new NodeServer());
+  server->config_ = config;
   FEDNODE_ASSIGN_OR_RETURN(server->node_, Node::Create(config, std::move(store), clock));
-  server->admin_service_ = std::make_unique<AdminServiceImpl>(server->node_.get());
+  NodeServer* self = server.get();
+
+  // The audit log signs its head with the node key in force; a signature by
+  // an earlier (rotated) key is checked only for its place in the chain.
+  audit::AuditLogOptions audit_options;
+  audit_options.sign_head = [self](absl::string_view data) -> absl::StatusOr<std::string> {
+    if (self->federation_ == nullptr || self->federation_->stager() == nullptr) {
+      return absl::FailedPreconditionError("no node key");
+    }
+    identity::OwnCredentials own = self->federation_->stager()->current();
+    if (own.key_pem.empty()) return absl::FailedPreconditionError("no node key loaded");
+    return certs::Sign(own.key_pem, data);
+  };
+  audit_options.verify_head = [self](absl::string_view data, absl::string_view signature,
+                                     absl::string_view spki) -> absl::Status {
+    if (self->federation_ == nullptr || self->federation_->stager() == nullptr) {
+      return absl::OkStatus();
+    }
+    identity::OwnCredentials own = self->federation_->stager()->current();
+    if (own.spki_sha256 != spki) return absl::OkStatus();
+    return certs::VerifySignature(own.cert_pem, data, signature);
+  };
+  FEDNODE_ASSIGN_OR_RETURN(server->audit_,
+                           audit::AuditLog::Open(server->node_->store(), audit_options, clock));
+
+  audit::AuditLog* audit_log = server->audit_.get();
+  FEDNODE_ASSIGN_OR_RETURN(
+      server->federation_,
+      FederationHost::Create(config, server->node_->store(), clock,
+                             [audit_log](audit::v1::AuditEntry e) -> absl::Status {
+                               return audit_log->Append(std::move(e)).status();
+                             }));
+
+  server->peers_ = std::make_unique<PeerChannels>(server->federation_.get());
+  AdminContext ctx;
+  ctx.peers = server->peers_.get();
+  ctx.node = server->node_.get();
+  ctx.federation = server->federation_.get();
+  ctx.audit = server->audit_.get();
+  ctx.start_federation = [self]() { return self->StartFederation(); };
+  ctx.federation_address = [self]() { return self->federation_address(); };
+  server->admin_service_ = std::make_unique<AdminServiceImpl>(std::move(ctx));
+  server->federation_service_ =
+      std::make_unique<FederationServiceImpl>(server->node_.get(), server->federation_.get());
   server->admin_socket_ = config.admin_socket();
 
   // We hold the data directory's lock, so a socket file here is stale.
@@ -63,18 +108,110 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
   FEDNODE_LOG(INFO) << "node " << config.member_ags() << " (" << config.member_name()
                     << ") serving admin API on " << server->admin_socket_ << ", data in "
                     << config.data_dir();
+
+  if (config.has_federation()) {
+    if (server->federation_->agreement() != nullptr) {
+      FEDNODE_RETURN_IF_ERROR(server->federation_->ReloadCredentials());
+      FEDNODE_RETURN_IF_ERROR(server->StartFederation().status());
+    } else {
+      FEDNODE_LOG(WARNING) << "no agreement installed: the federation port stays closed until "
+                              "`fedctl agreement install`";
+    }
+    uint32_t interval = config.federation().reload_interval_seconds();
+    server->watcher_ = std::thread(
+        [self, interval] { self->WatchCredentials(absl::Seconds(interval == 0 ? 10 : interval)); });
+  }
   return server;
+}
+
+absl::StatusOr<std::string> NodeServer::StartFederation() {
+  absl::MutexLock lock(&mu_);
+  if (federation_server_ != nullptr) return federation_address_;
+  if (!config_.has_federation()) {
+    return absl::FailedPreconditionError("the config has no federation block");
+  }
+  FEDNODE_RETURN_IF_ERROR(federation_->ReloadCredentials());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config_.federation().listen_address(),
+                           identity::FederationServerCredentials(*federation_->stager()), &port);
+  builder.RegisterService(federation_service_.get());
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  federation_server_ = builder.BuildAndStart();
+  if (federation_server_ == nullptr || port == 0) {
+    federation_server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config_.federation().listen_address()));
+  }
+  std::string host = config_.federation().listen_address();
+  host = host.substr(0, host.rfind(':'));
+  federation_address_ = absl::StrCat(host, ":", port);
+  if (!config_.federation().port_file().empty()) {
+    FEDNODE_RETURN_IF_ERROR(certs::WriteFileAtomically(config_.federation().port_file(),
+                                                       absl::StrCat(port, "\n"), 0644));
+  }
+  auto a = federation_->agreement();
+  FEDNODE_LOG(INFO) << "federation port " << federation_address_ << " open (mutual TLS; agreement "
+                    << a->agreement().agreement_id() << " v" << a->agreement().version() << ")";
+  return federation_address_;
+}
+
+std::string NodeServer::federation_address() const {
+  absl::MutexLock lock(&mu_);
+  return federation_address_;
+}
+
+absl::Status NodeServer::ReloadCredentials() {
+  if (federation_ == nullptr || federation_->agreement() == nullptr) return absl::OkStatus();
+  return federation_->ReloadCredentials();
+}
+
+void NodeServer::WatchCredentials(absl::Duration interval) {
+  while (!stop_watcher_.WaitForNotificationWithTimeout(interval)) {
+    auto a = federation_->agreement();
+    if (a == nullptr) continue;
+    absl::Status s = federation_->ReloadCredentials();
+    if (!s.ok()) FEDNODE_LOG(WARNING) << "TLS credentials: " << s.message();
+    std::vector<std::string> own;
+    if (federation_->stager() != nullptr) {
+      std::string pem = federation_->stager()->current().cert_pem;
+      if (!pem.empty()) own.push_back(pem);
+    }
+    for (const auto& w :
+         agreement::ExpiryWarnings(a->agreement(), own, SystemClock::Get()->Now())) {
+      FEDNODE_LOG(WARNING) << w.message;
+    }
+  }
 }
 
 void NodeServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  stop_watcher_.Notify();
+  if (watcher_.joinable()) watcher_.join();
+  auto deadline = std::chrono::system_clock::now() + absl::ToChronoSeconds(grace);
+  {
+    absl::MutexLock lock(&mu_);
+    if (federation_server_ != nullptr) {
+      federation_server_->Shutdown(deadline);
+      federation_server_->Wait();
+    }
+  }
   if (admin_server_ != nullptr) {
-    admin_server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
+    admin_server_->Shutdown(deadline);
     admin_server_->Wait();
   }
   std::error_code ec;
   std::filesystem::remove(admin_socket_, ec);
+  if (audit_ != nullptr) {
+    absl::Status closed = audit_->Close();
+    if (!closed.ok()) FEDNODE_LOG(ERROR) << "audit log close: " << closed;
+  }
+  federation_service_.reset();
+  admin_service_.reset();
+  peers_.reset();
+  federation_.reset();
+  audit_.reset();
   node_.reset();  // closes the store
   FEDNODE_LOG(INFO) << "node stopped";
 }

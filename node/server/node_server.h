@@ -1,21 +1,31 @@
-// NodeServer: the composition root. Opens the store, builds the Node and
-// serves the admin API (with gRPC health checking and server reflection) on
-// the local Unix socket. Only this file constructs concrete implementations.
+// NodeServer: the composition root. Opens the store and the audit log,
+// builds the Node and the FederationHost, serves the admin API (with gRPC
+// health checking and server reflection) on the local Unix socket, and — once
+// an agreement is installed and the config has a federation block — the
+// federation API on its TCP port with mutual TLS. Only this file constructs
+// concrete implementations.
 //
-// Thread-safety: Create/Wait/Shutdown from one owning thread; the services
-// run on gRPC's threads.
+// Thread-safety: Create/Shutdown from one owning thread; ReloadCredentials
+// and the services from any thread.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 
+#include "node/audit/audit_log.h"
 #include "node/base/clock.h"
 #include "node/server/admin_service.h"
+#include "node/server/federation_host.h"
+#include "node/server/federation_service.h"
 #include "node/server/node.h"
+#include "node/server/peer_channels.h"
 #include "proto/config/v1/node_config.pb.h"
 
 namespace fednode::server {
@@ -34,9 +44,12 @@ class NodeServer {
   // Opens the data directory and starts serving. The admin socket is
   // created with mode 0600 (the file permission is the admin API's
   // authorization); a stale socket file left by a killed node is replaced.
-  // Errors: FailedPrecondition when the data directory is in use by another
-  // process or belongs to another member; Unavailable when the socket cannot
-  // be bound; storage errors from DatasetStore::Open.
+  // With an installed agreement and a federation block, the node's own
+  // credentials must verify: it refuses to start when its chain is
+  // incomplete, its key does not match or the agreement has no trust anchor.
+  // Errors: FailedPrecondition for those and when the data directory is in
+  // use by another process or belongs to another member; Unavailable when a
+  // port or the socket cannot be bound; storage errors from Open.
   static absl::StatusOr<std::unique_ptr<NodeServer>> Create(const NodeServerOptions& options);
 
   ~NodeServer();
@@ -44,19 +57,38 @@ class NodeServer {
   NodeServer& operator=(const NodeServer&) = delete;
 
   // Stops accepting calls, lets calls in flight finish until `grace` has
-  // passed (then cancels them), and closes the store.
+  // passed (then cancels them), closes the audit log and the store.
   void Shutdown(absl::Duration grace);
+
+  // Re-reads the TLS files (SIGHUP); the old credentials stay on error.
+  absl::Status ReloadCredentials();
 
   Node* node() { return node_.get(); }
   const std::string& admin_socket() const { return admin_socket_; }
+  // "host:port" of the federation port, empty when closed.
+  std::string federation_address() const;
 
  private:
   NodeServer() = default;
+  absl::StatusOr<std::string> StartFederation();
+  void WatchCredentials(absl::Duration interval);
 
+  config::v1::NodeConfig config_;
   std::unique_ptr<Node> node_;
+  std::unique_ptr<audit::AuditLog> audit_;
+  std::unique_ptr<FederationHost> federation_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
+  std::unique_ptr<FederationServiceImpl> federation_service_;
+  std::unique_ptr<PeerChannels> peers_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::string admin_socket_;
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<grpc::Server> federation_server_ ABSL_GUARDED_BY(mu_);
+  std::string federation_address_ ABSL_GUARDED_BY(mu_);
+
+  absl::Notification stop_watcher_;
+  std::thread watcher_;
   bool shut_down_ = false;
 };
 

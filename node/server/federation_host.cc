@@ -1,0 +1,151 @@
+#include "node/server/federation_host.h"
+
+#include "absl/strings/str_cat.h"
+
+#include "federation/agreement/agreement.h"
+#include "node/base/log.h"
+#include "node/base/status_macros.h"
+
+namespace fednode::server {
+namespace {
+
+constexpr char kAgreementMetaKey[] = "agreement";
+
+}  // namespace
+
+FederationHost::FederationHost(config::v1::NodeConfig config, storage::DatasetStore* store,
+                               const Clock* clock, AuditAppender audit)
+    : config_(std::move(config)),
+      store_(store),
+      clock_(clock),
+      audit_(std::move(audit)),
+      authenticator_(clock) {}
+
+absl::StatusOr<std::unique_ptr<FederationHost>> FederationHost::Create(
+    const config::v1::NodeConfig& config, storage::DatasetStore* store, const Clock* clock,
+    AuditAppender audit) {
+  auto host =
+      std::unique_ptr<FederationHost>(new FederationHost(config, store, clock, std::move(audit)));
+  if (config.has_federation()) {
+    identity::TlsFiles files{config.federation().key_file(), config.federation().cert_file(),
+                             config.federation().chain_file()};
+    host->stager_ = std::make_unique<identity::CredentialStager>(config.data_dir() + "/tls", files,
+                                                                 config.member_ags());
+  }
+  absl::StatusOr<std::string> stored = store->GetMeta(kAgreementMetaKey);
+  if (stored.ok()) {
+    absl::StatusOr<agreement::v1::SignedAgreement> parsed =
+        agreement::ParseAgreement(*stored, "stored agreement");
+    if (!parsed.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("the stored agreement does not parse: ", parsed.status().message()));
+    }
+    absl::MutexLock lock(&host->mu_);
+    auto shared = std::make_shared<agreement::v1::SignedAgreement>(*std::move(parsed));
+    host->authenticator_.SetAgreement(
+        std::shared_ptr<const agreement::v1::Agreement>(shared, &shared->agreement()));
+    host->agreement_ = shared;
+  } else if (!absl::IsNotFound(stored.status())) {
+    return stored.status();
+  }
+  return host;
+}
+
+std::shared_ptr<const agreement::v1::SignedAgreement> FederationHost::agreement() const {
+  absl::MutexLock lock(&mu_);
+  return agreement_;
+}
+
+absl::Status FederationHost::Adopt(agreement::v1::SignedAgreement signed_agreement,
+                                   absl::string_view text) {
+  // Our own membership: the agreement must name this node's member.
+  bool member = false;
+  for (const auto& m : signed_agreement.agreement().members()) member |= m.ags() == own_ags();
+  if (!member) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "agreement ", signed_agreement.agreement().agreement_id(), " v",
+        signed_agreement.agreement().version(), " does not name this node's member ", own_ags()));
+  }
+  FEDNODE_RETURN_IF_ERROR(store_->PutMeta(kAgreementMetaKey, text));
+  auto shared = std::make_shared<agreement::v1::SignedAgreement>(std::move(signed_agreement));
+  {
+    absl::MutexLock lock(&mu_);
+    agreement_ = shared;
+  }
+  authenticator_.SetAgreement(
+      std::shared_ptr<const agreement::v1::Agreement>(shared, &shared->agreement()));
+  FEDNODE_LOG(INFO) << "agreement " << shared->agreement().agreement_id() << " v"
+                    << shared->agreement().version() << " in force (fingerprint "
+                    << agreement::Fingerprint(shared->agreement()) << ")";
+  if (stager_ != nullptr) {
+    absl::Status reload = ReloadCredentials();
+    if (!reload.ok()) FEDNODE_LOG(ERROR) << "TLS credentials: " << reload.message();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FederationHost::Install(absl::string_view text, absl::string_view fingerprint) {
+  if (agreement() != nullptr) {
+    return absl::FailedPreconditionError(
+        "an agreement is installed already; amendments go through `fedctl agreement update`");
+  }
+  FEDNODE_ASSIGN_OR_RETURN(agreement::v1::SignedAgreement parsed,
+                           agreement::ParseAgreement(text, "agreement"));
+  FEDNODE_RETURN_IF_ERROR(agreement::CheckInitial(parsed, fingerprint, clock_->Now()));
+  return Adopt(std::move(parsed), text);
+}
+
+absl::Status FederationHost::Update(absl::string_view text) {
+  std::shared_ptr<const agreement::v1::SignedAgreement> current = agreement();
+  if (current == nullptr) {
+    return absl::FailedPreconditionError(
+        "no agreement installed yet; install the first one by hand with `fedctl agreement "
+        "install FILE --fingerprint HEX`");
+  }
+  FEDNODE_ASSIGN_OR_RETURN(agreement::v1::SignedAgreement parsed,
+                           agreement::ParseAgreement(text, "agreement"));
+  FEDNODE_RETURN_IF_ERROR(agreement::CheckAmendment(*current, parsed, clock_->Now()));
+  return Adopt(std::move(parsed), text);
+}
+
+absl::Status FederationHost::ReloadCredentials() {
+  if (stager_ == nullptr) {
+    return absl::FailedPreconditionError("the config has no federation block");
+  }
+  std::shared_ptr<const agreement::v1::SignedAgreement> current = agreement();
+  if (current == nullptr) return absl::FailedPreconditionError("no agreement installed");
+  return stager_->Reload(current->agreement(), clock_->Now());
+}
+
+absl::Status FederationHost::Audit(audit::v1::AuditEntry entry) {
+  if (!audit_) return absl::OkStatus();
+  std::shared_ptr<const agreement::v1::SignedAgreement> current = agreement();
+  if (current != nullptr && entry.agreement_version() == 0) {
+    entry.set_agreement_version(current->agreement().version());
+  }
+  return audit_(std::move(entry));
+}
+
+absl::StatusOr<identity::Member> FederationHost::Authenticate(absl::string_view leaf_pem,
+                                                              absl::string_view chain_pem,
+                                                              const std::string& peer_address,
+                                                              const std::string& operation,
+                                                              const std::string& request_id) {
+  absl::StatusOr<identity::Member> member = authenticator_.Authenticate(leaf_pem, chain_pem);
+  if (!member.ok()) {
+    audit::v1::AuditEntry e;
+    e.set_caller("unauthenticated");
+    e.set_peer_address(peer_address);
+    e.set_operation(operation);
+    e.set_decision(audit::v1::DECISION_DENY);
+    e.set_reason(std::string(member.status().message()));
+    e.set_request_id(request_id);
+    absl::Status logged = Audit(std::move(e));
+    if (!logged.ok()) return logged;  // no answer leaves without its audit entry
+    FEDNODE_LOG(WARNING) << "refused " << peer_address << " (" << operation
+                         << "): " << member.status().message();
+  }
+  return member;
+}
+
+}  // namespace fednode::server

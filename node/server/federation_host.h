@@ -1,0 +1,94 @@
+// FederationHost: the federation side of a node — the agreement in force,
+// the node's TLS identity, peer authentication and authorization, and the
+// audit of every cross-boundary request. The FederationService (gRPC
+// adapter) asks it who a caller is and what it may do.
+//
+// Agreement lifecycle: the first agreement is installed by hand (`fedctl
+// agreement install FILE --fingerprint HEX`): its fingerprint must match what
+// the operator compared with the other members, and it must carry valid
+// signatures. A later version replaces it only through CheckAmendment
+// (signatures the current version requires, never a lower version). The
+// signed agreement is stored in the node's meta column family and loaded at
+// start.
+//
+// Layer: node/server. Safe for concurrent use.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+#include "federation/identity/member_authenticator.h"
+#include "federation/identity/tls_credentials.h"
+#include "federation/policy/policy.h"
+#include "node/base/clock.h"
+#include "node/storage/dataset_store.h"
+#include "proto/agreement/v1/agreement.pb.h"
+#include "proto/audit/v1/audit.pb.h"
+#include "proto/config/v1/node_config.pb.h"
+
+namespace fednode::server {
+
+// Where audit entries go. Append returns once the entry is durable.
+using AuditAppender = std::function<absl::Status(audit::v1::AuditEntry)>;
+
+class FederationHost {
+ public:
+  // `store`, `clock` must outlive the host. `audit` is called for every
+  // request and denial. Loads the stored agreement, if any.
+  // Errors: DataLoss when the stored agreement does not parse.
+  static absl::StatusOr<std::unique_ptr<FederationHost>> Create(
+      const config::v1::NodeConfig& config, storage::DatasetStore* store, const Clock* clock,
+      AuditAppender audit);
+
+  // The signed agreement in force, or nullptr.
+  std::shared_ptr<const agreement::v1::SignedAgreement> agreement() const;
+
+  // Installs the first agreement (text of the signed agreement file).
+  // Errors: FailedPrecondition when one is installed already (use Update) or
+  // the fingerprint differs; errors of agreement::CheckInitial.
+  absl::Status Install(absl::string_view text, absl::string_view fingerprint);
+  // Replaces the agreement with an amendment.
+  // Errors: FailedPrecondition without an installed agreement; errors of
+  // agreement::CheckAmendment (signatures, version).
+  absl::Status Update(absl::string_view text);
+
+  // Loads and checks the TLS credentials against the agreement in force.
+  // Errors: as identity::LoadOwnCredentials; FailedPrecondition without an
+  // agreement or federation config.
+  absl::Status ReloadCredentials();
+
+  const identity::CredentialStager* stager() const { return stager_.get(); }
+  const identity::MemberAuthenticator* authenticator() const { return &authenticator_; }
+  const std::string& own_ags() const { return config_.member_ags(); }
+  const Clock* clock() const { return clock_; }
+
+  // Authenticates a caller from the certificate it presented; on refusal
+  // appends the audit entry (caller "unauthenticated", the reason) itself.
+  absl::StatusOr<identity::Member> Authenticate(absl::string_view leaf_pem,
+                                                absl::string_view chain_pem,
+                                                const std::string& peer_address,
+                                                const std::string& operation,
+                                                const std::string& request_id);
+
+  absl::Status Audit(audit::v1::AuditEntry entry);
+
+ private:
+  FederationHost(config::v1::NodeConfig config, storage::DatasetStore* store, const Clock* clock,
+                 AuditAppender audit);
+  absl::Status Adopt(agreement::v1::SignedAgreement signed_agreement, absl::string_view text);
+
+  config::v1::NodeConfig config_;
+  storage::DatasetStore* store_;
+  const Clock* clock_;
+  AuditAppender audit_;
+  identity::MemberAuthenticator authenticator_;
+  std::unique_ptr<identity::CredentialStager> stager_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const agreement::v1::SignedAgreement> agreement_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace fednode::server

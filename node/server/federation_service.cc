@@ -1,0 +1,260 @@
+#include "node/server/federation_service.h"
+
+#include <atomic>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+#include "federation/agreement/agreement.h"
+#include "federation/policy/policy.h"
+#include "node/base/grpc_status.h"
+#include "node/base/log.h"
+#include "node/query/plan_info.h"
+#include "node/query/sql.h"
+#include "node/server/admin_service.h"
+
+namespace fednode::server {
+namespace {
+
+std::string NextRequestId(absl::string_view ags) {
+  static std::atomic<uint64_t> counter{0};
+  return absl::StrCat("fed-", ags, "-", counter.fetch_add(1) + 1);
+}
+
+std::string PropertyText(const grpc::AuthContext& ctx, const char* name) {
+  std::string out;
+  for (const auto& v : ctx.FindPropertyValues(name)) out.append(v.data(), v.size());
+  return out;
+}
+
+audit::v1::AuditEntry Entry(const std::string& caller, const std::string& peer,
+                            const std::string& operation, const std::string& request_id) {
+  audit::v1::AuditEntry e;
+  e.set_caller(caller);
+  e.set_peer_address(peer);
+  e.set_operation(operation);
+  e.set_request_id(request_id);
+  return e;
+}
+
+// The name under which the holder counts contributing rows per group; never
+// shown to the caller.
+constexpr char kUnitCountAlias[] = "__fednode_units";
+
+}  // namespace
+
+absl::StatusOr<FederationServiceImpl::Caller> FederationServiceImpl::Authenticate(
+    grpc::ServerContext* context, const std::string& operation) {
+  Caller c;
+  c.peer = context->peer();
+  c.request_id = NextRequestId(host_->own_ags());
+  std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  std::string leaf = auth ? PropertyText(*auth, GRPC_X509_PEM_CERT_PROPERTY_NAME) : "";
+  std::string chain = auth ? PropertyText(*auth, GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME) : "";
+  absl::StatusOr<identity::Member> member =
+      host_->Authenticate(leaf, chain, c.peer, operation, c.request_id);
+  if (!member.ok()) return member.status();
+  c.member = *member;
+  c.agreement = host_->agreement();
+  if (c.agreement == nullptr) return absl::UnauthenticatedError("no agreement installed");
+  absl::Status in_force = agreement::CheckInForce(c.agreement->agreement(), host_->clock()->Now());
+  if (!in_force.ok()) {
+    audit::v1::AuditEntry e = Entry(c.member.ags, c.peer, operation, c.request_id);
+    e.set_decision(audit::v1::DECISION_DENY);
+    e.set_reason(std::string(in_force.message()));
+    absl::Status logged = host_->Audit(std::move(e));
+    if (!logged.ok()) return logged;
+    return absl::FailedPreconditionError(absl::StrCat(
+        in_force.message(), "; cross-boundary traffic is stopped until an amendment is in force"));
+  }
+  return c;
+}
+
+grpc::Status FederationServiceImpl::Ping(grpc::ServerContext* context,
+                                         const federation::v1::PingRequest* /*request*/,
+                                         federation::v1::PingResponse* response) {
+  absl::StatusOr<Caller> c = Authenticate(context, "federation.Ping");
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, "federation.Ping", c->request_id);
+  e.set_decision(audit::v1::DECISION_ALLOW);
+  absl::Status logged = host_->Audit(std::move(e));
+  if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+  response->set_ags(host_->own_ags());
+  response->set_agreement_id(c->agreement->agreement().agreement_id());
+  response->set_agreement_version(c->agreement->agreement().version());
+  response->set_caller_ags(c->member.ags);
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationServiceImpl::GetCatalog(grpc::ServerContext* context,
+                                               const federation::v1::GetCatalogRequest* /*req*/,
+                                               federation::v1::GetCatalogResponse* response) {
+  absl::StatusOr<Caller> c = Authenticate(context, "federation.GetCatalog");
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> all = node_->ListCatalog("");
+  if (!all.ok()) return ToGrpcStatus(all.status(), c->request_id);
+  const absl::Time now = host_->clock()->Now();
+  uint64_t shown = 0;
+  for (auto& entry : *all) {
+    if (entry.metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE) continue;
+    if (!policy::MayKnowOf(c->agreement->agreement(), policy::Caller{c->member.ags},
+                           host_->own_ags(), entry.dataset_id(), entry.schema().conforms_to(),
+                           now)) {
+      continue;
+    }
+    *response->add_entries() = std::move(entry);
+    ++shown;
+  }
+  response->set_agreement_version(c->agreement->agreement().version());
+  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, "federation.GetCatalog", c->request_id);
+  e.set_decision(audit::v1::DECISION_ALLOW);
+  e.set_rows_returned(shown);
+  absl::Status logged = host_->Audit(std::move(e));
+  if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationServiceImpl::Query(
+    grpc::ServerContext* context, const federation::v1::QueryRequest* request,
+    grpc::ServerWriter<federation::v1::QueryResponse>* writer) {
+  const std::string op = "federation.Query";
+  absl::StatusOr<Caller> c = Authenticate(context, op);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  const query::v1::QueryPlan& asked = request->plan();
+  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
+  e.set_dataset_id(asked.dataset_id());
+  e.set_purpose(request->purpose());
+
+  // Decide before anything is looked up. conforms_to comes from our own
+  // catalog, but a refusal reads the same whether or not the dataset exists.
+  policy::Request pr;
+  pr.kind =
+      query::IsAggregate(asked) ? policy::Request::Kind::kAggregate : policy::Request::Kind::kRows;
+  pr.holder_ags = host_->own_ags();
+  pr.dataset_id = asked.dataset_id();
+  pr.columns = query::ReferencedColumns(asked);
+  pr.purpose = request->purpose();
+  absl::StatusOr<catalog::v1::CatalogEntry> entry = node_->GetCatalogEntry(asked.dataset_id());
+  bool exists = entry.ok();
+  if (exists) pr.conforms_to = entry->schema().conforms_to();
+  if (exists && entry->metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE) {
+    pr.conforms_to.clear();
+    pr.dataset_id = "\x01private";  // matches no grant; the reason names the asked id below
+  }
+  policy::Decision d = policy::Decide(c->agreement->agreement(), policy::Caller{c->member.ags}, pr,
+                                      host_->clock()->Now());
+  if (!d.allow) {
+    std::string reason =
+        pr.dataset_id == asked.dataset_id()
+            ? d.reason
+            : absl::StrCat("no grant for ", c->member.ags, " on dataset ", asked.dataset_id(), " (",
+                           policy::KindName(pr.kind), ")");
+    e.set_decision(audit::v1::DECISION_DENY);
+    e.set_reason(reason);
+    absl::Status logged = host_->Audit(std::move(e));
+    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, reason);
+  }
+  e.set_reason(absl::StrCat("grant ", d.grant_id));
+  if (!exists) {
+    e.set_decision(audit::v1::DECISION_ERROR);
+    e.set_reason(absl::StrCat("grant ", d.grant_id, "; dataset not found"));
+    absl::Status logged = host_->Audit(std::move(e));
+    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("member ", host_->own_ags(), " holds no dataset ", asked.dataset_id()));
+  }
+
+  // Apply the grant: its row filters are ANDed to the caller's filter; for
+  // aggregates the holder counts contributing rows per group.
+  query::v1::QueryPlan plan = asked;
+  for (const std::string& f : d.row_filters) {
+    absl::StatusOr<query::v1::QueryPlan> parsed =
+        query::ParseSql(absl::StrCat("SELECT * FROM x WHERE ", f));
+    if (!parsed.ok()) {
+      e.set_decision(audit::v1::DECISION_ERROR);
+      e.set_reason(absl::StrCat("grant ", d.grant_id, ": row filter does not parse"));
+      absl::Status logged = host_->Audit(std::move(e));
+      if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+      return grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse");
+    }
+    query::v1::Filter combined;
+    if (plan.has_filter()) *combined.mutable_and_()->add_operands() = plan.filter();
+    *combined.mutable_and_()->add_operands() = parsed->filter();
+    *plan.mutable_filter() = combined;
+  }
+  const bool aggregate = pr.kind == policy::Request::Kind::kAggregate;
+  if (aggregate) {
+    auto* count = plan.add_select();
+    count->set_alias(kUnitCountAlias);
+    count->mutable_aggregate()->set_function(query::v1::AGGREGATE_FUNCTION_COUNT);
+  }
+  node::v1::QueryRequest run;
+  *run.mutable_plan() = plan;
+  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run);
+  if (!result.ok()) {
+    e.set_decision(audit::v1::DECISION_ERROR);
+    e.set_reason(absl::StrCat("grant ", d.grant_id, "; ", result.status().message()));
+    absl::Status logged = host_->Audit(std::move(e));
+    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+    return ToGrpcStatus(result.status(), c->request_id);
+  }
+
+  // Primary suppression at the holder: a group with fewer contributing rows
+  // than the grant's minimum has its aggregate values withheld (NULL), and
+  // the unit counts never leave.
+  uint64_t suppressed = 0;
+  if (aggregate) {
+    const int units = result->columns_size() - 1;
+    const uint32_t min_count = d.min_cell_count;
+    for (auto& row : *result->mutable_rows()) {
+      int64_t n = row.values(units).int64_value();
+      row.mutable_values()->RemoveLast();
+      if (n < static_cast<int64_t>(min_count)) {
+        ++suppressed;
+        for (int i = 0; i < plan.select_size() - 1; ++i) {
+          if (plan.select(i).kind_case() == query::v1::SelectItem::kAggregate) {
+            row.mutable_values(i)->set_null_value(true);
+          }
+        }
+      }
+    }
+    result->mutable_columns()->RemoveLast();
+  }
+
+  uint64_t cells =
+      static_cast<uint64_t>(result->rows_size()) * static_cast<uint64_t>(result->columns_size());
+  e.set_decision(audit::v1::DECISION_ALLOW);
+  e.set_rows_returned(static_cast<uint64_t>(result->rows_size()));
+  e.set_cells_returned(cells);
+  if (suppressed > 0) {
+    absl::StrAppend(e.mutable_reason(), "; ", suppressed, " groups suppressed (fewer than ",
+                    d.min_cell_count, " rows)");
+  }
+  absl::Status logged = host_->Audit(std::move(e));
+  if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+
+  federation::v1::QueryResponse message;
+  *message.mutable_columns() = result->columns();
+  message.set_holder_ags(host_->own_ags());
+  message.set_dataset_id(asked.dataset_id());
+  message.set_dataset_version(result->dataset_version());
+  message.set_agreement_version(c->agreement->agreement().version());
+  message.set_grant_id(d.grant_id);
+  size_t bytes = 0;
+  for (auto& row : *result->mutable_rows()) {
+    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    bytes += row.ByteSizeLong();
+    *message.add_rows() = std::move(row);
+    if (message.rows_size() >= kMaxRowsPerMessage || bytes >= kMaxBytesPerMessage) {
+      if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gone");
+      message.Clear();
+      bytes = 0;
+    }
+  }
+  if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gone");
+  return grpc::Status::OK;
+}
+
+}  // namespace fednode::server

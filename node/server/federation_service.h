@@ -1,0 +1,43 @@
+// FederationService: the gRPC adapter of the federation port. For each call:
+// authenticate the caller from its TLS certificate (FederationHost), check
+// the agreement is in force, decide with federation/policy BEFORE anything
+// is looked up, run the query on the node, audit the outcome durably, then
+// answer. Refusals carry the reason; every one is audited.
+//
+// Safe for concurrent use.
+#pragma once
+
+#include "node/server/federation_host.h"
+#include "node/server/node.h"
+#include "proto/federation/v1/federation.grpc.pb.h"
+
+namespace fednode::server {
+
+class FederationServiceImpl final : public federation::v1::FederationService::Service {
+ public:
+  // `node` and `host` must outlive the service.
+  FederationServiceImpl(Node* node, FederationHost* host) : node_(node), host_(host) {}
+
+  grpc::Status Ping(grpc::ServerContext* context, const federation::v1::PingRequest* request,
+                    federation::v1::PingResponse* response) override;
+  grpc::Status GetCatalog(grpc::ServerContext* context,
+                          const federation::v1::GetCatalogRequest* request,
+                          federation::v1::GetCatalogResponse* response) override;
+  grpc::Status Query(grpc::ServerContext* context, const federation::v1::QueryRequest* request,
+                     grpc::ServerWriter<federation::v1::QueryResponse>* writer) override;
+
+ private:
+  // Authenticated caller plus the agreement it was judged under.
+  struct Caller {
+    identity::Member member;
+    std::shared_ptr<const agreement::v1::SignedAgreement> agreement;
+    std::string request_id;
+    std::string peer;
+  };
+  absl::StatusOr<Caller> Authenticate(grpc::ServerContext* context, const std::string& operation);
+
+  Node* node_;
+  FederationHost* host_;
+};
+
+}  // namespace fednode::server
