@@ -1,0 +1,626 @@
+// Integration tests of the trust layer with a real fednode process on
+// loopback: a PKI generated at test time (no key in the repository), a
+// signed cooperation agreement, mutual TLS with pinned member identity,
+// grants, amendments, credential rotation and the audit log.
+//
+// The node under test is Stadt Gießen (06531005) holding the car-park data;
+// test clients present the certificates of other members (or bad ones)
+// directly to its federation port.
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_certificate_verifier.h"
+#include "grpcpp/security/tls_credentials_options.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+#include "certs/pki.h"
+#include "federation/agreement/agreement.h"
+#include "node/base/testing/temp_dir.h"
+#include "proto/federation/v1/federation.grpc.pb.h"
+#include "tests/support/process.h"
+
+namespace fednode {
+namespace {
+
+using ::fednode::testing::RunResult;
+using ::fednode::testing::SourcePath;
+using ::testing::HasSubstr;
+
+constexpr char kGiessen[] = "06531005";
+constexpr char kLich[] = "06531011";
+constexpr char kAllendorf[] = "06531001";
+constexpr char kWettenberg[] = "06531018";
+constexpr char kBiebertal[] = "06531002";  // never a member
+
+certs::KeyAndCert Must(absl::StatusOr<certs::KeyAndCert> r) {
+  EXPECT_TRUE(r.ok()) << r.status();
+  return r.ok() ? *r : certs::KeyAndCert{};
+}
+
+std::string Pin(const certs::KeyAndCert& kc) {
+  auto p = certs::SpkiSha256(kc.cert_pem);
+  EXPECT_TRUE(p.ok()) << p.status();
+  return p.ok() ? *p : "";
+}
+
+// The federation PKI of the tests: the federation root CA ("root", the
+// agreement's trust anchor) with an issuing intermediate ("fed") for the
+// members' node certificates, a sibling intermediate of the same root that
+// issues a certificate for a member's AGS with its own key (refused: the key
+// is not pinned), an intermediate revoked by the root's CRL, and another
+// root nobody trusts.
+struct Pki {
+  certs::KeyAndCert root, fed, sibling, other_root, revoked_ca;
+  std::string fed_crl, root_crl;
+  absl::Time now = absl::Now();
+
+  certs::KeyAndCert Leaf(const certs::KeyAndCert& issuer, const std::string& ags, absl::Time nb,
+                         absl::Time na) {
+    certs::NodeCertOptions o;
+    o.ags = ags;
+    o.common_name = absl::StrCat("fednode ", ags);
+    o.dns_names = {"localhost"};
+    o.ip_addresses = {"127.0.0.1"};
+    o.not_before = nb;
+    o.not_after = na;
+    return Must(certs::IssueNodeCertificate(issuer, o));
+  }
+  certs::KeyAndCert Leaf(const certs::KeyAndCert& issuer, const std::string& ags) {
+    return Leaf(issuer, ags, now - absl::Hours(1), now + absl::Hours(24 * 90));
+  }
+  certs::KeyAndCert Ca(const certs::KeyAndCert* issuer, const std::string& name) {
+    certs::CaOptions o;
+    o.common_name = name;
+    o.organization = "fednode tests";
+    o.not_before = now - absl::Hours(2);
+    o.not_after = now + absl::Hours(24 * 365);
+    return Must(issuer == nullptr ? certs::CreateRootCa(o)
+                                  : certs::IssueIntermediateCa(*issuer, o));
+  }
+};
+
+std::string Quote(const std::string& s) {
+  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}),
+                      "\"");
+}
+
+// A client of the federation port presenting `identity` (none when empty)
+// and accepting any server certificate (the tests check the server's
+// identity separately).
+class RecordingVerifier final : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit RecordingVerifier(std::shared_ptr<std::string> seen) : seen_(std::move(seen)) {}
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
+    auto pin =
+        certs::SpkiSha256(std::string(request->peer_cert().data(), request->peer_cert().size()));
+    if (pin.ok()) *seen_ = *pin;
+    *sync_status = grpc::Status::OK;
+    return true;
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  std::shared_ptr<std::string> seen_;
+};
+
+std::unique_ptr<federation::v1::FederationService::Stub> Client(
+    int port, const certs::KeyAndCert* identity, const std::string& chain_pem = "",
+    std::shared_ptr<std::string> server_pin = nullptr) {
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  if (identity != nullptr) {
+    std::vector<grpc::experimental::IdentityKeyCertPair> pairs = {
+        {identity->key_pem, identity->cert_pem + chain_pem}};
+    options.set_certificate_provider(
+        std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pairs));
+    options.watch_identity_key_cert_pairs();
+  }
+  options.set_verify_server_certs(false);
+  options.set_check_call_host(false);
+  if (server_pin == nullptr) server_pin = std::make_shared<std::string>();
+  options.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<RecordingVerifier>(server_pin));
+  grpc::ChannelArguments args;
+  args.SetInt("fednode.test.unique", static_cast<int>(random()));  // no channel sharing
+  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                           grpc::experimental::TlsCredentials(options), args);
+  return federation::v1::FederationService::NewStub(channel);
+}
+
+grpc::Status Ping(federation::v1::FederationService::Stub* stub,
+                  federation::v1::PingResponse* out = nullptr) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  federation::v1::PingResponse r;
+  grpc::Status s = stub->Ping(&ctx, federation::v1::PingRequest(), &r);
+  if (out != nullptr) *out = r;
+  return s;
+}
+
+struct QueryResult {
+  grpc::Status status;
+  std::vector<federation::v1::QueryResponse> messages;
+  size_t rows = 0;
+};
+
+QueryResult Query(federation::v1::FederationService::Stub* stub, const query::v1::QueryPlan& plan,
+                  const std::string& purpose);
+
+class TrustTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pki_.root = pki_.Ca(nullptr, "Land Hessen Test Root");
+    pki_.fed = pki_.Ca(&pki_.root, "Föderation Landkreis Gießen CA");
+    pki_.sibling = pki_.Ca(&pki_.root, "Andere Föderation CA");
+    pki_.other_root = pki_.Ca(nullptr, "Fremde Root");
+    pki_.revoked_ca = pki_.Ca(&pki_.root, "Widerrufene Unter-CA");
+    for (const char* ags : {kGiessen, kLich, kAllendorf, kWettenberg}) {
+      members_[ags] = pki_.Leaf(pki_.fed, ags);
+    }
+    giessen_next_ = pki_.Leaf(pki_.fed, kGiessen);  // rotation target, pinned beforehand
+    revoked_leaf_ = pki_.Leaf(pki_.fed, kLich);
+    expired_ =
+        pki_.Leaf(pki_.fed, kLich, pki_.now - absl::Hours(24 * 10), pki_.now - absl::Hours(24));
+    future_ =
+        pki_.Leaf(pki_.fed, kLich, pki_.now + absl::Hours(24), pki_.now + absl::Hours(24 * 10));
+    under_revoked_ca_ = pki_.Leaf(pki_.revoked_ca, kLich);
+    auto crl = certs::IssueCrl(pki_.fed, {revoked_leaf_.cert_pem}, pki_.now - absl::Hours(1),
+                               pki_.now + absl::Hours(24 * 30));
+    ASSERT_TRUE(crl.ok()) << crl.status();
+    pki_.fed_crl = *crl;
+    crl = certs::IssueCrl(pki_.root, {pki_.revoked_ca.cert_pem}, pki_.now - absl::Hours(1),
+                          pki_.now + absl::Hours(24 * 30));
+    ASSERT_TRUE(crl.ok()) << crl.status();
+    pki_.root_crl = *crl;
+
+    WriteCredentials(members_[kGiessen]);
+    socket_ = absl::StrCat("/tmp/fednode-trust-", getpid(), "-", counter_++, ".sock");
+    WriteConfig(dir_.File("giessen.textproto"), dir_.File("node.crt"));
+    node_ = std::make_unique<fednode::testing::NodeProcess>(
+        FEDNODE_BIN, dir_.File("giessen.textproto"), dir_.File("fednode.log"));
+    ASSERT_TRUE(node_->Start({FEDCTL_BIN, "--socket", socket_, "status"})) << node_->Log();
+
+    // The car-park data the grants are about.
+    RunResult r = Fedctl({"import", "--dataset", "parkhaus_rathaus", "--schema",
+                          SourcePath("deploy/specs/parkhaus_rathaus.textproto"), "--metadata",
+                          SourcePath("deploy/giessen/metadata/parkhaus_rathaus.textproto"),
+                          SourcePath("deploy/data/giessen/parkleitsystem/rathaus.csv")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    std::string v1 = AgreementText(1, /*with_wettenberg=*/true, "2029-01-01T00:00:00Z");
+    std::string signed_v1 = Sign(v1, {kGiessen, kLich, kAllendorf, kWettenberg});
+    std::string path = dir_.File("agreement-v1.textproto");
+    std::ofstream(path) << signed_v1;
+    auto parsed = agreement::ParseAgreement(signed_v1, "v1");
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    r = Fedctl({"agreement", "install", path, "--fingerprint",
+                agreement::Fingerprint(parsed->agreement())});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    port_ = ReadPort();
+    ASSERT_GT(port_, 0) << node_->Log();
+  }
+
+  void TearDown() override {
+    if (node_ != nullptr && node_->running()) {
+      EXPECT_EQ(node_->Stop(SIGTERM), 0) << node_->Log();
+    }
+  }
+
+  void WriteCredentials(const certs::KeyAndCert& kc) {
+    ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("node.key"), kc.key_pem, 0600).ok());
+    ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("node.crt"), kc.cert_pem, 0644).ok());
+    ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("chain.crt"), pki_.fed.cert_pem, 0644).ok());
+  }
+
+  void WriteConfig(const std::string& path, const std::string& cert_file) {
+    std::ofstream(path) << "member_ags: \"" << kGiessen << "\"\n"
+                        << "member_name: \"Gießen, Universitätsstadt\"\n"
+                        << "data_dir: \"" << dir_.File("data") << "\"\n"
+                        << "admin_socket: \"" << socket_ << "\"\n"
+                        << "federation {\n"
+                        << "  listen_address: \"127.0.0.1:0\"\n"
+                        << "  port_file: \"" << dir_.File("port") << "\"\n"
+                        << "  key_file: \"" << dir_.File("node.key") << "\"\n"
+                        << "  cert_file: \"" << cert_file << "\"\n"
+                        << "  chain_file: \"" << dir_.File("chain.crt") << "\"\n"
+                        << "  reload_interval_seconds: 3600\n"
+                        << "}\n";
+  }
+
+  int ReadPort() {
+    std::ifstream in(dir_.File("port"));
+    int port = 0;
+    in >> port;
+    return port;
+  }
+
+  std::string AgreementText(int version, bool with_wettenberg, const std::string& valid_until,
+                            const std::string& title = "Test-Kooperationsvereinbarung") {
+    std::string t = absl::StrCat(
+        "agreement {\n  agreement_id: \"kv-test\"\n  version: ", version,
+        "\n  title: ", Quote(title),
+        "\n  valid_from: \"2020-01-01T00:00:00Z\"\n  valid_until: ", Quote(valid_until), "\n");
+    auto member = [&](const char* ags, const char* name, const std::vector<std::string>& pins) {
+      absl::StrAppend(&t, "  members { ags: \"", ags, "\" name: ", Quote(name),
+                      " role: ROLE_MUNICIPALITY endpoint: \"localhost:7443\"");
+      for (const auto& p : pins) absl::StrAppend(&t, " spki_sha256: \"", p, "\"");
+      absl::StrAppend(&t, " }\n");
+    };
+    member(kGiessen, "Gießen, Universitätsstadt", {Pin(members_[kGiessen]), Pin(giessen_next_)});
+    member(kLich, "Lich, Stadt",
+           {Pin(members_[kLich]), Pin(revoked_leaf_), Pin(expired_), Pin(future_),
+            Pin(under_revoked_ca_)});
+    member(kAllendorf, "Allendorf (Lumda), Stadt", {Pin(members_[kAllendorf])});
+    if (with_wettenberg) member(kWettenberg, "Wettenberg", {Pin(members_[kWettenberg])});
+    absl::StrAppend(&t, "  trust_anchors_pem: ", Quote(pki_.root.cert_pem), "\n");
+    absl::StrAppend(&t, "  crls_pem: ", Quote(pki_.root_crl), "\n");
+    absl::StrAppend(&t, "  crls_pem: ", Quote(pki_.fed_crl), "\n");
+    // Two conditions beyond who and what: purpose and columns.
+    absl::StrAppend(&t,
+                    "  grants { id: \"lich-parken\" grantees: \"06531011\" holders: \"06531005\" "
+                    "datasets: \"parkhaus_rathaus\" access: ACCESS_AGGREGATE "
+                    "purposes: \"verkehrsplanung\" columns: \"timestamp\" "
+                    "columns: \"occupied_spaces\" }\n",
+                    "  grants { id: \"katalog\" grantees: \"*\" holders: \"*\" datasets: \"*\" "
+                    "access: ACCESS_CATALOG }\n");
+    if (with_wettenberg) {
+      absl::StrAppend(&t,
+                      "  grants { id: \"wettenberg-zeilen\" grantees: \"06531018\" holders: "
+                      "\"06531005\" datasets: \"parkhaus_rathaus\" access: ACCESS_ROWS }\n");
+    }
+    absl::StrAppend(&t, "  disclosure { min_cell_count: 3 }\n",
+                    "  amendment_rule { kind: KIND_MAJORITY }\n}\n");
+    return t;
+  }
+
+  // Appends the signatures of `signers` (members' keys) to `text`.
+  std::string Sign(const std::string& text, const std::vector<std::string>& signers) {
+    auto parsed = agreement::ParseAgreement(text, "agreement");
+    EXPECT_TRUE(parsed.ok()) << parsed.status();
+    if (!parsed.ok()) return text;
+    std::string out = text;
+    for (const auto& ags : signers) {
+      const certs::KeyAndCert& kc = members_[ags];
+      auto sig =
+          agreement::SignAgreement(parsed->agreement(), ags, kc.key_pem, kc.cert_pem, absl::Now());
+      EXPECT_TRUE(sig.ok()) << sig.status();
+      if (!sig.ok()) continue;
+      std::string block;
+      google::protobuf::TextFormat::PrintToString(*sig, &block);
+      absl::StrAppend(&out, "signatures {\n", block, "}\n");
+    }
+    return out;
+  }
+
+  RunResult Fedctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {FEDCTL_BIN, "--socket", socket_});
+    return fednode::testing::Run(args);
+  }
+
+  // Audit entries of the node, parsed from `fedctl audit export`.
+  std::vector<nlohmann::json> AuditEntries() {
+    RunResult r = Fedctl({"audit", "export"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<nlohmann::json> out;
+    for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+      out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  }
+
+  bool AuditHas(const std::string& caller, const std::string& decision,
+                const std::string& reason_part) {
+    for (const auto& e : AuditEntries()) {
+      if (e.value("caller", "") == caller && e.value("decision", "") == decision &&
+          absl::StrContains(e.value("reason", ""), reason_part)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  fednode::testing::TempDir dir_;
+  Pki pki_;
+  std::map<std::string, certs::KeyAndCert> members_;
+  certs::KeyAndCert giessen_next_, revoked_leaf_;
+  certs::KeyAndCert expired_, future_, under_revoked_ca_;
+  std::string socket_;
+  int port_ = 0;
+  std::unique_ptr<fednode::testing::NodeProcess> node_;
+  static inline int counter_ = 0;
+};
+
+QueryResult Query(federation::v1::FederationService::Stub* stub, const query::v1::QueryPlan& plan,
+                  const std::string& purpose) {
+  QueryResult out;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  federation::v1::QueryRequest req;
+  *req.mutable_plan() = plan;
+  req.set_purpose(purpose);
+  auto reader = stub->Query(&ctx, req);
+  federation::v1::QueryResponse m;
+  while (reader->Read(&m)) {
+    out.rows += m.rows_size();
+    out.messages.push_back(m);
+  }
+  out.status = reader->Finish();
+  return out;
+}
+
+query::v1::QueryPlan HourlyOccupancy() {
+  query::v1::QueryPlan p;
+  p.set_dataset_id("parkhaus_rathaus");
+  auto* h = p.add_select();
+  h->set_alias("h");
+  h->mutable_extract()->set_field("hour");
+  h->mutable_extract()->set_column("timestamp");
+  auto* avg = p.add_select();
+  avg->set_alias("occ");
+  avg->mutable_aggregate()->set_function(query::v1::AGGREGATE_FUNCTION_AVG);
+  avg->mutable_aggregate()->set_column("occupied_spaces");
+  p.add_group_by("h");
+  return p;
+}
+
+TEST_F(TrustTest, MemberWithGrantGetsItsAnswerNamingItsOrigin) {
+  auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
+  federation::v1::PingResponse pong;
+  ASSERT_TRUE(Ping(lich.get(), &pong).ok());
+  EXPECT_EQ(pong.caller_ags(), kLich);
+  EXPECT_EQ(pong.agreement_version(), 1u);
+
+  QueryResult r = Query(lich.get(), HourlyOccupancy(), "verkehrsplanung");
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.rows, 14u);  // hours 8..21 in the source file
+  ASSERT_FALSE(r.messages.empty());
+  EXPECT_EQ(r.messages[0].holder_ags(), kGiessen);
+  EXPECT_EQ(r.messages[0].dataset_id(), "parkhaus_rathaus");
+  EXPECT_EQ(r.messages[0].dataset_version(), 1u);
+  EXPECT_EQ(r.messages[0].agreement_version(), 1u);
+  EXPECT_EQ(r.messages[0].grant_id(), "lich-parken");
+  EXPECT_TRUE(AuditHas(kLich, "allow", "grant lich-parken"));
+}
+
+TEST_F(TrustTest, EveryBadCertificateIsRefusedWithItsReasonAndAudited) {
+  certs::KeyAndCert other_ca = pki_.Leaf(pki_.other_root, kLich);
+  certs::KeyAndCert sibling = pki_.Leaf(pki_.sibling, kLich);
+  certs::KeyAndCert unpinned = pki_.Leaf(pki_.fed, kBiebertal);
+  certs::KeyAndCert wrong_ags = pki_.Leaf(pki_.fed, kLich);  // AGS ok, key not pinned
+  struct Case {
+    std::string name;
+    const certs::KeyAndCert* identity;
+    std::string chain;
+    std::string reason;
+  };
+  std::vector<Case> cases = {
+      {"no client certificate", nullptr, "", "no client certificate"},
+      {"another CA", &other_ca, pki_.other_root.cert_pem, "not trusted"},
+      {"sibling intermediate CA", &sibling, pki_.sibling.cert_pem, "not pinned"},
+      {"expired", &expired_, pki_.fed.cert_pem, "expired"},
+      {"not yet valid", &future_, pki_.fed.cert_pem, "not yet valid"},
+      {"revoked", &revoked_leaf_, pki_.fed.cert_pem, "revoked"},
+      {"revoked intermediate", &under_revoked_ca_, pki_.revoked_ca.cert_pem, "revoked"},
+      {"valid but not pinned", &unpinned, pki_.fed.cert_pem, "not pinned"},
+      {"valid, member's AGS, key not pinned", &wrong_ags, pki_.fed.cert_pem, "not pinned"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto stub = Client(port_, c.identity, c.chain);
+    grpc::Status s = Ping(stub.get());
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED) << s.error_message();
+    EXPECT_THAT(s.error_message(), HasSubstr(c.reason));
+    EXPECT_TRUE(AuditHas("unauthenticated", "deny", c.reason)) << c.reason;
+  }
+}
+
+TEST_F(TrustTest, MemberWithoutGrantIsDeniedAndCannotLearnWhetherADatasetExists) {
+  auto allendorf = Client(port_, &members_[kAllendorf], pki_.fed.cert_pem);
+  query::v1::QueryPlan existing = HourlyOccupancy();
+  query::v1::QueryPlan missing = HourlyOccupancy();
+  missing.set_dataset_id("gibt_es_nicht");
+  QueryResult a = Query(allendorf.get(), existing, "");
+  QueryResult b = Query(allendorf.get(), missing, "");
+  EXPECT_EQ(a.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(b.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(absl::StrReplaceAll(a.status.error_message(), {{"parkhaus_rathaus", "X"}}),
+            absl::StrReplaceAll(b.status.error_message(), {{"gibt_es_nicht", "X"}}));
+  EXPECT_TRUE(AuditHas(kAllendorf, "deny", "no grant"));
+
+  // The catalog it sees holds only what a grant lets it know of.
+  grpc::ClientContext ctx;
+  federation::v1::GetCatalogResponse cat;
+  ASSERT_TRUE(allendorf->GetCatalog(&ctx, federation::v1::GetCatalogRequest(), &cat).ok());
+  ASSERT_EQ(cat.entries_size(), 1);  // the "katalog" grant
+  EXPECT_EQ(cat.entries(0).dataset_id(), "parkhaus_rathaus");
+}
+
+TEST_F(TrustTest, GrantWithTwoConditionsAllowsOnlyWhenBothHold) {
+  auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
+  // Purpose missing.
+  QueryResult r = Query(lich.get(), HourlyOccupancy(), "");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(r.status.error_message(), HasSubstr("purpose"));
+  // Purpose right, a column outside the grant.
+  query::v1::QueryPlan plan = HourlyOccupancy();
+  plan.mutable_select(1)->mutable_aggregate()->set_column("max_spaces");
+  r = Query(lich.get(), plan, "verkehrsplanung");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(r.status.error_message(), HasSubstr("max_spaces"));
+  // Rows instead of aggregates.
+  query::v1::QueryPlan rows;
+  rows.set_dataset_id("parkhaus_rathaus");
+  rows.add_select()->set_column("occupied_spaces");
+  r = Query(lich.get(), rows, "verkehrsplanung");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  // Both conditions hold.
+  r = Query(lich.get(), HourlyOccupancy(), "verkehrsplanung");
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+}
+
+TEST_F(TrustTest, MemberRemovedByAmendmentIsCutOffAtItsNextCall) {
+  auto wettenberg = Client(port_, &members_[kWettenberg], pki_.fed.cert_pem);
+  query::v1::QueryPlan rows;
+  rows.set_dataset_id("parkhaus_rathaus");
+  rows.add_select()->set_column("occupied_spaces");
+  rows.set_limit(5);
+  QueryResult r = Query(wettenberg.get(), rows, "");
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_EQ(r.rows, 5u);
+
+  std::string v2 = Sign(AgreementText(2, /*with_wettenberg=*/false, "2029-01-01T00:00:00Z"),
+                        {kGiessen, kLich, kAllendorf});
+  std::string path = dir_.File("agreement-v2.textproto");
+  std::ofstream(path) << v2;
+  RunResult u = Fedctl({"agreement", "update", path});
+  ASSERT_EQ(u.exit_code, 0) << u.err;
+  EXPECT_THAT(u.out, HasSubstr("version 2"));
+
+  // Same channel, same TLS connection: refused at the next call.
+  r = Query(wettenberg.get(), rows, "");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(r.status.error_message(), HasSubstr("not pinned"));
+  EXPECT_TRUE(AuditHas("unauthenticated", "deny", "not pinned"));
+}
+
+TEST_F(TrustTest, BadAgreementsAreRefused) {
+  auto try_update = [&](const std::string& name, const std::string& text) {
+    std::string path = dir_.File(name + ".textproto");
+    std::ofstream(path) << text;
+    return Fedctl({"agreement", "update", path});
+  };
+  std::string v3 = AgreementText(3, true, "2029-01-01T00:00:00Z");
+  // Unsigned.
+  RunResult r = try_update("unsigned", v3);
+  EXPECT_EQ(r.exit_code, 1);
+  // Under-signed: 1 of 4, the rule asks for a majority.
+  r = try_update("undersigned", Sign(v3, {kLich}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("06531011"));
+  // Forged: a key that is not pinned for the member it claims.
+  certs::KeyAndCert forger = pki_.Leaf(pki_.fed, kAllendorf);
+  {
+    auto parsed = agreement::ParseAgreement(v3, "v3");
+    ASSERT_TRUE(parsed.ok());
+    std::string forged = Sign(v3, {kGiessen, kLich});
+    auto sig = agreement::SignAgreement(parsed->agreement(), kAllendorf, forger.key_pem,
+                                        forger.cert_pem, absl::Now());
+    ASSERT_TRUE(sig.ok()) << sig.status();
+    std::string block;
+    google::protobuf::TextFormat::PrintToString(*sig, &block);
+    r = try_update("forged", absl::StrCat(forged, "signatures {\n", block, "}\n"));
+    EXPECT_EQ(r.exit_code, 1);
+  }
+  // Tampered after signing.
+  std::string signed_v3 = Sign(v3, {kGiessen, kLich, kAllendorf});
+  r = try_update("tampered", absl::StrReplaceAll(signed_v3, {{"Test-Kooperationsvereinbarung",
+                                                              "Geänderte Vereinbarung"}}));
+  EXPECT_EQ(r.exit_code, 1);
+  // Downgrade and replay: versions 0 and 1 after v1.
+  r = try_update("replay", Sign(AgreementText(1, true, "2029-01-01T00:00:00Z"),
+                                {kGiessen, kLich, kAllendorf, kWettenberg}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not newer than current v1"));
+  // Expired.
+  r = try_update("expired", Sign(AgreementText(3, true, "2021-01-01T00:00:00Z"),
+                                 {kGiessen, kLich, kAllendorf}));
+  EXPECT_EQ(r.exit_code, 1);
+  // A misspelt condition key is rejected at load.
+  std::string misspelt = absl::StrReplaceAll(v3, {{"purposes:", "purpose:"}});
+  r = try_update("misspelt", Sign(v3, {kGiessen, kLich, kAllendorf}) + "\n" + misspelt);
+  EXPECT_EQ(r.exit_code, 1);
+  // Still version 1 in force, and the properly signed v3 is accepted.
+  r = Fedctl({"agreement", "show"});
+  EXPECT_THAT(r.out, HasSubstr("version 1"));
+  r = try_update("good", signed_v3);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(TrustTest, CertificateRotationTakesEffectWithoutRestart) {
+  auto seen = std::make_shared<std::string>();
+  auto before = Client(port_, &members_[kLich], pki_.fed.cert_pem, seen);
+  ASSERT_TRUE(Ping(before.get()).ok());
+  EXPECT_EQ(*seen, Pin(members_[kGiessen]));
+
+  // A half-written (mismatched) set is refused; the old credentials stay.
+  ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("node.crt"), giessen_next_.cert_pem, 0644).ok());
+  RunResult r = Fedctl({"credentials", "reload"});
+  EXPECT_EQ(r.exit_code, 1);
+  auto seen_mid = std::make_shared<std::string>();
+  auto mid = Client(port_, &members_[kLich], pki_.fed.cert_pem, seen_mid);
+  ASSERT_TRUE(Ping(mid.get()).ok());
+  EXPECT_EQ(*seen_mid, Pin(members_[kGiessen]));
+
+  // The complete new set is taken over: new handshakes see the new key.
+  WriteCredentials(giessen_next_);
+  r = Fedctl({"credentials", "reload"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(Pin(giessen_next_)));
+  auto seen_after = std::make_shared<std::string>();
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {  // gRPC re-reads the staged files every second
+    auto after = Client(port_, &members_[kLich], pki_.fed.cert_pem, seen_after);
+    ASSERT_TRUE(Ping(after.get()).ok());
+    if (*seen_after == Pin(giessen_next_)) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(*seen_after, Pin(giessen_next_));
+  // The connection made before the rotation still works.
+  EXPECT_TRUE(Ping(before.get()).ok());
+}
+
+TEST_F(TrustTest, NodeRefusesToStartWithBrokenOwnCredentials) {
+  ASSERT_EQ(node_->Stop(SIGTERM), 0);
+  // Key does not match the certificate.
+  ASSERT_TRUE(
+      certs::WriteFileAtomically(dir_.File("other.crt"), giessen_next_.cert_pem, 0644).ok());
+  WriteConfig(dir_.File("mismatch.textproto"), dir_.File("other.crt"));
+  RunResult r = fednode::testing::Run({FEDNODE_BIN, "--config", dir_.File("mismatch.textproto")},
+                                      absl::Seconds(30));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("match"));
+  // Incomplete chain: the intermediate is missing from the chain file.
+  ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("chain.crt"), "", 0644).ok());
+  WriteConfig(dir_.File("nochain.textproto"), dir_.File("node.crt"));
+  r = fednode::testing::Run({FEDNODE_BIN, "--config", dir_.File("nochain.textproto")},
+                            absl::Seconds(30));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("chain"));
+}
+
+TEST_F(TrustTest, AuditLogVerifiesAfterTheTraffic) {
+  auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Ping(lich.get()).ok());
+  auto nobody = Client(port_, nullptr);
+  EXPECT_FALSE(Ping(nobody.get()).ok());
+  RunResult r = Fedctl({"audit", "verify"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("intact"));
+  std::vector<nlohmann::json> entries = AuditEntries();
+  ASSERT_EQ(entries.size(), 8u);  // import, install, 5 pings, 1 refusal
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].value("seq", uint64_t{0}), i + 1);
+  }
+}
+
+}  // namespace
+}  // namespace fednode
