@@ -9,6 +9,7 @@ PACKAGES=(
   librocksdb-dev libabsl-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   libicu-dev nlohmann-json3-dev libcsv-dev libpg-query-dev libcli11-dev
+  clang-14 libclang-rt-14-dev  # tests/fuzz: clang with the libFuzzer runtime
 )
 
 missing=()

@@ -20,6 +20,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/text_format.h"
 
 #include "certs/digest.h"
@@ -74,6 +75,69 @@ bool HasWhitespace(absl::string_view s) {
 
 absl::Status Invalid(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+// Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF).
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// Every string field of `message` (recursively) is valid UTF-8: proto3
+// strings must be, and a signature over bytes that other parsers reject
+// would be worthless. Errors: InvalidArgument naming the field path.
+absl::Status CheckUtf8(const google::protobuf::Message& message, const std::string& prefix) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    const std::string name = absl::StrCat(prefix, field->name());
+    const bool repeated = field->is_repeated();
+    const int count = repeated ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string path = repeated ? absl::StrCat(name, "[", i, "]") : name;
+      if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+        const std::string value = repeated ? reflection->GetRepeatedString(message, field, i)
+                                           : reflection->GetString(message, field);
+        if (!IsValidUtf8(value)) return Invalid(path, "is not valid UTF-8");
+      } else if (field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+        FEDNODE_RETURN_IF_ERROR(CheckUtf8(repeated
+                                              ? reflection->GetRepeatedMessage(message, field, i)
+                                              : reflection->GetMessage(message, field),
+                                          path + "."));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateEndpoint(absl::string_view path, absl::string_view endpoint) {
@@ -336,6 +400,11 @@ absl::StatusOr<v1::SignedAgreement> ParseAgreement(absl::string_view text,
     return absl::InvalidArgumentError(absl::StrCat(source_name, ": agreement { ... } is missing"));
   }
   absl::Status valid = ValidateAgreement(parsed.agreement());
+  if (valid.ok()) {
+    for (int i = 0; i < parsed.signatures_size() && valid.ok(); ++i) {
+      valid = CheckUtf8(parsed.signatures(i), absl::StrCat("signatures[", i, "]."));
+    }
+  }
   if (!valid.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source_name, ": ", valid.message()));
   }
@@ -343,6 +412,7 @@ absl::StatusOr<v1::SignedAgreement> ParseAgreement(absl::string_view text,
 }
 
 absl::Status ValidateAgreement(const v1::Agreement& agreement) {
+  FEDNODE_RETURN_IF_ERROR(CheckUtf8(agreement, ""));
   if (agreement.agreement_id().empty() || HasWhitespace(agreement.agreement_id())) {
     return Invalid("agreement_id", "must be non-empty without whitespace");
   }

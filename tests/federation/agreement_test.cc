@@ -211,6 +211,15 @@ struct ValidationCase {
 };
 
 const ValidationCase kValidationCases[] = {
+    {"InvalidUtf8",
+     [](v1::Agreement* a) {
+       a->mutable_members(2)->set_name(
+           "Gie\xdf"
+           "en");
+     },
+     "members[2].name: is not valid UTF-8"},
+    {"InvalidUtf8InGrant", [](v1::Agreement* a) { a->mutable_grants(1)->add_purposes("\xc0\xaf"); },
+     "grants[1].purposes[1]: is not valid UTF-8"},
     {"EmptyId", [](v1::Agreement* a) { a->clear_agreement_id(); }, "agreement_id:"},
     {"VersionZero", [](v1::Agreement* a) { a->set_version(0); }, "version: must be at least 1"},
     {"BadTime", [](v1::Agreement* a) { a->set_valid_from("2026-01-01"); },
