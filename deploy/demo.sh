@@ -78,8 +78,8 @@ fedctl catalog
 echo
 fedctl catalog show gemeindeverzeichnis
 echo
-echo "-- search (umlauts folded): fedctl catalog parkhaeuser giessen"
-fedctl catalog parkhaus giessen
+echo "-- search (umlauts folded): fedctl catalog parkhaus GIESSEN"
+fedctl catalog parkhaus GIESSEN
 
 step "DCAT-AP.de export of the public entries"
 fedctl catalog export --format turtle -o "$DEMO_DIR/catalog.ttl"

@@ -164,8 +164,10 @@ class Client {
   // Prints the error and returns the exit code for `status`.
   int Fail(const grpc::Status& status) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-      std::cerr << "fedctl: cannot reach the node at " << socket_ << ": " << status.error_message()
-                << "\n(is fednode running? is this the right --socket/--config?)\n";
+      std::cerr << "fedctl: node at " << socket_ << " unavailable: " << status.error_message()
+                << "\n(if it was never reached: is fednode running, is this the right "
+                   "--socket/--config? if the connection was lost during the call, its outcome "
+                   "is unknown: check `fedctl catalog show ID` or `fedctl audit tail`)\n";
       return kExitUnreachable;
     }
     absl::Status s = FromGrpcStatus(status);
@@ -396,7 +398,10 @@ int CmdCatalogShow(Client& client, const std::string& id) {
   std::cout << "version:      " << e.version() << " (" << e.row_count() << " rows)\n"
             << "issued:       " << FormatTime(e.issued()) << "\n"
             << "modified:     " << FormatTime(e.modified()) << "\n"
-            << "primary key:  " << absl::StrJoin(e.schema().primary_key(), ", ") << "\n"
+            << "primary key:  "
+            << (e.schema().primary_key().empty() ? "(none)"
+                                                 : absl::StrJoin(e.schema().primary_key(), ", "))
+            << "\n"
             << "columns:\n";
   size_t w = 0;
   for (const auto& c : e.schema().columns()) w = std::max(w, Width(c.name()));
@@ -687,7 +692,8 @@ int Run(int argc, char** argv) {
   app.add_option("--socket", g.socket, "Admin socket of the node");
   app.add_option("--config", g.config, "The node's config file (to find its admin socket)");
   app.add_option("--timeout", g.timeout_seconds, "Deadline of the call in seconds")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
 
   auto* status = app.add_subcommand("status", "Show the node's member, data and version");
 

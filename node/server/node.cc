@@ -18,10 +18,12 @@ namespace fednode::server {
 namespace {
 
 // Dataset ids appear in SQL (FROM id), keys and URIs: lower-case ASCII
-// letters, digits, '_' and '-', starting with a letter, at most 64 bytes.
+// letters, digits, '_' and '-', starting with a letter, at most 63 bytes
+// (PostgreSQL's NAMEDATALEN - 1: the SQL parser truncates longer
+// identifiers).
 absl::Status ValidateDatasetId(absl::string_view id) {
   if (id.empty()) return absl::InvalidArgumentError("dataset_id: required");
-  bool ok = id.size() <= 64 && absl::ascii_islower(static_cast<unsigned char>(id[0]));
+  bool ok = id.size() <= 63 && absl::ascii_islower(static_cast<unsigned char>(id[0]));
   for (char c : id) {
     ok = ok && (absl::ascii_islower(static_cast<unsigned char>(c)) ||
                 absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-');
@@ -30,7 +32,7 @@ absl::Status ValidateDatasetId(absl::string_view id) {
     return absl::InvalidArgumentError(
         absl::StrCat("dataset_id: \"", id,
                      "\" must start with a-z and contain only a-z, 0-9, '_' and '-' (at most "
-                     "64 characters)"));
+                     "63 characters)"));
   }
   return absl::OkStatus();
 }
@@ -114,11 +116,25 @@ absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHead
   FEDNODE_ASSIGN_OR_RETURN(ingest::SourceFormat format, FormatOf(header));
   std::string source_name = header.source_name().empty() ? "input" : header.source_name();
 
+  // The recipe: the one given; else the one this dataset was last imported
+  // with (so a reviewed schema is never silently replaced by a guess); else,
+  // for a new dataset, an inferred one.
   ingest::v1::ImportSpec spec;
+  const std::string spec_key = absl::StrCat("import_spec/", header.dataset_id());
+  bool spec_reused = false;
   if (header.has_spec()) {
     spec = header.spec();
   } else {
-    FEDNODE_ASSIGN_OR_RETURN(spec, ingest::Infer(source, format, header.dataset_id(), source_name));
+    absl::StatusOr<std::string> stored = store_->GetMeta(spec_key);
+    if (stored.ok() && spec.ParseFromString(*stored)) {
+      spec_reused = true;
+    } else if (stored.ok() || !absl::IsNotFound(stored.status())) {
+      return absl::DataLossError(absl::StrCat("stored import recipe of ", header.dataset_id(),
+                                              " is unreadable; pass --schema"));
+    } else {
+      FEDNODE_ASSIGN_OR_RETURN(spec,
+                               ingest::Infer(source, format, header.dataset_id(), source_name));
+    }
   }
   spec.set_dataset_id(header.dataset_id());
   for (const auto& child : spec.json_children()) {
@@ -162,8 +178,9 @@ absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHead
       if (!md.has_value() && previous == nullptr) {
         return absl::FailedPreconditionError(absl::StrCat(
             "dataset ", id,
-            " is new: its first import needs catalog metadata (fedctl import --metadata FILE, "
-            "with at least title and description)"));
+            " is new: its first import needs catalog metadata (fedctl import --metadata FILE: "
+            "title, description and access_class; public entries also licence, publisher, "
+            "contact point and contributor id)"));
       }
       const catalog::v1::DatasetMetadata& use = md.has_value() ? *md : previous->metadata();
       return catalog::BuildEntry(identity, id, use, version.schema(), version.version(),
@@ -174,6 +191,12 @@ absl::StatusOr<node::v1::ImportResponse> Node::Import(const node::v1::ImportHead
 
   FEDNODE_ASSIGN_OR_RETURN(std::vector<storage::CommitResult> results,
                            store_->Commit(std::move(writes)));
+  if (!spec_reused) {
+    // Remembered for the next import without --schema. Written after the
+    // commit: a failure here loses only that convenience, never data.
+    absl::Status kept = store_->PutMeta(spec_key, recipe);
+    if (!kept.ok()) FEDNODE_LOG(WARNING) << "cannot keep the import recipe: " << kept;
+  }
   node::v1::ImportResponse response;
   for (const auto& r : results) {
     // An identical replace keeps the version; new metadata still applies.

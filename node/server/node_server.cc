@@ -1,8 +1,11 @@
 #include "node/server/node_server.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -19,6 +22,38 @@
 #include "node/storage/dataset_store.h"
 
 namespace fednode::server {
+
+namespace {
+
+// Checks the admin socket path before binding: creates its directory, and
+// removes a socket file only when no process accepts connections on it.
+absl::Status PrepareAdminSocketPath(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::filesystem::file_status st = std::filesystem::symlink_status(path, ec);
+  if (ec || st.type() == std::filesystem::file_type::not_found) return absl::OkStatus();
+  if (st.type() != std::filesystem::file_type::socket) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("admin_socket ", path,
+                     " exists and is not a socket; refusing to replace it (check the config)"));
+  }
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  if (fd >= 0) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (live) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "admin_socket ", path, " is in use by another running node; give each node its own"));
+    }
+  }
+  std::filesystem::remove(path, ec);  // stale: left by a node that was killed
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerOptions& options) {
   const config::v1::NodeConfig& config = options.config;
@@ -79,13 +114,10 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
       std::make_unique<FederationServiceImpl>(server->node_.get(), server->federation_.get());
   server->admin_socket_ = config.admin_socket();
 
-  // We hold the data directory's lock, so a socket file here is stale.
-  std::error_code ec;
-  if (std::filesystem::is_socket(server->admin_socket_, ec)) {
-    std::filesystem::remove(server->admin_socket_, ec);
-  }
-  std::filesystem::create_directories(std::filesystem::path(server->admin_socket_).parent_path(),
-                                      ec);
+  // Never remove anything but a stale socket: a regular file or a directory
+  // at that path is an operator's mistake to report, and a socket another
+  // live node answers on belongs to that node.
+  FEDNODE_RETURN_IF_ERROR(PrepareAdminSocketPath(server->admin_socket_));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -200,9 +232,10 @@ void NodeServer::Shutdown(absl::Duration grace) {
   if (admin_server_ != nullptr) {
     admin_server_->Shutdown(deadline);
     admin_server_->Wait();
+    // Only the node that bound the socket removes it.
+    std::error_code ec;
+    if (std::filesystem::is_socket(admin_socket_, ec)) std::filesystem::remove(admin_socket_, ec);
   }
-  std::error_code ec;
-  std::filesystem::remove(admin_socket_, ec);
   if (audit_ != nullptr) {
     absl::Status closed = audit_->Close();
     if (!closed.ok()) FEDNODE_LOG(ERROR) << "audit log close: " << closed;
