@@ -202,6 +202,12 @@ bool EqualsAnyIgnoreCase(absl::string_view s, const std::vector<std::string>& va
 
 }  // namespace
 
+std::string TypeWithArticle(ColumnType type) {
+  absl::string_view name = ColumnTypeName(type);
+  const bool vowel = !name.empty() && absl::StrContains("aeiou", name.front());
+  return absl::StrCat(vowel ? "an " : "a ", name);
+}
+
 absl::string_view TrimCell(absl::string_view s) {
   while (!s.empty()) {
     char c = s.front();
@@ -553,7 +559,7 @@ bool CellParser::AppendInt(int64_t v, ColumnBuilder* b, std::string* error) cons
     default:
       break;
   }
-  *error = absl::StrCat("number ", v, " is not a ", ColumnTypeName(type_));
+  *error = absl::StrCat("number ", v, " is not ", TypeWithArticle(type_));
   return false;
 }
 
@@ -566,7 +572,9 @@ bool CellParser::AppendDouble(double v, ColumnBuilder* b, std::string* error) co
       b->AppendString(absl::StrCat(v));
       return true;
     case storage::v1::COLUMN_TYPE_INT64:
-      if (v == static_cast<double>(static_cast<int64_t>(v)) && v > -9.2e18 && v < 9.2e18) {
+      // [-2^63, 2^63): every double in it converts exactly when integral.
+      if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+          v == static_cast<double>(static_cast<int64_t>(v))) {
         b->AppendInt(static_cast<int64_t>(v));
         return true;
       }
@@ -574,7 +582,7 @@ bool CellParser::AppendDouble(double v, ColumnBuilder* b, std::string* error) co
     default:
       break;
   }
-  *error = absl::StrCat("number ", v, " is not an ", ColumnTypeName(type_));
+  *error = absl::StrCat("number ", v, " is not ", TypeWithArticle(type_));
   return false;
 }
 
@@ -587,7 +595,7 @@ bool CellParser::AppendBool(bool v, ColumnBuilder* b, std::string* error) const 
     b->AppendString(v ? "true" : "false");
     return true;
   }
-  *error = absl::StrCat(v ? "true" : "false", " is not a ", ColumnTypeName(type_));
+  *error = absl::StrCat(v ? "true" : "false", " is not ", TypeWithArticle(type_));
   return false;
 }
 

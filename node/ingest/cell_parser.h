@@ -62,6 +62,9 @@ bool ParseDateTime(absl::string_view s, DateFormat f, ParsedDateTime* out);
 // Trims ASCII spaces/tabs/CR/LF and U+00A0 at both ends.
 absl::string_view TrimCell(absl::string_view s);
 
+// The type's name with its indefinite article: "an int64", "a double".
+std::string TypeWithArticle(ColumnType type);
+
 // Converts cells for one ColumnSpec.
 class CellParser {
  public:

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include <unicode/normalizer2.h>
 #include <unicode/translit.h>
 #include <unicode/ucnv.h>
@@ -49,6 +50,69 @@ size_t FirstInvalidUtf8(absl::string_view s) {
     if (c < 0) return static_cast<size_t>(start);
   }
   return absl::string_view::npos;
+}
+
+// Number of UTF-8 characters in `s` (bytes that are not continuation bytes).
+int64_t CharCount(absl::string_view s) {
+  int64_t n = 0;
+  for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
+  return n;
+}
+
+// Offset of the first valid UTF-8 sequence of two or more bytes, or npos.
+// Bytes that start no valid sequence are stepped over one at a time.
+size_t FirstValidMultibyte(absl::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const int32_t len = static_cast<int32_t>(std::min<size_t>(s.size(), INT32_MAX));
+  for (int32_t i = 0; i < len;) {
+    if (p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    int32_t start = i;
+    UChar32 c;
+    U8_NEXT(p, i, len, c);
+    if (c >= 0) return static_cast<size_t>(start);
+    i = start + 1;
+  }
+  return absl::string_view::npos;
+}
+
+// The word around the valid UTF-8 sequence at `offset`, for quoting in a
+// message: the run of ASCII letters and digits and valid multibyte sequences
+// that holds it (always valid UTF-8). A run longer than 40 bytes is replaced
+// by the sequence alone.
+std::string WordAt(absl::string_view s, size_t offset) {
+  const size_t nl = offset == 0 ? absl::string_view::npos : s.rfind('\n', offset - 1);
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const int32_t len = static_cast<int32_t>(std::min<size_t>(s.size(), INT32_MAX));
+  int32_t word_start = nl == absl::string_view::npos ? 0 : static_cast<int32_t>(nl + 1);
+  int32_t i = word_start;
+  int32_t sequence_end = -1;
+  while (i < len) {
+    const int32_t start = i;
+    bool word_char;
+    if (p[i] < 0x80) {
+      word_char = absl::ascii_isalnum(p[i]);
+      ++i;
+    } else {
+      UChar32 c;
+      U8_NEXT(p, i, len, c);
+      word_char = c >= 0;
+      if (!word_char) i = start + 1;
+    }
+    if (static_cast<size_t>(start) == offset) sequence_end = i;
+    if (!word_char) {
+      if (static_cast<size_t>(start) > offset) {
+        i = start;
+        break;
+      }
+      word_start = i;
+    }
+  }
+  if (sequence_end < 0) return std::string();
+  if (i - word_start > 40) return std::string(s.substr(offset, sequence_end - offset));
+  return std::string(s.substr(word_start, i - word_start));
 }
 
 // One pass over `s`: ASCII is skipped 8 bytes at a time; each run of
@@ -152,7 +216,8 @@ std::string NormalizeNfc(absl::string_view s) {
   return out;
 }
 
-absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::string_view encoding) {
+absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::string_view encoding,
+                                            absl::string_view source_name) {
   std::string enc = absl::AsciiStrToLower(encoding);
   if (enc == "latin1" || enc == "latin-1" || enc == "iso8859-1") enc = "iso-8859-1";
   if (enc == "cp1252" || enc == "windows1252") enc = "windows-1252";
@@ -182,8 +247,24 @@ absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::strin
       return out;
     }
     if (enc == "utf-8") {
+      const size_t line_start = body.rfind('\n', bad == 0 ? 0 : bad - 1);
+      const size_t from = line_start == absl::string_view::npos || bad == 0 ? 0 : line_start + 1;
       return absl::InvalidArgumentError(
-          absl::StrCat("line ", LineOf(body, bad), ": bytes are not valid utf-8"));
+          absl::StrFormat("%s:%d: bytes are not valid UTF-8 (byte 0x%02X at column %d)",
+                          source_name, LineOf(body, bad), static_cast<unsigned char>(body[bad]),
+                          CharCount(body.substr(from, bad - from)) + 1));
+    }
+    if (bom) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source_name, ": mixed encodings: the file starts with a UTF-8 byte order mark, line ",
+          LineOf(body, bad), " is not valid UTF-8; convert the file or set csv.encoding"));
+    }
+    const size_t multibyte = FirstValidMultibyte(body);
+    if (multibyte != absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_name, ": mixed encodings: line ", LineOf(body, multibyte),
+                       " is UTF-8 (\"", WordAt(body, multibyte), "\"), line ", LineOf(body, bad),
+                       " is not valid UTF-8; convert the file or set csv.encoding"));
     }
     enc = "windows-1252";
   }

@@ -32,10 +32,15 @@ struct DecodedText {
 // empty (valid UTF-8, with or without BOM, else Windows-1252), "utf-8",
 // "iso-8859-1" or "windows-1252" (case-insensitive; "latin1"/"cp1252" too).
 // Line structure is preserved (the decoders map '\n' and '\r' to themselves).
-// Errors: InvalidArgument for an unknown encoding, or for bytes that are not
-// valid UTF-8 when "utf-8" was requested (naming the 1-based line).
+// `source_name` (the file name) prefixes the error messages.
+// Errors: InvalidArgument for an unknown encoding; for bytes that are not
+// valid UTF-8 when "utf-8" was requested ("wahl.csv:3: bytes are not valid
+// UTF-8 (byte 0xDF at column 5)", the column counted in characters); and, for
+// "auto", for a file that holds both valid UTF-8 multibyte sequences and
+// bytes that are not UTF-8 (mixed encodings: no single decoding is right).
 // REQUIRES: `bytes` outlives the result (its `text` may point into it).
-absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::string_view encoding);
+absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::string_view encoding,
+                                            absl::string_view source_name);
 
 // True when every byte is < 0x80.
 bool IsAscii(absl::string_view s);

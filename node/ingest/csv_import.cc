@@ -29,6 +29,22 @@ std::string DelimiterName(char d) {
   return absl::StrCat("\"", std::string(1, d), "\"");
 }
 
+std::string Plural(size_t n, absl::string_view one, absl::string_view many) {
+  return std::string(n == 1 ? one : many);
+}
+
+// 1-based physical line on which field `i` of `r` starts: the record's line
+// plus the line breaks inside the fields before it (quoted fields keep them).
+int64_t LineOfField(const CsvRecord& r, size_t i) {
+  int64_t line = r.line;
+  for (size_t k = 0; k < i && k < r.fields.size(); ++k) {
+    line += std::count(r.fields[k].begin(), r.fields[k].end(), '\n');
+  }
+  return line;
+}
+
+constexpr absl::string_view kBomUtf8 = "\xEF\xBB\xBF";
+
 bool AllEmpty(const std::vector<absl::string_view>& fields) {
   for (absl::string_view f : fields) {
     if (!TrimCell(f).empty()) return false;
@@ -160,10 +176,14 @@ absl::StatusOr<char> ResolveDelimiter(absl::string_view text, absl::string_view 
                                       absl::string_view source_name) {
   if (delimiter.empty()) return DetectDelimiter(text, source_name);
   if (delimiter == "\\t" || delimiter == "tab") return '\t';
-  if (delimiter.size() != 1 || delimiter[0] == '"' || delimiter[0] == '\n' ||
-      delimiter[0] == '\r') {
+  if (delimiter.size() != 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("csv.delimiter: \"", delimiter, "\" is not a single character"));
+  }
+  if (delimiter[0] == '"' || delimiter[0] == '\n' || delimiter[0] == '\r') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "csv.delimiter: ", delimiter[0] == '"' ? "the quote character \"" : "a line break",
+        " cannot be the delimiter"));
   }
   return delimiter[0];
 }
@@ -231,9 +251,12 @@ Layout DetectLayout(const std::vector<OwnedRecord>& records) {
       }
     }
   }
-  // Footer: trailing records without the body's field count.
+  // Footer: trailing records without the body's field count. A short record
+  // that starts with a number is a data row cut off (an interrupted
+  // download), not a footer: it is left to fail the import.
   int k = n;
   while (k > l.data_index && !is_body(k - 1)) --k;
+  while (k < n && !records[k].fields.empty() && LooksNumeric(records[k].fields[0])) ++k;
   if (k < n) l.footer_index = k;
   return l;
 }
@@ -246,6 +269,12 @@ absl::StatusOr<std::vector<int>> MapColumns(const v1::ImportSpec& spec,
   for (int c = 0; c < spec.columns_size(); ++c) {
     const v1::ColumnSpec& col = spec.columns(c);
     if (col.source_index() > 0) {
+      if (col.source_index() > static_cast<int64_t>(header.size())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": columns[", c, "] (", col.column().name(), "): source_index ",
+                         col.source_index(), ", but the header has ", header.size(), " ",
+                         Plural(header.size(), "field", "fields")));
+      }
       index.push_back(col.source_index() - 1);
       continue;
     }
@@ -286,9 +315,11 @@ Schema SchemaOf(const v1::ImportSpec& spec) {
 // Streams records into typed columns; one instance per Parse call.
 class CsvTableBuilder {
  public:
+  // `check_cells`: the text holds a NUL byte or U+FEFF somewhere, so every
+  // field is checked for them (else no field is: they cannot occur).
   CsvTableBuilder(const v1::ImportSpec& spec, absl::string_view source_name,
-                  std::vector<CellParser> parsers)
-      : spec_(spec), source_(source_name), parsers_(std::move(parsers)) {
+                  std::vector<CellParser> parsers, bool check_cells)
+      : spec_(spec), source_(source_name), parsers_(std::move(parsers)), check_cells_(check_cells) {
     for (const v1::ColumnSpec& c : spec.columns()) builders_.emplace_back(c.column().type());
     const v1::CsvDialect& d = spec.csv();
     header_line_ = d.header_line();
@@ -305,6 +336,7 @@ class CsvTableBuilder {
   bool OnRecord(const CsvRecord& r) {
     if (phase_ == Phase::kHeader) {
       if (r.line < header_line_ || AllEmpty(r.fields)) return true;
+      if (check_cells_ && !CheckCells(r)) return false;
       header_.clear();
       for (absl::string_view f : r.fields) header_.emplace_back(f);
       header_fields_ = static_cast<int>(r.fields.size());
@@ -312,8 +344,16 @@ class CsvTableBuilder {
           MapColumns(spec_, header_, absl::StrCat(source_, ":", r.line));
       if (!idx.ok()) return Fail(idx.status());
       index_ = *std::move(idx);
-      needed_ = 0;
-      for (int i : index_) needed_ = std::max(needed_, i + 1);
+      // A row needs the header's fields up to the last named one (unnamed
+      // trailing fields, from a trailing delimiter, may be missing).
+      required_fields_ = 0;
+      for (int i : index_) required_fields_ = std::max(required_fields_, i + 1);
+      for (int i = header_fields_; i > required_fields_; --i) {
+        if (!TrimCell(header_[i - 1]).empty()) {
+          required_fields_ = i;
+          break;
+        }
+      }
       phase_ = Phase::kData;
       return true;
     }
@@ -321,6 +361,7 @@ class CsvTableBuilder {
       return false;  // the rest of the file is the footer
     }
     if (r.fields[0].empty() && AllEmpty(r.fields)) return true;
+    if (check_cells_ && !CheckCells(r)) return false;
     if (skip_left_ > 0) {
       --skip_left_;
       return true;
@@ -332,31 +373,28 @@ class CsvTableBuilder {
       }
     }
     const int nf = static_cast<int>(r.fields.size());
-    if (nf < needed_ || (nf == 1 && header_fields_ > 1)) {
-      // Possibly the footer; an error if a data record follows.
-      if (short_line_ == 0) {
-        short_line_ = r.line;
-        short_fields_ = nf;
-      }
-      return true;
-    }
-    if (short_line_ != 0) {
-      return Fail(absl::InvalidArgumentError(absl::StrCat(source_, ":", short_line_, ": ",
-                                                          short_fields_, " fields, expected ",
-                                                          header_fields_, " as in the header")));
+    if (nf < required_fields_) {
+      // Never skipped: a short row is a cut-off file or a footer that the
+      // spec does not declare (csv.footer_marker).
+      if (AllEmpty(r.fields)) return true;
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat(source_, ":", r.line, ": ", nf, " ", Plural(nf, "field", "fields"),
+                       ", expected ", required_fields_, " as in the header",
+                       footer_.empty() ? " (if this is a footer, set csv.footer_marker)" : "")));
     }
     if (nf > header_fields_) {
       for (int i = header_fields_; i < nf; ++i) {
         if (!TrimCell(r.fields[i]).empty()) {
-          return Fail(absl::InvalidArgumentError(absl::StrCat(
-              source_, ":", r.line, ": ", nf, " fields, the header has ", header_fields_)));
+          return Fail(
+              absl::InvalidArgumentError(absl::StrCat(source_, ":", LineOfField(r, i), ": ", nf,
+                                                      " fields, the header has ", header_fields_)));
         }
       }
     }
     for (size_t c = 0; c < parsers_.size(); ++c) {
       if (!parsers_[c].AppendText(r.fields[index_[c]], &builders_[c], &error_)) {
         return Fail(absl::InvalidArgumentError(
-            absl::StrCat(source_, ":", r.line, ": column ",
+            absl::StrCat(source_, ":", LineOfField(r, index_[c]), ": column ",
                          spec_.columns(static_cast<int>(c)).column().name(), ": ", error_)));
       }
     }
@@ -387,9 +425,45 @@ class CsvTableBuilder {
     return false;
   }
 
+  // "column ags" for a field a spec column reads, else "field 7 (\"Notiz\")";
+  // in the header record "header field 7".
+  std::string FieldName(size_t i) const {
+    if (phase_ == Phase::kHeader) return absl::StrCat("header field ", i + 1);
+    for (size_t c = 0; c < index_.size(); ++c) {
+      if (index_[c] == static_cast<int>(i)) {
+        return absl::StrCat("column ", spec_.columns(static_cast<int>(c)).column().name());
+      }
+    }
+    std::string head = i < header_.size() ? std::string(TrimCell(header_[i])) : "";
+    if (head.empty() || head.find('\0') != std::string::npos || absl::StrContains(head, kBomUtf8)) {
+      return absl::StrCat("field ", i + 1);
+    }
+    return absl::StrCat("field ", i + 1, " (\"", head, "\")");
+  }
+
+  // Fails on a NUL byte or U+FEFF in any field of `r`, naming the physical
+  // line of the byte and the column.
+  bool CheckCells(const CsvRecord& r) {
+    for (size_t i = 0; i < r.fields.size(); ++i) {
+      absl::string_view f = r.fields[i];
+      const size_t nul = f.find('\0');
+      const size_t bom = f.find(kBomUtf8);
+      if (nul == absl::string_view::npos && bom == absl::string_view::npos) continue;
+      const size_t at = std::min(nul, bom);
+      const int64_t line = LineOfField(r, i) + std::count(f.begin(), f.begin() + at, '\n');
+      return Fail(absl::InvalidArgumentError(absl::StrCat(
+          source_, ":", line, ": ", FieldName(i), ": ",
+          at == bom ? "U+FEFF (byte order mark) inside the data \u2014 was the file concatenated "
+                      "from several exports?"
+                    : "NUL byte inside the value (binary data or a broken export)")));
+    }
+    return true;
+  }
+
   const v1::ImportSpec& spec_;
   std::string source_;
   std::vector<CellParser> parsers_;
+  bool check_cells_ = false;
   std::vector<ColumnBuilder> builders_;
   Phase phase_ = Phase::kHeader;
   int header_line_ = 0;
@@ -400,9 +474,7 @@ class CsvTableBuilder {
   std::vector<std::string> header_;
   int header_fields_ = 0;
   std::vector<int> index_;
-  int needed_ = 0;
-  int64_t short_line_ = 0;
-  int short_fields_ = 0;
+  int required_fields_ = 0;
   bool track_lines_ = false;
   std::vector<int64_t> lines_;
   size_t rows_ = 0;
@@ -415,7 +487,8 @@ class CsvTableBuilder {
 absl::StatusOr<std::vector<ParsedDataset>> ParseCsv(absl::string_view bytes,
                                                     const v1::ImportSpec& spec,
                                                     absl::string_view source_name) {
-  FEDNODE_ASSIGN_OR_RETURN(DecodedText decoded, DecodeToUtf8Nfc(bytes, spec.csv().encoding()));
+  FEDNODE_ASSIGN_OR_RETURN(DecodedText decoded,
+                           DecodeToUtf8Nfc(bytes, spec.csv().encoding(), source_name));
   absl::string_view text = decoded.text();
   FEDNODE_ASSIGN_OR_RETURN(char delimiter,
                            ResolveDelimiter(text, spec.csv().delimiter(), source_name));
@@ -437,7 +510,9 @@ absl::StatusOr<std::vector<ParsedDataset>> ParseCsv(absl::string_view bytes,
     if (!p.ok()) return Annotate(p.status(), absl::StrCat("columns[", i, "]"));
     parsers.push_back(*std::move(p));
   }
-  CsvTableBuilder builder(effective, source_name, std::move(parsers));
+  const bool check_cells =
+      text.find('\0') != absl::string_view::npos || text.find(kBomUtf8) != absl::string_view::npos;
+  CsvTableBuilder builder(effective, source_name, std::move(parsers), check_cells);
   absl::Status st =
       TokenizeCsv(text, delimiter, [&](const CsvRecord& r) { return builder.OnRecord(r); });
   if (!st.ok()) return Annotate(st, source_name);
@@ -451,7 +526,7 @@ absl::StatusOr<std::vector<ParsedDataset>> ParseCsv(absl::string_view bytes,
 absl::StatusOr<v1::ImportSpec> InferCsv(absl::string_view bytes, absl::string_view dataset_id,
                                         absl::string_view source_name,
                                         absl::string_view delimiter) {
-  FEDNODE_ASSIGN_OR_RETURN(DecodedText decoded, DecodeToUtf8Nfc(bytes, "auto"));
+  FEDNODE_ASSIGN_OR_RETURN(DecodedText decoded, DecodeToUtf8Nfc(bytes, "auto", source_name));
   absl::string_view text = decoded.text();
   FEDNODE_ASSIGN_OR_RETURN(char delim, ResolveDelimiter(text, delimiter, source_name));
   FEDNODE_ASSIGN_OR_RETURN(std::vector<OwnedRecord> records,

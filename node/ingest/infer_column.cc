@@ -225,8 +225,16 @@ std::string UniqueName(std::string name, std::vector<std::string>* used) {
     }
     return false;
   };
-  std::string out = name;
-  for (int i = 2; taken(out); ++i) out = name + "_" + std::to_string(i);
+  auto cut = [](std::string n, size_t max) {
+    if (n.size() > max) n.resize(max);
+    while (n.size() > 1 && n.back() == '_') n.pop_back();
+    return n;
+  };
+  std::string out = cut(name, kMaxIdentifierBytes);
+  for (int i = 2; taken(out); ++i) {
+    const std::string suffix = "_" + std::to_string(i);
+    out = cut(name, kMaxIdentifierBytes - suffix.size()) + suffix;
+  }
   used->push_back(out);
   return out;
 }

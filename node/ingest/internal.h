@@ -3,6 +3,7 @@
 // Layer: node/ingest. Thread-safety: pure functions, safe for concurrent use.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,6 +17,10 @@
 #include "proto/ingest/v1/import_spec.pb.h"
 
 namespace fednode::ingest::internal {
+
+// Longest column name or dataset id in bytes: PostgreSQL's parser, used by
+// the SQL front end, truncates identifiers to 63 bytes (NAMEDATALEN - 1).
+inline constexpr size_t kMaxIdentifierBytes = 63;
 
 // Checks the spec independent of the source; InvalidArgument naming the
 // field path ("columns[2].column.name: ...").
@@ -44,6 +49,8 @@ absl::Status CheckPrimaryKey(const Table& table, const std::vector<int64_t>& loc
 void InferTextColumn(const std::vector<std::string>& values, char delimiter, v1::ColumnSpec* spec);
 
 // Makes `name` unique among `used` by appending _2, _3, ...; records it.
+// The result has at most kMaxIdentifierBytes bytes: a longer `name` (ASCII)
+// is cut, and cut further to make room for the suffix.
 std::string UniqueName(std::string name, std::vector<std::string>* used);
 
 }  // namespace fednode::ingest::internal

@@ -1,5 +1,6 @@
 // JSON import and inference (see importer.h for the contract).
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -128,26 +129,62 @@ const Json* Lookup(const Json& obj, absl::string_view path) {
   return cur;
 }
 
-bool AppendJson(const Json* v, const CellParser& p, ColumnBuilder* b, std::string* error) {
+// Appends `v` (nullptr: the field is missing) to `b`. On failure sets
+// `error`; `*missing` tells that the field of a non-nullable column is absent.
+bool AppendJson(const Json* v, const CellParser& p, ColumnBuilder* b, std::string* error,
+                bool* missing) {
+  *missing = false;
+  if (v == nullptr && !p.nullable()) {
+    *missing = true;
+    return false;
+  }
   if (v == nullptr || v->is_null()) return p.AppendNull(b, error);
+  const bool to_int = p.type() == storage::v1::COLUMN_TYPE_INT64;
   switch (v->type()) {
     case Json::value_t::string: {
       const std::string& s = v->get_ref<const std::string&>();
+      if (s.find('\0') != std::string::npos) {
+        *error = "NUL character (\\u0000) inside the string";
+        return false;
+      }
       if (IsAscii(s)) return p.AppendText(s, b, error);
+      if (s.find("\xEF\xBB\xBF") != std::string::npos) {
+        *error = "U+FEFF (byte order mark) inside the string";
+        return false;
+      }
       return p.AppendText(NormalizeNfc(s), b, error);
     }
     case Json::value_t::number_integer:
       return p.AppendInt(v->get<int64_t>(), b, error);
     case Json::value_t::number_unsigned: {
+      // The text of an unsigned JSON integer is exactly its decimal value.
       uint64_t u = v->get<uint64_t>();
-      if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        *error = absl::StrCat("number ", u, " is out of range for int64");
+      if (u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return p.AppendInt(static_cast<int64_t>(u), b, error);
+      }
+      if (to_int) {
+        *error = absl::StrCat("number ", u, " is out of the int64 range");
         return false;
       }
-      return p.AppendInt(static_cast<int64_t>(u), b, error);
+      if (p.type() == storage::v1::COLUMN_TYPE_STRING) return p.AppendText(v->dump(), b, error);
+      return p.AppendDouble(static_cast<double>(u), b, error);
     }
-    case Json::value_t::number_float:
-      return p.AppendDouble(v->get<double>(), b, error);
+    case Json::value_t::number_float: {
+      // nlohmann keeps no source text of a number; dump() is the shortest
+      // text that reads back as the same double.
+      const double d = v->get<double>();
+      if (p.type() == storage::v1::COLUMN_TYPE_STRING) return p.AppendText(v->dump(), b, error);
+      if (to_int && d == std::trunc(d) &&
+          (d < -9223372036854775808.0 || d >= 9223372036854775808.0)) {
+        // An integer too large for uint64 ("100000000000000000000") arrives
+        // here as 1e+20: do not quote a text that is not in the file.
+        *error = "number out of the int64 range";
+        return false;
+      }
+      if (p.AppendDouble(d, b, error)) return true;
+      *error = absl::StrCat("number ", v->dump(), " is not ", TypeWithArticle(p.type()));
+      return false;
+    }
     case Json::value_t::boolean:
       return p.AppendBool(v->get<bool>(), b, error);
     default:
@@ -155,9 +192,17 @@ bool AppendJson(const Json* v, const CellParser& p, ColumnBuilder* b, std::strin
         b->AppendString(NormalizeNfc(v->dump()));
         return true;
       }
-      *error = absl::StrCat("a JSON ", v->type_name(), " is not a ", ColumnTypeName(p.type()));
+      *error = absl::StrCat("a JSON ", v->type_name(), " is not ", TypeWithArticle(p.type()));
       return false;
   }
+}
+
+// The error for AppendJson's failure on column `column` read from `path`.
+std::string AppendError(bool missing, absl::string_view path, absl::string_view column,
+                        absl::string_view error) {
+  if (!missing) return absl::StrCat("column ", column, ": ", error);
+  if (path == column) return absl::StrCat("field \"", path, "\" is missing");
+  return absl::StrCat("field \"", path, "\" is missing (column ", column, ")");
 }
 
 struct DatasetBuilder {
@@ -231,6 +276,7 @@ absl::StatusOr<std::vector<ParsedDataset>> ParseJson(absl::string_view bytes,
     children.push_back(std::move(d));
   }
   std::string error;
+  bool missing = false;
   for (size_t r = 0; r < in.records.size(); ++r) {
     const Json& rec = in.records[r];
     const int64_t locator = in.json_lines ? in.lines[r] : static_cast<int64_t>(r + 1);
@@ -239,10 +285,12 @@ absl::StatusOr<std::vector<ParsedDataset>> ParseJson(absl::string_view bytes,
                            : absl::StrCat(source_name, ": record ", locator);
     };
     for (size_t c = 0; c < parent.parsers.size(); ++c) {
-      if (!AppendJson(Lookup(rec, parent.paths[c]), parent.parsers[c], &parent.builders[c],
-                      &error)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where(), ": column ", parent.schema.columns(static_cast<int>(c)).name(), ": ", error));
+      if (!AppendJson(Lookup(rec, parent.paths[c]), parent.parsers[c], &parent.builders[c], &error,
+                      &missing)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), ": ",
+                         AppendError(missing, parent.paths[c],
+                                     parent.schema.columns(static_cast<int>(c)).name(), error)));
       }
     }
     parent.locators.push_back(locator);
@@ -263,17 +311,22 @@ absl::StatusOr<std::vector<ParsedDataset>> ParseJson(absl::string_view bytes,
         }
         size_t c = 0;
         for (int pk : pk_index) {
-          if (!AppendJson(Lookup(rec, parent.paths[pk]), d.parsers[c], &d.builders[c], &error)) {
-            return absl::InvalidArgumentError(absl::StrCat(where(), ": ", error));
+          if (!AppendJson(Lookup(rec, parent.paths[pk]), d.parsers[c], &d.builders[c], &error,
+                          &missing)) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(where(), ": ",
+                             AppendError(missing, parent.paths[pk],
+                                         d.schema.columns(static_cast<int>(c)).name(), error)));
           }
           ++c;
         }
         d.builders[c++].AppendInt(static_cast<int64_t>(k + 1));
         for (; c < d.parsers.size(); ++c) {
-          if (!AppendJson(Lookup(el, d.paths[c]), d.parsers[c], &d.builders[c], &error)) {
+          if (!AppendJson(Lookup(el, d.paths[c]), d.parsers[c], &d.builders[c], &error, &missing)) {
             return absl::InvalidArgumentError(
-                absl::StrCat(where(), ": ", field, "[", k + 1, "]: column ",
-                             d.schema.columns(static_cast<int>(c)).name(), ": ", error));
+                absl::StrCat(where(), ": ", field, "[", k + 1, "]: ",
+                             AppendError(missing, d.paths[c],
+                                         d.schema.columns(static_cast<int>(c)).name(), error)));
           }
         }
         d.locators.push_back(locator);
@@ -409,7 +462,8 @@ absl::StatusOr<v1::ImportSpec> InferJson(absl::string_view bytes, absl::string_v
     if (c.column().nullable()) continue;
     const FieldStats* f = nullptr;
     for (const FieldStats& s : fields) {
-      if (!s.is_object_array && NormalizeColumnName(s.path) == c.column().name()) f = &s;
+      const std::string& path = c.source_name().empty() ? c.column().name() : c.source_name();
+      if (!s.is_object_array && s.path == path) f = &s;
     }
     if (f == nullptr || f->texts.size() != in.records.size()) continue;
     std::vector<std::string> sorted = f->texts;

@@ -18,6 +18,8 @@
 namespace fednode::ingest {
 namespace {
 
+using internal::kMaxIdentifierBytes;
+
 class CollectErrors : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, google::protobuf::io::ColumnNumber column,
@@ -52,6 +54,11 @@ absl::Status ValidateColumns(const google::protobuf::RepeatedPtrField<v1::Column
     if (!ValidName(name)) {
       return absl::InvalidArgumentError(
           absl::StrCat(p, ".column.name: \"", name, "\" is not [a-z_][a-z0-9_]*"));
+    }
+    if (name.size() > kMaxIdentifierBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(p, ".column.name: \"", name, "\" has ", name.size(), " bytes, at most ",
+                       kMaxIdentifierBytes, " are allowed (SQL truncates longer names)"));
     }
     for (const std::string& n : *names) {
       if (n == name) {
@@ -138,6 +145,11 @@ namespace internal {
 
 absl::Status ValidateSpec(const v1::ImportSpec& spec) {
   if (spec.dataset_id().empty()) return absl::InvalidArgumentError("dataset_id: empty");
+  if (spec.dataset_id().size() > kMaxIdentifierBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "dataset_id: \"", spec.dataset_id(), "\" has ", spec.dataset_id().size(),
+        " bytes, at most ", kMaxIdentifierBytes, " are allowed (SQL truncates longer names)"));
+  }
   if (spec.columns_size() == 0) return absl::InvalidArgumentError("columns: none given");
   const v1::CsvDialect& d = spec.csv();
   if (!d.delimiter().empty() && d.delimiter() != "\t" && d.delimiter() != "\\t" &&
@@ -173,6 +185,15 @@ absl::Status ValidateSpec(const v1::ImportSpec& spec) {
     std::string p = absl::StrCat("json_children[", i, "]");
     if (ch.array_field().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(p, ".array_field: empty"));
+    }
+    const std::string child_id = ch.dataset_id().empty()
+                                     ? absl::StrCat(spec.dataset_id(), "_", ch.array_field())
+                                     : ch.dataset_id();
+    if (child_id.size() > kMaxIdentifierBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          p, ".dataset_id: \"", child_id, "\" has ", child_id.size(), " bytes, at most ",
+          kMaxIdentifierBytes, " are allowed (SQL truncates longer names)",
+          ch.dataset_id().empty() ? "; set a shorter dataset_id" : ""));
     }
     if (spec.primary_key_size() == 0) {
       return absl::InvalidArgumentError(

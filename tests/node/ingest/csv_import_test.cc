@@ -204,11 +204,174 @@ TEST(CsvImportTest, HeaderTitleLinesFooterAndTotalRow) {
   EXPECT_EQ(t.columns[1].ints[1], 20);
 }
 
-TEST(CsvImportTest, ShortTrailingLinesAreAFooterButNotInTheMiddle) {
+TEST(CsvImportTest, ShortLinesAreAnErrorUnlessAfterTheFooterMarker) {
   v1::ImportSpec spec = Spec({{"a", "int64"}, {"b", "int64"}}, ";");
-  EXPECT_EQ(ParseOk("a;b\n1;2\n3;4\n(c) Amt\n", spec).num_rows, 2u);
+  EXPECT_THAT(ParseError("a;b\n1;2\n3;4\n(c) Amt\n", spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("t.csv:4: 1 field, expected 2 as in the header")));
   EXPECT_THAT(ParseError("a;b\n1;2\nhm\n3;4\n", spec),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("t.csv:3: 1 fields")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("t.csv:3: 1 field,")));
+  spec.mutable_csv()->set_footer_marker("(c)");
+  EXPECT_EQ(ParseOk("a;b\n1;2\n3;4\n(c) Amt\nStand: 2021\n", spec).num_rows, 2u);
+  // Before the marker a short line is still an error.
+  EXPECT_THAT(ParseError("a;b\n1;2\n3\n(c) Amt\n", spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("t.csv:3: 1 field,")));
+}
+
+TEST(CsvImportTest, TruncatedLastRowIsAnError) {
+  // An interrupted download: the last row stops in the middle.
+  v1::ImportSpec spec =
+      Spec({{"ags", "string"}, {"name", "string"}, {"n", "int64"}, {"betrag", "string"}}, ";");
+  const char* head = "ags;name;n;betrag;datum\n06531005;A;1;1,5;31.12.2023\n";
+  EXPECT_THAT(ParseError(absl::StrCat(head, "06531002;C;3;1,"), spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("t.csv:3: 4 fields, expected 5 as in the header")));
+  // Several short rows at the end (the reviewer's second file).
+  EXPECT_THAT(ParseError(absl::StrCat(head, "06531003;D;4\n06531004;E;5\n06531006;F\n"), spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("t.csv:3: 3 fields, expected 5 as in the header")));
+  // Empty and separator-only lines are not rows.
+  EXPECT_EQ(ParseOk(absl::StrCat(head, "\n;;;;\n;;\n  \n"), spec).num_rows, 1u);
+  // Unnamed trailing header fields (a trailing delimiter) may be missing.
+  EXPECT_EQ(ParseOk("a;b;\n1;2;\n3;4\n", Spec({{"a", "int64"}, {"b", "int64"}}, ";")).num_rows, 2u);
+}
+
+TEST(CsvImportTest, SourceIndexPastTheHeaderIsAnError) {
+  v1::ImportSpec spec =
+      Spec({{"a", "string"}, {"b", "string"}, {"c", "string"}, {"max_spaces", "int64"}}, ";");
+  const char* csv = "a;b;c;d;e\n1;2;3;4;5\n6;7;8;9;10\n";
+  for (int index : {99, 6}) {
+    spec.mutable_columns(3)->set_source_index(index);
+    EXPECT_THAT(ParseError(csv, spec),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         absl::StrCat("t.csv:1: columns[3] (max_spaces): source_index ", index,
+                                      ", but the header has 5 fields")));
+  }
+  spec.mutable_columns(3)->set_source_index(5);
+  Table t = ParseOk(csv, spec);
+  ASSERT_EQ(t.num_rows, 2u);
+  EXPECT_EQ(t.columns[3].ints[1], 10);
+  // A source_name that the header lacks is an error too.
+  spec.mutable_columns(3)->set_source_index(0);
+  spec.mutable_columns(3)->set_source_name("Stellplaetze");
+  EXPECT_THAT(ParseError(csv, spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("column max_spaces: source field \"Stellplaetze\" is not in")));
+}
+
+TEST(CsvImportTest, InferProposesTheFooterMarkerButNotForACutOffRow) {
+  const char* csv = "ags;n\n06531005;1\n06531001;2\n(c) Amt\nStand: 2021\n";
+  FEDNODE_ASSERT_OK_AND_ASSIGN(v1::ImportSpec spec, Infer(csv, SourceFormat::kCsv, "t", "t.csv"));
+  EXPECT_EQ(spec.csv().footer_marker(), "(c) Amt");
+  EXPECT_EQ(ParseOk(csv, spec).num_rows, 2u);
+  // A data row cut after its first field is no footer: the import fails.
+  const char* cut = "ags;n\n06531005;1\n06531001;2\n06531002\n";
+  FEDNODE_ASSERT_OK_AND_ASSIGN(spec, Infer(cut, SourceFormat::kCsv, "t", "t.csv"));
+  EXPECT_EQ(spec.csv().footer_marker(), "");
+  EXPECT_THAT(ParseError(cut, spec), StatusIs(absl::StatusCode::kInvalidArgument,
+                                              HasSubstr("t.csv:4: 1 field, expected 2")));
+}
+
+TEST(CsvImportTest, MixedEncodingsAreRefusedWithAuto) {
+  v1::ImportSpec spec = Spec({{"ags", "string"}, {"name", "string"}}, ";");
+  const std::string csv =
+      "ags;name\n06531005;Gie\xC3\x9F"
+      "en\n06531001;Gie\xDF"
+      "en\n";
+  spec.mutable_csv()->set_encoding("auto");
+  EXPECT_THAT(ParseError(csv, spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "t.csv: mixed encodings: line 2 is UTF-8 (\"Gießen\"), line 3 is not "
+                       "valid UTF-8; convert the file or set csv.encoding"));
+  EXPECT_THAT(Infer(csv, SourceFormat::kCsv, "t", "t.csv").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("mixed encodings")));
+  // A UTF-8 byte order mark before Windows-1252 bytes is mixed too.
+  EXPECT_THAT(ParseError("\xEF\xBB\xBF"
+                         "ags;name\n1;Gie\xDF"
+                         "en\n",
+                         spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("t.csv: mixed encodings: the file starts with a UTF-8 byte "
+                                 "order mark, line 2 is not valid UTF-8")));
+  // Only single high bytes: Windows-1252 as before.
+  Table t = ParseOk(
+      "ags;name\n06531005;Gie\xDF"
+      "en\n06531001;L\xFC"
+      "ch\n",
+      spec);
+  EXPECT_EQ(t.columns[1].StringAt(0), "Gießen");
+  // Explicit UTF-8: the file, line and byte.
+  spec.mutable_csv()->set_encoding("utf-8");
+  EXPECT_THAT(ParseError(csv, spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "t.csv:3: bytes are not valid UTF-8 (byte 0xDF at column 13)"));
+  EXPECT_THAT(ParseError("ags;name\nÄ;Gie\xDF"
+                         "en\n",
+                         spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "t.csv:2: bytes are not valid UTF-8 (byte 0xDF at column 6)"));
+}
+
+TEST(CsvImportTest, ByteOrderMarkInsideTheDataIsRefused) {
+  v1::ImportSpec spec = Spec({{"ags", "string"}, {"name", "string"}}, ";");
+  EXPECT_THAT(ParseError("\xEF\xBB\xBF"
+                         "ags;name\n06531005;Giessen\n\xEF\xBB\xBF"
+                         "06531001;X\n",
+                         spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "t.csv:3: column ags: U+FEFF (byte order mark) inside the data \u2014 was "
+                       "the file concatenated from several exports?"));
+  // A second export's header in the middle, in a field no column reads.
+  EXPECT_THAT(ParseError("ags;name;x\n1;a;b\n2;b;\xEF\xBB\xBFx\n", spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("t.csv:3: field 3 (\"x\"): U+FEFF (byte order mark)")));
+  // At the very start it is removed.
+  EXPECT_EQ(ParseOk("\xEF\xBB\xBF"
+                    "ags;name\n1;a\n",
+                    spec)
+                .columns[0]
+                .StringAt(0),
+            "1");
+}
+
+TEST(CsvImportTest, NulBytesAreRefused) {
+  v1::ImportSpec spec = Spec({{"ags", "string"}, {"name", "string"}}, ";");
+  EXPECT_THAT(ParseError(std::string("ags;name\n06531005;X\0Y\n", 22), spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("t.csv:2: column name: NUL byte inside the value")));
+  // In a quoted multi-line cell: the physical line of the byte.
+  EXPECT_THAT(ParseError(std::string("ags;name\n1;\"a\nb\0\"\n", 18), spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("t.csv:3: column name: NUL")));
+}
+
+TEST(CsvImportTest, BadCellInAMultiLineRecordNamesItsPhysicalLine) {
+  v1::ImportSpec spec = Spec({{"id", "int64"}, {"text", "string"}, {"n", "int64"}});
+  // The record starts on line 2; the bad cell "x" is on line 4.
+  EXPECT_THAT(
+      ParseError("id,text,n\n1,\"a\nb\nc\",x\n", spec),
+      StatusIs(absl::StatusCode::kInvalidArgument, "t.csv:4: column n: \"x\" is not an int64"));
+  EXPECT_THAT(ParseError("id,text,n\ny,\"a\nb\",1\n", spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("t.csv:2: column id")));
+}
+
+TEST(CsvImportTest, QuoteAsDelimiterHasItsOwnMessage) {
+  EXPECT_THAT(ParseError("a\n1\n", Spec({{"a", "int64"}}, "\"")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "csv.delimiter: the quote character \" cannot be the delimiter"));
+}
+
+TEST(CsvImportTest, InferShortensLongColumnNames) {
+  const std::string long_a(80, 'a');
+  const std::string csv = absl::StrCat(long_a, "x;", long_a, "y;", long_a, "z\n1;2;3\n4;5;6\n");
+  FEDNODE_ASSERT_OK_AND_ASSIGN(v1::ImportSpec spec, Infer(csv, SourceFormat::kCsv, "t", "t.csv"));
+  ASSERT_EQ(spec.columns_size(), 3);
+  EXPECT_EQ(spec.columns(0).column().name(), std::string(63, 'a'));
+  EXPECT_EQ(spec.columns(1).column().name(), absl::StrCat(std::string(61, 'a'), "_2"));
+  EXPECT_EQ(spec.columns(2).column().name(), absl::StrCat(std::string(61, 'a'), "_3"));
+  FEDNODE_ASSERT_OK_AND_ASSIGN(v1::ImportSpec again, ParseSpecTextproto(SpecToTextproto(spec)));
+  Table t = ParseOk(csv, again);
+  ASSERT_EQ(t.num_rows, 2u);
+  EXPECT_EQ(t.columns[2].ints[1], 6);
 }
 
 TEST(CsvImportTest, MissingSourceColumnIsAnError) {

@@ -64,9 +64,72 @@ TEST(JsonImportTest, JsonLinesErrorsNameTheLine) {
   EXPECT_THAT(
       Parse("{\"name\": \"A\"}\n{\"name\": \n", SourceFormat::kJson, spec, "l.jsonl").status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("l.jsonl:2: invalid JSON")));
-  EXPECT_THAT(Parse("[{\"lat\": 1}]", SourceFormat::kJson, spec, "l.json").status(),
+  EXPECT_THAT(
+      Parse("[{\"lat\": 1}]", SourceFormat::kJson, spec, "l.json").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, "l.json: record 1: field \"name\" is missing"));
+}
+
+TEST(JsonImportTest, MessagesUseTheRightArticleAndTheFileText) {
+  FEDNODE_ASSERT_OK_AND_ASSIGN(v1::ImportSpec spec, ParseSpecTextproto(kSpec));
+  auto error = [&](const char* json) {
+    return Parse(json, SourceFormat::kJson, spec, "l.json").status();
+  };
+  // Child column t is an int64.
+  EXPECT_THAT(error(R"([{"name": "A", "m": [{"t": [1]}]}])"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       "l.json: record 1: column name: NULL in non-nullable column"));
+                       "l.json: record 1: m[1]: column t: a JSON array is not an int64"));
+  EXPECT_THAT(error(R"([{"name": "A", "m": [{"t": 100000000000000000000}]}])"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "l.json: record 1: m[1]: column t: number out of the int64 range"));
+  EXPECT_THAT(error(R"([{"name": "A", "m": [{"t": 18446744073709551615}]}])"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("number 18446744073709551615 is out of the int64 range")));
+  EXPECT_THAT(
+      error(R"([{"name": "A", "m": [{"t": 1.5}]}])"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("number 1.5 is not an int64")));
+  EXPECT_THAT(error(R"([{"name": "A", "m": [{"t": true}]}])"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("true is not an int64")));
+  // A missing field of a child's non-nullable column names the field path.
+  FEDNODE_ASSERT_OK_AND_ASSIGN(
+      v1::ImportSpec nested,
+      ParseSpecTextproto(R"pb(dataset_id: "x"
+                              columns {
+                                column { name: "city" type: COLUMN_TYPE_STRING }
+                                source_name: "operator.city"
+                              })pb"));
+  EXPECT_THAT(
+      Parse("{\"a\": 1}\n{\"operator\": {}}\n", SourceFormat::kJson, nested, "l.jsonl").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               "l.jsonl:1: field \"operator.city\" is missing (column city)"));
+}
+
+TEST(JsonImportTest, LargeNumbersKeepTheirValueInDoubleAndStringColumns) {
+  FEDNODE_ASSERT_OK_AND_ASSIGN(
+      v1::ImportSpec spec,
+      ParseSpecTextproto(R"pb(dataset_id: "x"
+                              columns { column { name: "d" type: COLUMN_TYPE_DOUBLE } }
+                              columns { column { name: "s" type: COLUMN_TYPE_STRING } }
+                              columns { column { name: "i" type: COLUMN_TYPE_INT64 } })pb"));
+  FEDNODE_ASSERT_OK_AND_ASSIGN(
+      auto out, Parse(R"([{"d": 18446744073709551615, "s": 50.586195, "i": 9.2233720368547e18}])",
+                      SourceFormat::kJson, spec, "l.json"));
+  const Table& t = out[0].table;
+  EXPECT_DOUBLE_EQ(t.columns[0].doubles[0], 18446744073709551615.0);
+  EXPECT_EQ(t.columns[1].StringAt(0), "50.586195");
+  EXPECT_EQ(t.columns[2].ints[0], 9223372036854700032);
+}
+
+TEST(JsonImportTest, NulAndByteOrderMarkInStringsAreRefused) {
+  FEDNODE_ASSERT_OK_AND_ASSIGN(v1::ImportSpec spec, ParseSpecTextproto(kSpec));
+  EXPECT_THAT(Parse(R"([{"name": "A\u0000B"}])", SourceFormat::kJson, spec, "l.json").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("l.json: record 1: column name: NUL character")));
+  EXPECT_THAT(Parse("{\"name\": \"A\"}\n{\"name\": \"\xEF\xBB\xBF"
+                    "B\"}\n",
+                    SourceFormat::kJson, spec, "l.jsonl")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("l.jsonl:2: column name: U+FEFF (byte order mark)")));
 }
 
 TEST(JsonImportTest, InferFindsKeyChildrenAndTypes) {

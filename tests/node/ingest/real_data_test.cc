@@ -98,6 +98,20 @@ TEST(RealDataTest, LandtagswahlGiessen2013SumsEqualTheTotalRow) {
   EXPECT_EQ(Sum(t, "a1_a2"), 56377);
 }
 
+TEST(RealDataTest, GiessenElectionFilesImportWithAutoEncoding) {
+  // Windows-1252/ISO-8859-1 without any UTF-8 sequence: not "mixed".
+  for (const char* name : {"bundestagswahl_2013.textproto", "landtagswahl_2013.textproto"}) {
+    v1::ImportSpec spec = LoadSpec(name);
+    spec.mutable_csv()->clear_encoding();
+    const std::string file = absl::StrContains(name, "bundes")
+                                 ? "Bundestagswahl-Ergebnisse_2013.CSV"
+                                 : "Landtagswahl-Ergebnisse_2013.CSV";
+    const std::string bytes = ReadFileOrDie(SourcePath("deploy/data/giessen/wahlen/" + file));
+    FEDNODE_ASSERT_OK_AND_ASSIGN(auto out, Parse(bytes, SourceFormat::kCsv, spec, file));
+    EXPECT_EQ(out[0].table.num_rows, 74u) << file;
+  }
+}
+
 void CheckParkhaus(const std::string& file) {
   const std::string bytes = ReadFileOrDie(SourcePath("deploy/data/giessen/parkleitsystem/" + file));
   FEDNODE_ASSERT_OK_AND_ASSIGN(

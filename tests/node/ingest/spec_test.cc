@@ -1,3 +1,6 @@
+#include <string>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -40,6 +43,28 @@ TEST(SpecTest, ValidationNamesTheField) {
                                  "COLUMN_TYPE_DATE } time_zone: \"Mars/Olympus\" }")
                   .status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("columns[0].time_zone")));
+}
+
+TEST(SpecTest, NamesLongerThan63BytesAreRefused) {
+  const std::string ok(63, 'a'), too_long(64, 'a');
+  auto spec = [](const std::string& dataset, const std::string& column) {
+    return absl::StrCat("dataset_id: \"", dataset, "\" columns { column { name: \"", column,
+                        "\" type: COLUMN_TYPE_INT64 } }");
+  };
+  FEDNODE_EXPECT_OK(ParseSpecTextproto(spec(ok, ok)).status());
+  EXPECT_THAT(ParseSpecTextproto(spec("d", too_long)).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("columns[0].column.name: \"" + too_long + "\" has 64 bytes")));
+  EXPECT_THAT(ParseSpecTextproto(spec(too_long, "a")).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("dataset_id: \"")));
+  // A child dataset's default id is <dataset_id>_<array_field>.
+  EXPECT_THAT(
+      ParseSpecTextproto(
+          absl::StrCat(spec(std::string(60, 'd'), "a"),
+                       " primary_key: \"a\" json_children { array_field: \"items\" "
+                       "columns { column { name: \"v\" type: COLUMN_TYPE_INT64 } } }"))
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("json_children[0].dataset_id")));
 }
 
 TEST(SpecTest, TextprotoHasACommentPerColumnAndRoundTrips) {
