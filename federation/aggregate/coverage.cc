@@ -1,0 +1,97 @@
+#include "federation/aggregate/coverage.h"
+
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace fednode::aggregate {
+
+std::string OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kAnswered:
+      return "answered";
+    case Outcome::kUnreachable:
+      return "unreachable";
+    case Outcome::kRefused:
+      return "refused";
+    case Outcome::kDeadlineExceeded:
+      return "deadline exceeded";
+    case Outcome::kSchemaMismatch:
+      return "schema mismatch";
+    case Outcome::kNoOutcome:
+      return "no outcome";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<Coverage> ComputeCoverage(absl::Span<const ExpectedMember> expected,
+                                         absl::Span<const MemberOutcome> outcomes) {
+  absl::flat_hash_set<std::string> known;
+  for (const ExpectedMember& m : expected) {
+    if (!known.insert(m.ags).second) {
+      return absl::InvalidArgumentError(absl::StrCat("expected member ", m.ags, " given twice"));
+    }
+  }
+  absl::flat_hash_map<std::string, const MemberOutcome*> by_ags;
+  for (const MemberOutcome& o : outcomes) {
+    if (!known.contains(o.ags)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("outcome for ", o.ags, ", which is not an expected member"));
+    }
+    if (!by_ags.emplace(o.ags, &o).second) {
+      return absl::InvalidArgumentError(absl::StrCat("two outcomes for member ", o.ags));
+    }
+  }
+  Coverage cov;
+  cov.expected = static_cast<int>(expected.size());
+  bool populations_known = true;
+  int64_t answered_pop = 0;
+  int64_t total_pop = 0;
+  for (const ExpectedMember& m : expected) {
+    CoverageEntry entry{m.ags, m.name, m.population, Outcome::kNoOutcome, ""};
+    auto it = by_ags.find(m.ags);
+    if (it != by_ags.end()) {
+      entry.outcome = it->second->outcome;
+      entry.reason = it->second->reason;
+    }
+    if (m.population <= 0) populations_known = false;
+    total_pop += m.population > 0 ? m.population : 0;
+    if (entry.outcome == Outcome::kAnswered) {
+      answered_pop += m.population > 0 ? m.population : 0;
+      cov.answered.push_back(std::move(entry));
+    } else {
+      cov.missing.push_back(std::move(entry));
+    }
+  }
+  cov.partial = !cov.missing.empty();
+  if (populations_known && total_pop > 0) {
+    cov.answered_population = answered_pop;
+    cov.expected_population = total_pop;
+    cov.population_share = static_cast<double>(answered_pop) / static_cast<double>(total_pop);
+  }
+  return cov;
+}
+
+std::string CoverageLine(const Coverage& coverage) {
+  std::string share =
+      coverage.population_share.has_value()
+          ? absl::StrFormat("%.2f %% of the population", *coverage.population_share * 100.0)
+          : std::string("population share unknown");
+  if (!coverage.partial) {
+    return absl::StrCat("complete: all ", coverage.expected, " members answered (", share, ")");
+  }
+  std::string line = absl::StrCat("partial: ", coverage.answered.size(), " of ", coverage.expected,
+                                  " members answered (", share, "); missing: ");
+  for (size_t i = 0; i < coverage.missing.size(); ++i) {
+    const CoverageEntry& m = coverage.missing[i];
+    absl::StrAppend(&line, i > 0 ? "; " : "", m.ags, m.name.empty() ? "" : " ", m.name, " (",
+                    OutcomeName(m.outcome), m.reason.empty() ? "" : ": ", m.reason, ")");
+  }
+  return line;
+}
+
+}  // namespace fednode::aggregate
