@@ -133,6 +133,7 @@ absl::StatusOr<PartialPlan> ToPartialPlan(const query::v1::QueryPlan& plan) {
     item.set_alias(g);
     *out.plan.add_select() = std::move(item);
     out.group_columns.push_back(g);
+    out.plan.add_group_by(g);
   }
   out.units_index = out.plan.select_size();
   *out.plan.add_select() =

@@ -85,24 +85,24 @@ std::string FormatTable(const MergedTable& table, const Coverage& coverage) {
   for (const auto& line : lines) {
     for (size_t i = 0; i < ncols; ++i) width[i] = std::max(width[i], DisplayWidth(line[i]));
   }
-  auto render = [&](const std::vector<std::string>& cells, bool is_header) {
+  auto render = [&](const std::vector<std::string>& cells) {
     std::string s;
     for (size_t i = 0; i < ncols; ++i) {
       if (i > 0) s += "|";
       std::string pad(width[i] - DisplayWidth(cells[i]), ' ');
-      bool right = i >= nkeys && !is_header;  // numbers right-aligned
+      bool right = i >= nkeys;  // numbers and their headers right-aligned
       absl::StrAppend(&s, " ", right ? pad : "", cells[i], right ? "" : pad, " ");
     }
     while (!s.empty() && s.back() == ' ') s.pop_back();
     return s + "\n";
   };
-  out += render(header, true);
+  out += render(header);
   for (size_t i = 0; i < ncols; ++i) {
     if (i > 0) out += "+";
     out += std::string(width[i] + 2, '-');
   }
   out += "\n";
-  for (const auto& line : lines) out += render(line, false);
+  for (const auto& line : lines) out += render(line);
   out +=
       "(p) primary suppression, (s) secondary suppression; a missing key combination has no data\n";
   return out;
