@@ -352,5 +352,50 @@ TEST_F(GiessenNodeTest, CatalogExportPassesTheDcatApDeShapes) {
   }
 }
 
+TEST_F(GiessenNodeTest, AdminSocketPathThatIsARegularFileIsNeverRemoved) {
+  std::string victim = dir_.File("victim.txt");
+  std::ofstream(victim) << "important\n";
+  std::string config = WriteConfig(dir_.File("other-data"), victim, "victim.textproto");
+  RunResult r = fednode::testing::Run({fednode_, "--config", config}, absl::Seconds(20));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("is not a socket"));
+  EXPECT_EQ(ReadFileOrDie(victim), "important\n");
+}
+
+TEST_F(GiessenNodeTest, AdminSocketOfARunningNodeIsNotTakenOver) {
+  std::string config = WriteConfig(dir_.File("other-data"), socket_, "thief.textproto");
+  RunResult r = fednode::testing::Run({fednode_, "--config", config}, absl::Seconds(20));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("in use by another running node"));
+  EXPECT_EQ(Fedctl({"status"}).exit_code, 0);  // the first node still answers
+}
+
+TEST_F(GiessenNodeTest, ImportWithoutSchemaReusesTheDatasetsRecipe) {
+  const std::string file = SourcePath("deploy/data/giessen/parkleitsystem/rathaus.csv");
+  Import("parkhaus_rathaus", "deploy/specs/parkhaus_rathaus.textproto",
+         "deploy/giessen/metadata/parkhaus_rathaus.textproto", file);
+  RunResult r = Fedctl({"import", "--dataset", "parkhaus_rathaus", file});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("unchanged"));  // same bytes, same recipe
+  r = Fedctl({"catalog", "show", "parkhaus_rathaus"});
+  EXPECT_THAT(r.out, HasSubstr("primary key:  timestamp"));
+  EXPECT_THAT(r.out, HasSubstr("urn:fednode:schema:parkhaus-belegung:v1"));
+}
+
+TEST_F(GiessenNodeTest, EveryAdminActionIsAudited) {
+  Import("parkhaus_rathaus", "deploy/specs/parkhaus_rathaus.textproto",
+         "deploy/giessen/metadata/parkhaus_rathaus.textproto",
+         SourcePath("deploy/data/giessen/parkleitsystem/rathaus.csv"));
+  EXPECT_EQ(Fedctl({"query", "SELECT COUNT(*) FROM parkhaus_rathaus"}).exit_code, 0);
+  EXPECT_EQ(Fedctl({"query", "SELECT nope FROM parkhaus_rathaus"}).exit_code, 1);
+  RunResult r = Fedctl({"audit", "tail", "-n", "10"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("admin.Import"));
+  EXPECT_THAT(r.out, HasSubstr("admin.Query"));
+  EXPECT_THAT(r.out, HasSubstr("error"));
+  r = Fedctl({"audit", "verify"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
 }  // namespace
 }  // namespace fednode
