@@ -529,6 +529,41 @@ int CmdQueryPeer(Client& client, const std::string& peer, const std::string& sql
   return 0;
 }
 
+struct AggregateArgs {
+  std::string sql;
+  std::string conforms_to;
+  std::string purpose;
+  bool by_member = false;
+  bool threshold_members = false;
+  std::string format = "table";
+  uint32_t timeout = 30;
+  uint32_t min_cell_count = 0;
+};
+
+int CmdAggregate(Client& client, const AggregateArgs& a) {
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::AggregateFederationRequest req;
+  req.set_sql(a.sql);
+  req.set_conforms_to(a.conforms_to);
+  req.set_purpose(a.purpose);
+  req.set_group_by_member(a.by_member);
+  req.set_threshold_in_members(a.threshold_members);
+  req.set_timeout_seconds(a.timeout);
+  req.set_min_cell_count(a.min_cell_count);
+  node::v1::AggregateFederationResponse r;
+  grpc::Status s = client.stub()->AggregateFederation(&ctx, req, &r);
+  if (!s.ok()) return client.Fail(s);
+  if (a.format == "table") {
+    std::cout << r.table_text();
+  } else {
+    query::Format f = a.format == "csv" ? query::Format::kCsv : query::Format::kJson;
+    std::cout << query::FormatResult(r.result(), f);
+    std::cerr << r.coverage_line() << "\n" << r.disclosure_rule() << "\n";
+  }
+  return 0;
+}
+
 int CmdPingPeer(Client& client, const std::string& peer) {
   grpc::ClientContext ctx;
   client.Prepare(&ctx);
@@ -740,6 +775,22 @@ int Run(int argc, char** argv) {
   query->add_option("--peer", qpeer, "Ask this member (AGS) over the federation instead");
   query->add_option("--purpose", qpurpose,
                     "Purpose declared to the peer (its grant may require one)");
+  auto* agg = app.add_subcommand(
+      "aggregate", "Regional statistic over every member's dataset of one kind (county node)");
+  AggregateArgs aa;
+  agg->add_option("sql", aa.sql, "SELECT with aggregates and GROUP BY")->required();
+  agg->add_option("--conforms-to", aa.conforms_to, "Schema id of the members' datasets")
+      ->required();
+  agg->add_option("--purpose", aa.purpose, "Purpose declared to the members");
+  agg->add_flag("--by-member", aa.by_member, "One row per member and group, with totals");
+  agg->add_flag("--threshold-in-members", aa.threshold_members,
+                "Minimum cell count counts members, not rows");
+  agg->add_option("--format", aa.format, "table, csv or json")
+      ->check(CLI::IsMember({"table", "csv", "json"}))
+      ->capture_default_str();
+  agg->add_option("--deadline", aa.timeout, "Seconds for the whole fan-out")->capture_default_str();
+  agg->add_option("--min-cell-count", aa.min_cell_count,
+                  "A stricter minimum cell count than the grants require");
   auto* ping = app.add_subcommand("ping", "Call a member's node over the federation (mTLS)");
   std::string ping_peer;
   ping->add_option("ags", ping_peer, "Member AGS")->required();
@@ -871,6 +922,7 @@ int Run(int argc, char** argv) {
   if (query->parsed() && !qpeer.empty()) return CmdQueryPeer(client, qpeer, sql, qpurpose, qformat);
   if (query->parsed()) return CmdQuery(client, sql, qformat);
   if (ping->parsed()) return CmdPingPeer(client, ping_peer);
+  if (agg->parsed()) return CmdAggregate(client, aa);
   if (del->parsed()) return CmdDelete(client, del_id);
   if (agr_install->parsed()) return CmdAgreementInstall(client, install_file, install_fp, false);
   if (agr_update->parsed()) return CmdAgreementInstall(client, update_file, "", true);

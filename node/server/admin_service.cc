@@ -7,6 +7,13 @@
 #include "absl/time/clock.h"
 
 #include "certs/pki.h"
+#include <thread>
+
+#include "federation/aggregate/coverage.h"
+#include "federation/aggregate/disclosure.h"
+#include "federation/aggregate/merge.h"
+#include "federation/aggregate/partial.h"
+#include "federation/aggregate/table_format.h"
 #include "federation/agreement/agreement.h"
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
@@ -338,6 +345,138 @@ grpc::Status AdminServiceImpl::PingPeer(grpc::ServerContext* /*context*/,
     response->set_round_trip_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
   return Audited(FromGrpcStatus(s, absl::StrCat("member ", request->peer_ags())), op, "");
+}
+
+grpc::Status AdminServiceImpl::AggregateFederation(
+    grpc::ServerContext* /*context*/, const node::v1::AggregateFederationRequest* request,
+    node::v1::AggregateFederationResponse* response) {
+  const std::string op = "admin.AggregateFederation";
+  if (ctx_.peers == nullptr || ctx_.federation == nullptr) {
+    return Audited(absl::FailedPreconditionError("federation is not configured"), op, "");
+  }
+  auto signed_agreement = ctx_.federation->agreement();
+  if (signed_agreement == nullptr) {
+    return Audited(absl::FailedPreconditionError("no agreement installed"), op, "");
+  }
+  const agreement::v1::Agreement& a = signed_agreement->agreement();
+  if (request->conforms_to().empty()) {
+    return Audited(absl::InvalidArgumentError("conforms_to: required (the schema id of the "
+                                              "members' datasets)"),
+                   op, "");
+  }
+  absl::StatusOr<query::v1::QueryPlan> plan = query::ParseSql(request->sql());
+  if (!plan.ok()) return Audited(plan.status(), op, "");
+  absl::StatusOr<aggregate::PartialPlan> partial_plan = aggregate::ToPartialPlan(*plan);
+  if (!partial_plan.ok()) return Audited(partial_plan.status(), op, request->conforms_to());
+
+  // Fan out: one thread per member, all under one deadline.
+  const auto deadline =
+      std::chrono::system_clock::now() +
+      std::chrono::seconds(request->timeout_seconds() == 0
+                               ? 30
+                               : std::min<uint32_t>(request->timeout_seconds(), 3600));
+  std::vector<aggregate::ExpectedMember> expected;
+  for (const auto& m : a.members()) {
+    if (m.ags() == ctx_.federation->own_ags()) continue;
+    expected.push_back({m.ags(), m.name(), m.population()});
+  }
+  std::vector<aggregate::MemberOutcome> outcomes(expected.size());
+  std::vector<std::optional<aggregate::v1::PartialAggregate>> partials(expected.size());
+  std::vector<uint32_t> required_min(expected.size(), 0);
+  std::vector<std::thread> calls;
+  calls.reserve(expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    calls.emplace_back([&, i] {
+      outcomes[i].ags = expected[i].ags;
+      auto stub = ctx_.peers->Stub(expected[i].ags);
+      if (!stub.ok()) {
+        outcomes[i].outcome = aggregate::Outcome::kUnreachable;
+        outcomes[i].reason = std::string(stub.status().message());
+        return;
+      }
+      grpc::ClientContext call;
+      call.set_deadline(deadline);
+      federation::v1::AggregateRequest req;
+      *req.mutable_plan() = *plan;
+      req.set_conforms_to(request->conforms_to());
+      req.set_purpose(request->purpose());
+      federation::v1::AggregateResponse resp;
+      grpc::Status s = (*stub)->Aggregate(&call, req, &resp);
+      switch (s.error_code()) {
+        case grpc::StatusCode::OK: {
+          absl::Status valid = aggregate::ValidatePartial(*partial_plan, resp.partial());
+          if (!valid.ok() || resp.partial().origin().member_ags() != expected[i].ags) {
+            outcomes[i].outcome = aggregate::Outcome::kSchemaMismatch;
+            outcomes[i].reason = valid.ok() ? "answer names another member"
+                                            : std::string(valid.message());
+          } else {
+            outcomes[i].outcome = aggregate::Outcome::kAnswered;
+            partials[i] = resp.partial();
+            required_min[i] = resp.min_cell_count();
+          }
+          break;
+        }
+        case grpc::StatusCode::UNAVAILABLE:
+          outcomes[i].outcome = aggregate::Outcome::kUnreachable;
+          outcomes[i].reason = s.error_message();
+          break;
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+          outcomes[i].outcome = aggregate::Outcome::kDeadlineExceeded;
+          outcomes[i].reason = "no answer within the deadline";
+          break;
+        case grpc::StatusCode::NOT_FOUND:
+        case grpc::StatusCode::INVALID_ARGUMENT:
+        case grpc::StatusCode::FAILED_PRECONDITION:
+          outcomes[i].outcome = aggregate::Outcome::kSchemaMismatch;
+          outcomes[i].reason = s.error_message();
+          break;
+        default:
+          outcomes[i].outcome = aggregate::Outcome::kRefused;
+          outcomes[i].reason = s.error_message();
+      }
+    });
+  }
+  for (auto& t : calls) t.join();
+
+  std::vector<aggregate::v1::PartialAggregate> answered;
+  for (auto& p : partials) {
+    if (p.has_value()) answered.push_back(*std::move(p));
+  }
+  absl::StatusOr<aggregate::Coverage> coverage = aggregate::ComputeCoverage(expected, outcomes);
+  if (!coverage.ok()) return Audited(coverage.status(), op, request->conforms_to());
+  aggregate::MergeOptions merge_options;
+  merge_options.group_by_member = request->group_by_member();
+  absl::StatusOr<aggregate::MergedTable> merged =
+      aggregate::Merge(*partial_plan, answered, merge_options);
+  if (!merged.ok()) return Audited(merged.status(), op, request->conforms_to());
+  // The strictest threshold any answering member's grant requires, or the
+  // caller's stricter one; without answers, the agreement's default.
+  uint32_t min_cell_count = request->min_cell_count();
+  bool any_answer = false;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (outcomes[i].outcome != aggregate::Outcome::kAnswered) continue;
+    any_answer = true;
+    min_cell_count = std::max(min_cell_count, required_min[i]);
+  }
+  if (!any_answer) {
+    min_cell_count = std::max(min_cell_count, a.disclosure().min_cell_count() == 0
+                                                  ? uint32_t{3}
+                                                  : a.disclosure().min_cell_count());
+  }
+  aggregate::DisclosureOptions disclosure;
+  disclosure.min_cell_count = min_cell_count;
+  disclosure.unit = request->threshold_in_members() ? aggregate::ThresholdUnit::kMembers
+                                                    : aggregate::ThresholdUnit::kRows;
+  absl::Status applied = aggregate::ApplyDisclosureControl(disclosure, &*merged);
+  if (!applied.ok()) return Audited(applied, op, request->conforms_to());
+  absl::StatusOr<query::v1::ResultSet> rs = aggregate::ToResultSet(*merged);
+  if (!rs.ok()) return Audited(rs.status(), op, request->conforms_to());
+  response->set_table_text(aggregate::FormatTable(*merged, *coverage));
+  *response->mutable_result() = *std::move(rs);
+  response->set_partial(coverage->partial);
+  response->set_coverage_line(aggregate::CoverageLine(*coverage));
+  response->set_disclosure_rule(merged->disclosure_rule);
+  return Audited(absl::OkStatus(), op, request->conforms_to(), response->result().rows_size());
 }
 
 }  // namespace fednode::server

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
+#include "federation/aggregate/partial.h"
 #include "federation/agreement/agreement.h"
 #include "federation/policy/policy.h"
 #include "node/base/grpc_status.h"
@@ -255,6 +256,106 @@ grpc::Status FederationServiceImpl::Query(
   }
   if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gone");
   return grpc::Status::OK;
+}
+
+grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
+                                              const federation::v1::AggregateRequest* request,
+                                              federation::v1::AggregateResponse* response) {
+  const std::string op = "federation.Aggregate";
+  absl::StatusOr<Caller> c = Authenticate(context, op);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
+  e.set_purpose(request->purpose());
+  auto finish = [&](audit::v1::Decision decision, const std::string& reason,
+                    const grpc::Status& status) {
+    e.set_decision(decision);
+    e.set_reason(reason);
+    absl::Status logged = host_->Audit(e);
+    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+    return status;
+  };
+
+  // The member's own dataset of that kind. Looked up in our catalog, but the
+  // decision below reads the same whether or not one exists.
+  std::string dataset_id;
+  absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> all = node_->ListCatalog("");
+  if (!all.ok()) return ToGrpcStatus(all.status(), c->request_id);
+  int matches = 0;
+  for (const auto& entry : *all) {
+    if (!request->conforms_to().empty() &&
+        entry.schema().conforms_to() == request->conforms_to() &&
+        entry.metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
+      if (matches++ == 0) dataset_id = entry.dataset_id();
+    }
+  }
+  e.set_dataset_id(dataset_id);
+  policy::Request pr;
+  pr.kind = policy::Request::Kind::kAggregate;
+  pr.holder_ags = host_->own_ags();
+  pr.dataset_id = dataset_id.empty() ? request->plan().dataset_id() : dataset_id;
+  pr.conforms_to = request->conforms_to();
+  pr.columns = query::ReferencedColumns(request->plan());
+  pr.purpose = request->purpose();
+  policy::Decision d = policy::Decide(c->agreement->agreement(), policy::Caller{c->member.ags},
+                                      pr, host_->clock()->Now());
+  if (!d.allow) {
+    return finish(audit::v1::DECISION_DENY, d.reason,
+                  grpc::Status(grpc::StatusCode::PERMISSION_DENIED, d.reason));
+  }
+  if (matches == 0) {
+    std::string msg = absl::StrCat("member ", host_->own_ags(), " holds no dataset conforming to ",
+                                   request->conforms_to());
+    return finish(audit::v1::DECISION_ERROR, msg, grpc::Status(grpc::StatusCode::NOT_FOUND, msg));
+  }
+  if (matches > 1) {
+    std::string msg = absl::StrCat("member ", host_->own_ags(), " holds ", matches,
+                                   " datasets conforming to ", request->conforms_to(),
+                                   "; the statistic would be ambiguous");
+    return finish(audit::v1::DECISION_ERROR, msg,
+                  grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg));
+  }
+  query::v1::QueryPlan plan = request->plan();
+  plan.set_dataset_id(dataset_id);
+  for (const std::string& f : d.row_filters) {
+    absl::StatusOr<query::v1::QueryPlan> parsed =
+        query::ParseSql(absl::StrCat("SELECT * FROM x WHERE ", f));
+    if (!parsed.ok()) {
+      return finish(audit::v1::DECISION_ERROR, "grant row filter does not parse",
+                    grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse"));
+    }
+    query::v1::Filter combined;
+    if (plan.has_filter()) *combined.mutable_and_()->add_operands() = plan.filter();
+    *combined.mutable_and_()->add_operands() = parsed->filter();
+    *plan.mutable_filter() = combined;
+  }
+  absl::StatusOr<aggregate::PartialPlan> partial_plan = aggregate::ToPartialPlan(plan);
+  if (!partial_plan.ok()) {
+    return finish(audit::v1::DECISION_ERROR, std::string(partial_plan.status().message()),
+                  ToGrpcStatus(partial_plan.status(), c->request_id));
+  }
+  node::v1::QueryRequest run;
+  *run.mutable_plan() = partial_plan->plan;
+  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run);
+  if (!result.ok()) {
+    return finish(audit::v1::DECISION_ERROR, std::string(result.status().message()),
+                  ToGrpcStatus(result.status(), c->request_id));
+  }
+  aggregate::v1::Origin origin;
+  origin.set_member_ags(host_->own_ags());
+  origin.set_dataset_id(dataset_id);
+  origin.set_agreement_version(c->agreement->agreement().version());
+  absl::StatusOr<aggregate::v1::PartialAggregate> partial =
+      aggregate::ToPartial(*partial_plan, *result, origin);
+  if (!partial.ok()) {
+    return finish(audit::v1::DECISION_ERROR, std::string(partial.status().message()),
+                  ToGrpcStatus(partial.status(), c->request_id));
+  }
+  *response->mutable_partial() = *std::move(partial);
+  response->set_grant_id(d.grant_id);
+  response->set_min_cell_count(d.min_cell_count);
+  e.set_rows_returned(static_cast<uint64_t>(response->partial().groups_size()));
+  return finish(audit::v1::DECISION_ALLOW, absl::StrCat("grant ", d.grant_id, "; partial aggregate"),
+                grpc::Status::OK);
 }
 
 }  // namespace fednode::server

@@ -25,6 +25,9 @@ class FederationServiceImpl final : public federation::v1::FederationService::Se
                           federation::v1::GetCatalogResponse* response) override;
   grpc::Status Query(grpc::ServerContext* context, const federation::v1::QueryRequest* request,
                      grpc::ServerWriter<federation::v1::QueryResponse>* writer) override;
+  grpc::Status Aggregate(grpc::ServerContext* context,
+                         const federation::v1::AggregateRequest* request,
+                         federation::v1::AggregateResponse* response) override;
 
  private:
   // Authenticated caller plus the agreement it was judged under.
