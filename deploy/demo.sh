@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The demo: from nothing, one fednode node for Universitätsstadt Gießen
-# (AGS 06531005) that imports Gießen's real data, prints its catalog, exports
-# the public entries as DCAT-AP.de and answers real queries.
+# The demo, from nothing:
+#  1. one fednode node for Universitätsstadt Gießen (AGS 06531005) that
+#     imports Gießen's real data, prints its catalog, exports the public
+#     entries as DCAT-AP.de and answers real queries;
+#  2. the Landkreis Gießen federation (deploy/county_demo.sh): 19 nodes with a
+#     PKI and a signed agreement; the county's regional statistics with
+#     disclosure control and coverage; Lich asking Gießen; a member down.
 #
 #   deploy/demo.sh              # installs what is missing, builds, runs
 #   DEMO_DIR=/tmp/x deploy/demo.sh
@@ -97,8 +101,16 @@ echo
 echo "\$ fedctl query --format csv \"SELECT ...\""
 fedctl query --format csv "SELECT max_spaces, COUNT(*) AS messungen FROM parkhaus_rathaus GROUP BY max_spaces ORDER BY max_spaces"
 
-step "Done"
-echo "node log: $DEMO_DIR/fednode.log"
 if [[ -n "${KEEP_RUNNING:-}" ]]; then
-  echo "the node keeps running (pid $NODE_PID); stop it with: kill $NODE_PID"
+  echo "the Gießen node keeps running (pid $NODE_PID); stop it with: kill $NODE_PID"
+else
+  stop_node
+  trap - EXIT
 fi
+echo "node log: $DEMO_DIR/fednode.log"
+
+# Part 2: the whole county as a federation of 19 nodes.
+"$ROOT/deploy/county_demo.sh" "$BUILD_DIR" "$DEMO_DIR/county"
+
+step "Done"
+echo "logs: $DEMO_DIR/fednode.log (single node), $DEMO_DIR/county/<AGS>/fednode.log (federation)"

@@ -2,13 +2,12 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 #include "certs/pki.h"
-#include <thread>
-
 #include "federation/aggregate/coverage.h"
 #include "federation/aggregate/disclosure.h"
 #include "federation/aggregate/merge.h"
@@ -407,8 +406,8 @@ grpc::Status AdminServiceImpl::AggregateFederation(
           absl::Status valid = aggregate::ValidatePartial(*partial_plan, resp.partial());
           if (!valid.ok() || resp.partial().origin().member_ags() != expected[i].ags) {
             outcomes[i].outcome = aggregate::Outcome::kSchemaMismatch;
-            outcomes[i].reason = valid.ok() ? "answer names another member"
-                                            : std::string(valid.message());
+            outcomes[i].reason =
+                valid.ok() ? "answer names another member" : std::string(valid.message());
           } else {
             outcomes[i].outcome = aggregate::Outcome::kAnswered;
             partials[i] = resp.partial();

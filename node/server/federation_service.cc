@@ -282,8 +282,7 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   if (!all.ok()) return ToGrpcStatus(all.status(), c->request_id);
   int matches = 0;
   for (const auto& entry : *all) {
-    if (!request->conforms_to().empty() &&
-        entry.schema().conforms_to() == request->conforms_to() &&
+    if (!request->conforms_to().empty() && entry.schema().conforms_to() == request->conforms_to() &&
         entry.metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
       if (matches++ == 0) dataset_id = entry.dataset_id();
     }
@@ -296,8 +295,8 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   pr.conforms_to = request->conforms_to();
   pr.columns = query::ReferencedColumns(request->plan());
   pr.purpose = request->purpose();
-  policy::Decision d = policy::Decide(c->agreement->agreement(), policy::Caller{c->member.ags},
-                                      pr, host_->clock()->Now());
+  policy::Decision d = policy::Decide(c->agreement->agreement(), policy::Caller{c->member.ags}, pr,
+                                      host_->clock()->Now());
   if (!d.allow) {
     return finish(audit::v1::DECISION_DENY, d.reason,
                   grpc::Status(grpc::StatusCode::PERMISSION_DENIED, d.reason));
@@ -308,9 +307,9 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
     return finish(audit::v1::DECISION_ERROR, msg, grpc::Status(grpc::StatusCode::NOT_FOUND, msg));
   }
   if (matches > 1) {
-    std::string msg = absl::StrCat("member ", host_->own_ags(), " holds ", matches,
-                                   " datasets conforming to ", request->conforms_to(),
-                                   "; the statistic would be ambiguous");
+    std::string msg =
+        absl::StrCat("member ", host_->own_ags(), " holds ", matches, " datasets conforming to ",
+                     request->conforms_to(), "; the statistic would be ambiguous");
     return finish(audit::v1::DECISION_ERROR, msg,
                   grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg));
   }
@@ -354,8 +353,8 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   response->set_grant_id(d.grant_id);
   response->set_min_cell_count(d.min_cell_count);
   e.set_rows_returned(static_cast<uint64_t>(response->partial().groups_size()));
-  return finish(audit::v1::DECISION_ALLOW, absl::StrCat("grant ", d.grant_id, "; partial aggregate"),
-                grpc::Status::OK);
+  return finish(audit::v1::DECISION_ALLOW,
+                absl::StrCat("grant ", d.grant_id, "; partial aggregate"), grpc::Status::OK);
 }
 
 }  // namespace fednode::server

@@ -1,0 +1,178 @@
+// End-to-end test of the Landkreis Gießen federation demo
+// (deploy/county_demo.sh): 19 real fednode processes on loopback. Every
+// number the demo prints is compared with a value computed here from the raw
+// source files with a parser of the test's own.
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "node/base/testing/temp_dir.h"
+#include "tests/support/process.h"
+
+namespace fednode {
+namespace {
+
+using ::fednode::testing::ReadFileOrDie;
+using ::fednode::testing::SourcePath;
+using ::testing::HasSubstr;
+
+struct Municipality {
+  std::string ags;
+  std::string name;
+  int64_t population = 0;
+  std::string urbanisation;
+};
+
+int64_t Digits(absl::string_view s) {
+  std::string d;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') d += c;
+  }
+  int64_t v = 0;
+  EXPECT_TRUE(absl::SimpleAtoi(d, &v)) << s;
+  return v;
+}
+
+// The 18 rows of Landkreis Gießen in the Destatis directory extract.
+std::map<std::string, Municipality> ReadDirectory() {
+  std::map<std::string, Municipality> out;
+  std::string text =
+      ReadFileOrDie(SourcePath("deploy/data/gemeindeverzeichnis/AuszugGV4QAktuell.csv"));
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    std::vector<std::string> head = absl::StrSplit(line, absl::MaxSplits(',', 7));
+    if (head.size() < 8 || head[0] != "60" || head[2] != "06" || head[3] != "5" ||
+        head[4] != "31") {
+      continue;
+    }
+    Municipality m;
+    m.ags = absl::StrCat("06531", head[6]);
+    std::string rest = head[7];
+    if (!rest.empty() && rest[0] == '"') {
+      size_t end = rest.find('"', 1);
+      m.name = rest.substr(1, end - 1);
+      rest = rest.substr(end + 2);
+    } else {
+      m.name = rest.substr(0, rest.find(','));
+      rest = rest.substr(rest.find(',') + 1);
+    }
+    std::vector<std::string> f = absl::StrSplit(rest, ',');
+    m.population = Digits(f[1]);  // f[0] is the area
+    m.urbanisation = std::string(absl::StripAsciiWhitespace(f.back()));
+    out[m.ags] = m;
+  }
+  return out;
+}
+
+// The table row of `key` in fedctl's aggregate output: its cells, trimmed.
+std::vector<std::string> Row(const std::string& block, const std::string& key) {
+  for (absl::string_view line : absl::StrSplit(block, '\n')) {
+    std::vector<std::string> cells = absl::StrSplit(line, '|');
+    if (cells.size() > 1 && absl::StripAsciiWhitespace(cells[0]) == key) {
+      for (auto& c : cells) c = std::string(absl::StripAsciiWhitespace(c));
+      return cells;
+    }
+  }
+  return {};
+}
+
+// The part of the demo output after the line containing `marker`.
+std::string After(const std::string& text, const std::string& marker) {
+  size_t pos = text.find(marker);
+  return pos == std::string::npos ? "" : text.substr(pos);
+}
+
+TEST(CountyDemoTest, RegionalStatisticsEqualTheSourceFiles) {
+  std::map<std::string, Municipality> dir = ReadDirectory();
+  ASSERT_EQ(dir.size(), 18u);
+  int64_t total = 0;
+  std::map<std::string, std::pair<int, int64_t>> by_class;
+  for (const auto& [ags, m] : dir) {
+    total += m.population;
+    by_class[m.urbanisation].first += 1;
+    by_class[m.urbanisation].second += m.population;
+  }
+  EXPECT_EQ(total, 270688);  // Landkreis Gießen, 31.12.2019, as the file gives it
+
+  fednode::testing::TempDir dir_;
+  // The demo listens on fixed loopback ports; derive a base from the pid so
+  // parallel runs on one machine do not collide.
+  setenv("DEMO_PORT_BASE", absl::StrCat(20000 + (getpid() % 2000) * 20).c_str(), 1);
+  fednode::testing::RunResult r = fednode::testing::Run(
+      {"/bin/bash", SourcePath("deploy/county_demo.sh"), FEDNODE_BUILD_DIR, dir_.File("run")},
+      absl::Seconds(240));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string& out = r.out;
+  EXPECT_THAT(out, HasSubstr("signed by   06531, 06531001"));
+  EXPECT_THAT(out, HasSubstr("missing     nobody"));
+
+  // Population per municipality and for the county.
+  std::string pop = After(out, "--by-member");
+  EXPECT_THAT(pop, HasSubstr("complete: all 18 members answered (100.00 % of the population)"));
+  for (const auto& [ags, m] : dir) {
+    std::vector<std::string> row = Row(pop, ags);
+    ASSERT_GE(row.size(), 4u) << ags;
+    EXPECT_EQ(row[2], absl::StrCat(m.population)) << ags << " " << m.name;
+  }
+  std::vector<std::string> tot = Row(pop, "Total");
+  ASSERT_GE(tot.size(), 3u);
+  EXPECT_EQ(tot[2], absl::StrCat(total));
+
+  // Population by urbanisation class: classes of fewer than 3 municipalities
+  // are suppressed, and a second cell with them.
+  std::string cls = After(out, "--threshold-in-members");
+  for (const auto& [name, count_pop] : by_class) {
+    std::vector<std::string> row = Row(cls, name);
+    ASSERT_GE(row.size(), 4u) << name;
+    if (count_pop.first < 3) {
+      EXPECT_EQ(row[3], "(p)") << name;
+    } else if (row[3] != "(s)") {
+      EXPECT_EQ(row[2], absl::StrCat(count_pop.first)) << name;
+      EXPECT_EQ(row[3], absl::StrCat(count_pop.second)) << name;
+    }
+  }
+  int suppressed = 0;
+  for (absl::string_view line : absl::StrSplit(cls.substr(0, cls.find("(p) primary")), '\n')) {
+    if (absl::StrContains(line, "(p)") || absl::StrContains(line, "(s)")) ++suppressed;
+  }
+  EXPECT_GE(suppressed, 2);
+  EXPECT_EQ(Row(cls, "Total").size() > 3 ? Row(cls, "Total")[3] : "", absl::StrCat(total));
+
+  // A member down: the result is partial, names it, and states the share.
+  std::string partial = After(out, "is stopped");
+  const Municipality& gruenberg = dir.at("06531006");
+  char share[32];
+  std::snprintf(
+      share, sizeof share, "%.2f %%",
+      100.0 * static_cast<double>(total - gruenberg.population) / static_cast<double>(total));
+  EXPECT_THAT(partial, HasSubstr(absl::StrCat("partial: 17 of 18 members answered (", share)));
+  EXPECT_THAT(partial, HasSubstr("missing: 06531006 Grünberg, Stadt (unreachable"));
+  std::vector<std::string> prow;
+  for (absl::string_view line : absl::StrSplit(partial, '\n')) {
+    std::vector<std::string> cells = absl::StrSplit(line, '|');
+    if (cells.size() == 3 && absl::StripAsciiWhitespace(cells[0]) == "17") {
+      prow = {std::string(absl::StripAsciiWhitespace(cells[1]))};
+    }
+  }
+  ASSERT_EQ(prow.size(), 1u) << partial;
+  EXPECT_EQ(prow[0], absl::StrCat(total - gruenberg.population));
+
+  // Lich's aggregate request is answered, the row-level one refused and
+  // audited at Gießen.
+  // (fedctl writes the origin line and refusals to stderr.)
+  EXPECT_THAT(r.err, HasSubstr("released under grant lich-parkhaus-giessen"));
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED: member 06531005: no grant for 06531011"));
+  EXPECT_THAT(out, HasSubstr("DENY   parkhaus_am_bahnhof"));
+  EXPECT_THAT(out, HasSubstr("audit log intact"));
+}
+
+}  // namespace
+}  // namespace fednode
