@@ -15,6 +15,7 @@
 #include "unicode/unistr.h"
 #include <nlohmann/json.hpp>
 
+#include "node/base/table.h"
 #include "node/catalog/catalog.h"
 #include "node/catalog/internal.h"
 #include "node/catalog/vocabulary.h"
@@ -129,25 +130,6 @@ std::shared_ptr<Node> Agent(absl::string_view name, absl::string_view uri) {
   return agent;
 }
 
-absl::string_view TypeName(storage::v1::ColumnType type) {
-  switch (type) {
-    case storage::v1::COLUMN_TYPE_INT64:
-      return "int64";
-    case storage::v1::COLUMN_TYPE_DOUBLE:
-      return "double";
-    case storage::v1::COLUMN_TYPE_STRING:
-      return "string";
-    case storage::v1::COLUMN_TYPE_BOOL:
-      return "bool";
-    case storage::v1::COLUMN_TYPE_DATE:
-      return "date";
-    case storage::v1::COLUMN_TYPE_TIMESTAMP:
-      return "timestamp";
-    default:
-      return "unspecified";
-  }
-}
-
 // German description of the table a distribution serves, e.g.
 // "CSV-Tabelle, 1234 Zeilen, Version 7. Spalten: stand (timestamp, Pflicht):
 //  Zeitpunkt der Zählung; frei (int64, Einheit: Plätze). Primärschlüssel: stand."
@@ -159,7 +141,7 @@ std::string DescribeTable(const CatalogEntry& entry) {
   if (schema.columns_size() > 0) {
     std::vector<std::string> columns;
     for (const storage::v1::ColumnSchema& c : schema.columns()) {
-      std::string col = absl::StrCat(c.name(), " (", TypeName(c.type()));
+      std::string col = absl::StrCat(c.name(), " (", ColumnTypeName(c.type()));
       if (!c.nullable()) absl::StrAppend(&col, ", Pflicht");
       if (!c.unit().empty()) absl::StrAppend(&col, ", Einheit: ", c.unit());
       absl::StrAppend(&col, ")");

@@ -449,18 +449,24 @@ int CmdSetMetadata(Client& client, const std::string& id, const std::string& fil
   return 0;
 }
 
-int CmdQuery(Client& client, const std::string& sql, const std::string& format) {
-  query::Format f;
+// Parses --format; prints the usage error and returns false when unknown.
+bool ParseFormat(const std::string& format, query::Format* f) {
   if (format == "table") {
-    f = query::Format::kTable;
+    *f = query::Format::kTable;
   } else if (format == "csv") {
-    f = query::Format::kCsv;
+    *f = query::Format::kCsv;
   } else if (format == "json") {
-    f = query::Format::kJson;
+    *f = query::Format::kJson;
   } else {
     std::cerr << "fedctl: --format: \"" << format << "\" is not one of table, csv, json\n";
-    return kExitUsage;
+    return false;
   }
+  return true;
+}
+
+int CmdQuery(Client& client, const std::string& sql, const std::string& format) {
+  query::Format f;
+  if (!ParseFormat(format, &f)) return kExitUsage;
   grpc::ClientContext ctx;
   client.Prepare(&ctx);
   node::v1::QueryRequest req;
@@ -491,16 +497,7 @@ int CmdQuery(Client& client, const std::string& sql, const std::string& format) 
 int CmdQueryPeer(Client& client, const std::string& peer, const std::string& sql,
                  const std::string& purpose, const std::string& format) {
   query::Format f;
-  if (format == "table") {
-    f = query::Format::kTable;
-  } else if (format == "csv") {
-    f = query::Format::kCsv;
-  } else if (format == "json") {
-    f = query::Format::kJson;
-  } else {
-    std::cerr << "fedctl: --format: \"" << format << "\" is not one of table, csv, json\n";
-    return kExitUsage;
-  }
+  if (!ParseFormat(format, &f)) return kExitUsage;
   grpc::ClientContext ctx;
   client.Prepare(&ctx);
   node::v1::QueryPeerRequest req;

@@ -38,6 +38,22 @@ audit::v1::AuditEntry Entry(const std::string& caller, const std::string& peer,
   return e;
 }
 
+// ANDs the grant's row filters (SQL boolean expressions, validated when the
+// agreement was installed) to the plan's filter.
+// Errors: InvalidArgument when a filter does not parse.
+absl::Status ApplyRowFilters(const std::vector<std::string>& filters, query::v1::QueryPlan* plan) {
+  for (const std::string& f : filters) {
+    absl::StatusOr<query::v1::QueryPlan> parsed =
+        query::ParseSql(absl::StrCat("SELECT * FROM x WHERE ", f));
+    if (!parsed.ok()) return absl::InvalidArgumentError("row filter does not parse");
+    query::v1::Filter combined;
+    if (plan->has_filter()) *combined.mutable_and_()->add_operands() = plan->filter();
+    *combined.mutable_and_()->add_operands() = parsed->filter();
+    *plan->mutable_filter() = std::move(combined);
+  }
+  return absl::OkStatus();
+}
+
 // The name under which the holder counts contributing rows per group; never
 // shown to the caller.
 constexpr char kUnitCountAlias[] = "__fednode_units";
@@ -170,20 +186,13 @@ grpc::Status FederationServiceImpl::Query(
   // Apply the grant: its row filters are ANDed to the caller's filter; for
   // aggregates the holder counts contributing rows per group.
   query::v1::QueryPlan plan = asked;
-  for (const std::string& f : d.row_filters) {
-    absl::StatusOr<query::v1::QueryPlan> parsed =
-        query::ParseSql(absl::StrCat("SELECT * FROM x WHERE ", f));
-    if (!parsed.ok()) {
-      e.set_decision(audit::v1::DECISION_ERROR);
-      e.set_reason(absl::StrCat("grant ", d.grant_id, ": row filter does not parse"));
-      absl::Status logged = host_->Audit(std::move(e));
-      if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-      return grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse");
-    }
-    query::v1::Filter combined;
-    if (plan.has_filter()) *combined.mutable_and_()->add_operands() = plan.filter();
-    *combined.mutable_and_()->add_operands() = parsed->filter();
-    *plan.mutable_filter() = combined;
+  absl::Status filtered = ApplyRowFilters(d.row_filters, &plan);
+  if (!filtered.ok()) {
+    e.set_decision(audit::v1::DECISION_ERROR);
+    e.set_reason(absl::StrCat("grant ", d.grant_id, ": ", filtered.message()));
+    absl::Status logged = host_->Audit(std::move(e));
+    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+    return grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse");
   }
   const bool aggregate = pr.kind == policy::Request::Kind::kAggregate;
   if (aggregate) {
@@ -315,17 +324,9 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   }
   query::v1::QueryPlan plan = request->plan();
   plan.set_dataset_id(dataset_id);
-  for (const std::string& f : d.row_filters) {
-    absl::StatusOr<query::v1::QueryPlan> parsed =
-        query::ParseSql(absl::StrCat("SELECT * FROM x WHERE ", f));
-    if (!parsed.ok()) {
-      return finish(audit::v1::DECISION_ERROR, "grant row filter does not parse",
-                    grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse"));
-    }
-    query::v1::Filter combined;
-    if (plan.has_filter()) *combined.mutable_and_()->add_operands() = plan.filter();
-    *combined.mutable_and_()->add_operands() = parsed->filter();
-    *plan.mutable_filter() = combined;
+  if (!ApplyRowFilters(d.row_filters, &plan).ok()) {
+    return finish(audit::v1::DECISION_ERROR, "grant row filter does not parse",
+                  grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse"));
   }
   absl::StatusOr<aggregate::PartialPlan> partial_plan = aggregate::ToPartialPlan(plan);
   if (!partial_plan.ok()) {
