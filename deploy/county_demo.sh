@@ -183,6 +183,8 @@ ctl 06531005 audit verify
 
 step "Grünberg (06531006) is stopped; the county asks again"
 kill -TERM "${PIDS[6]}"; wait "${PIDS[6]}" 2>/dev/null || true
+echo "\$ fedctl peers    (on the county node)"
+ctl "$COUNTY" peers | cut -c1-150
 agg --conforms-to $GV --purpose regionalstatistik --deadline 10 \
   "SELECT SUM(bevoelkerung) AS einwohner, SUM(flaeche) AS flaeche_km2 FROM gemeindeverzeichnis"
 

@@ -48,6 +48,14 @@ std::shared_ptr<const agreement::v1::Agreement> MemberAuthenticator::agreement()
   return agreement_;
 }
 
+absl::StatusOr<absl::Time> MemberAuthenticator::PeerCertificateExpiry(
+    const std::string& ags) const {
+  absl::MutexLock lock(&mu_);
+  auto it = seen_not_after_.find(ags);
+  if (it == seen_not_after_.end()) return absl::NotFoundError(absl::StrCat(ags, " not seen yet"));
+  return it->second;
+}
+
 absl::StatusOr<Member> MemberAuthenticator::Authenticate(absl::string_view leaf_pem,
                                                          absl::string_view chain_pem,
                                                          absl::string_view expected_ags) const {
@@ -74,6 +82,7 @@ absl::StatusOr<Member> MemberAuthenticator::Authenticate(absl::string_view leaf_
       Verify(*agreement, leaf_pem, chain_pem, now, &valid_from, &valid_until);
   {
     absl::MutexLock lock(&mu_);
+    if (result.ok()) seen_not_after_[result->ags] = result->not_after;
     if (agreement_ == agreement) {  // not replaced meanwhile
       if (cache_.size() >= kMaxCacheEntries) cache_.clear();
       // Refusals for time reasons are not cached beyond "now".

@@ -57,6 +57,10 @@ class MemberAuthenticator {
   void SetAgreement(std::shared_ptr<const agreement::v1::Agreement> agreement);
   std::shared_ptr<const agreement::v1::Agreement> agreement() const;
 
+  // The expiry of the certificate member `ags` last authenticated with
+  // (either direction). Errors: NotFound when it was not seen yet.
+  absl::StatusOr<absl::Time> PeerCertificateExpiry(const std::string& ags) const;
+
   // Authenticates a peer. `leaf_pem` is the peer's certificate as the TLS
   // layer reports it (empty when the peer sent none); `chain_pem` the full
   // chain it sent (PEM blocks concatenated, leaf first or not; may be empty).
@@ -90,6 +94,7 @@ class MemberAuthenticator {
   // Chain digest -> verification result under agreement_, valid while now is
   // inside [valid_from, valid_until] (the chain's common validity window).
   mutable absl::flat_hash_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_map<std::string, absl::Time> seen_not_after_ ABSL_GUARDED_BY(mu_);
 };
 
 // Splits concatenated PEM certificates into single PEM blocks, in order.

@@ -24,6 +24,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -561,6 +562,36 @@ int CmdAggregate(Client& client, const AggregateArgs& a) {
   return 0;
 }
 
+int CmdPeers(Client& client) {
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::ListPeersResponse r;
+  grpc::Status s = client.stub()->ListPeers(&ctx, node::v1::ListPeersRequest(), &r);
+  if (!s.ok()) return client.Fail(s);
+  std::vector<std::vector<std::string>> rows = {
+      {"MEMBER", "NAME", "STATE", "LAST CONTACT", "RTT MS", "AGREEMENT", "CERT EXPIRES", "DETAIL"}};
+  for (const auto& p : r.peers()) {
+    rows.push_back({p.ags(), p.name(), p.state(), p.last_contact().empty() ? "-" : p.last_contact(),
+                    p.last_contact().empty() ? "-" : absl::StrFormat("%.1f", p.round_trip_ms()),
+                    p.agreement_version() == 0 ? "-" : absl::StrCat("v", p.agreement_version()),
+                    p.certificate_not_after().empty() ? "-" : p.certificate_not_after(),
+                    p.detail().substr(0, 80)});
+  }
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      absl::StrAppend(&line, i == 0 ? "" : "  ",
+                      i + 1 == row.size() ? row[i] : Pad(row[i], widths[i]));
+    }
+    std::cout << line << "\n";
+  }
+  return 0;
+}
+
 int CmdPingPeer(Client& client, const std::string& peer) {
   grpc::ClientContext ctx;
   client.Prepare(&ctx);
@@ -788,6 +819,7 @@ int Run(int argc, char** argv) {
   agg->add_option("--deadline", aa.timeout, "Seconds for the whole fan-out")->capture_default_str();
   agg->add_option("--min-cell-count", aa.min_cell_count,
                   "A stricter minimum cell count than the grants require");
+  auto* peers = app.add_subcommand("peers", "Ping every member now and show their health");
   auto* ping = app.add_subcommand("ping", "Call a member's node over the federation (mTLS)");
   std::string ping_peer;
   ping->add_option("ags", ping_peer, "Member AGS")->required();
@@ -919,6 +951,7 @@ int Run(int argc, char** argv) {
   if (query->parsed() && !qpeer.empty()) return CmdQueryPeer(client, qpeer, sql, qpurpose, qformat);
   if (query->parsed()) return CmdQuery(client, sql, qformat);
   if (ping->parsed()) return CmdPingPeer(client, ping_peer);
+  if (peers->parsed()) return CmdPeers(client);
   if (agg->parsed()) return CmdAggregate(client, aa);
   if (del->parsed()) return CmdDelete(client, del_id);
   if (agr_install->parsed()) return CmdAgreementInstall(client, install_file, install_fp, false);

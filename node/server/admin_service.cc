@@ -343,6 +343,7 @@ grpc::Status AdminServiceImpl::PingPeer(grpc::ServerContext* /*context*/,
     response->set_seen_as(pong.caller_ags());
     response->set_round_trip_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
+  ctx_.peers->Record(request->peer_ags(), s, pong.agreement_version(), absl::Now() - start);
   return Audited(FromGrpcStatus(s, absl::StrCat("member ", request->peer_ags())), op, "");
 }
 
@@ -400,7 +401,10 @@ grpc::Status AdminServiceImpl::AggregateFederation(
       req.set_conforms_to(request->conforms_to());
       req.set_purpose(request->purpose());
       federation::v1::AggregateResponse resp;
+      const absl::Time started = absl::Now();
       grpc::Status s = (*stub)->Aggregate(&call, req, &resp);
+      ctx_.peers->Record(expected[i].ags, s, resp.partial().origin().agreement_version(),
+                         absl::Now() - started);
       switch (s.error_code()) {
         case grpc::StatusCode::OK: {
           absl::Status valid = aggregate::ValidatePartial(*partial_plan, resp.partial());
@@ -476,6 +480,50 @@ grpc::Status AdminServiceImpl::AggregateFederation(
   response->set_coverage_line(aggregate::CoverageLine(*coverage));
   response->set_disclosure_rule(merged->disclosure_rule);
   return Audited(absl::OkStatus(), op, request->conforms_to(), response->result().rows_size());
+}
+
+grpc::Status AdminServiceImpl::ListPeers(grpc::ServerContext* /*context*/,
+                                         const node::v1::ListPeersRequest* /*request*/,
+                                         node::v1::ListPeersResponse* response) {
+  if (ctx_.peers == nullptr || ctx_.federation == nullptr ||
+      ctx_.federation->agreement() == nullptr) {
+    return Audited(absl::FailedPreconditionError("no agreement installed"), "admin.ListPeers", "");
+  }
+  const agreement::v1::Agreement& a = ctx_.federation->agreement()->agreement();
+  std::vector<node::v1::PeerHealth> health;
+  for (const auto& m : a.members()) {
+    if (m.ags() == ctx_.federation->own_ags()) continue;
+    node::v1::PeerHealth h;
+    h.set_ags(m.ags());
+    h.set_name(m.name());
+    h.set_endpoint(m.endpoint());
+    health.push_back(h);
+  }
+  std::vector<std::thread> calls;
+  for (auto& h : health) {
+    calls.emplace_back([&] {
+      absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> stub =
+          ctx_.peers->Stub(h.ags());
+      absl::Time start = absl::Now();
+      grpc::Status s;
+      federation::v1::PingResponse pong;
+      if (stub.ok()) {
+        grpc::ClientContext call;
+        call.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        s = (*stub)->Ping(&call, federation::v1::PingRequest(), &pong);
+      } else {
+        s = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                         std::string(stub.status().message()));
+      }
+      ctx_.peers->Record(h.ags(), s, pong.agreement_version(), absl::Now() - start);
+    });
+  }
+  for (auto& t : calls) t.join();
+  for (auto& h : health) {
+    ctx_.peers->Describe(&h);
+    *response->add_peers() = std::move(h);
+  }
+  return Audited(absl::OkStatus(), "admin.ListPeers", "", response->peers_size());
 }
 
 }  // namespace fednode::server

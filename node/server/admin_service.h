@@ -89,6 +89,8 @@ class AdminServiceImpl final : public node::v1::AdminService::Service {
   // The county's regional statistic: fans one aggregate out to every member
   // in parallel under one deadline, merges the partial aggregates, applies
   // disclosure control with the agreement's parameters and states coverage.
+  grpc::Status ListPeers(grpc::ServerContext* context, const node::v1::ListPeersRequest* request,
+                         node::v1::ListPeersResponse* response) override;
   grpc::Status AggregateFederation(grpc::ServerContext* context,
                                    const node::v1::AggregateFederationRequest* request,
                                    node::v1::AggregateFederationResponse* response) override;

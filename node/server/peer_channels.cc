@@ -44,4 +44,55 @@ absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> PeerCha
   return peer.stub;
 }
 
+void PeerChannels::Record(const std::string& ags, const grpc::Status& status,
+                          uint64_t agreement_version, absl::Duration round_trip) {
+  absl::MutexLock lock(&mu_);
+  Health& h = health_[ags];
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK:
+      h.state = "ok";
+      h.detail.clear();
+      h.last_contact = absl::Now();
+      h.agreement_version = agreement_version;
+      h.round_trip = round_trip;
+      return;
+    case grpc::StatusCode::UNAVAILABLE:
+      h.state = "unreachable";
+      break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      h.state = "deadline";
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      h.state = "refused";
+      break;
+    default:
+      h.state = "error";
+  }
+  h.detail = status.error_message();
+}
+
+void PeerChannels::Describe(node::v1::PeerHealth* health) {
+  absl::MutexLock lock(&mu_);
+  auto it = health_.find(health->ags());
+  if (it == health_.end()) {
+    health->set_state("unknown");
+    return;
+  }
+  const Health& h = it->second;
+  health->set_state(h.state);
+  health->set_detail(h.detail);
+  if (h.last_contact != absl::InfinitePast()) {
+    health->set_last_contact(
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", h.last_contact, absl::UTCTimeZone()));
+    health->set_agreement_version(h.agreement_version);
+    health->set_round_trip_ms(absl::ToDoubleMilliseconds(h.round_trip));
+  }
+  absl::StatusOr<absl::Time> expiry = host_->authenticator()->PeerCertificateExpiry(health->ags());
+  if (expiry.ok()) {
+    health->set_certificate_not_after(
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *expiry, absl::UTCTimeZone()));
+  }
+}
+
 }  // namespace fednode::server

@@ -13,9 +13,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 #include "node/server/federation_host.h"
 #include "proto/federation/v1/federation.grpc.pb.h"
+#include "proto/node/v1/admin.pb.h"
 
 namespace fednode::server {
 
@@ -30,7 +32,22 @@ class PeerChannels {
   absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> Stub(
       const std::string& ags);
 
+  // Records the outcome of a call to `ags` (health for `fedctl peers`).
+  void Record(const std::string& ags, const grpc::Status& status, uint64_t agreement_version,
+              absl::Duration round_trip);
+  // Fills state, detail, last contact, agreement version, round trip and
+  // the peer certificate's expiry of `health` (health->ags() set).
+  void Describe(node::v1::PeerHealth* health);
+
  private:
+  struct Health {
+    std::string state = "unknown";
+    std::string detail;
+    absl::Time last_contact = absl::InfinitePast();
+    uint64_t agreement_version = 0;
+    absl::Duration round_trip;
+  };
+  absl::flat_hash_map<std::string, Health> health_ ABSL_GUARDED_BY(mu_);
   struct Peer {
     std::string endpoint;
     std::shared_ptr<grpc::Channel> channel;
