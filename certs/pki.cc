@@ -702,4 +702,23 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view data
   return absl::OkStatus();
 }
 
+absl::Status CheckCrl(absl::string_view crl_pem, const std::vector<std::string>& issuer_cert_pems) {
+  FEDNODE_ASSIGN_OR_RETURN(internal::X509CrlPtr crl, internal::ParseCrl(crl_pem));
+  for (const std::string& pem : issuer_cert_pems) {
+    absl::StatusOr<internal::X509Ptr> issuer =
+        internal::ParseCertificate(pem, "CRL issuer certificate");
+    if (!issuer.ok()) continue;
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(issuer->get())) != 0) {
+      continue;
+    }
+    EVP_PKEY* key = X509_get0_pubkey(issuer->get());
+    if (key == nullptr || X509_CRL_verify(crl.get(), key) != 1) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError("CRL signature does not verify with its issuer's key");
+    }
+    return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace fednode::certs

@@ -125,6 +125,13 @@ absl::Status VerifyChain(absl::string_view leaf_pem, const std::vector<std::stri
                          const std::vector<std::string>& trust_anchor_pems,
                          const std::vector<std::string>& crl_pems, absl::Time at);
 
+// Checks that `crl_pem` is one parseable CRL (X.509 v2, RFC 5280 §5) and,
+// when one of `issuer_cert_pems` carries its issuer's name, that it is
+// signed by that issuer's key. CRLs of intermediates not given are only
+// parsed.
+// Errors: InvalidArgument for unparseable PEM or a bad signature.
+absl::Status CheckCrl(absl::string_view crl_pem, const std::vector<std::string>& issuer_cert_pems);
+
 // Checks that `key_pem` is the private key of `cert_pem`.
 // Errors: InvalidArgument when it is not, or either does not parse.
 absl::Status CheckKeyMatchesCertificate(absl::string_view key_pem, absl::string_view cert_pem);

@@ -465,6 +465,18 @@ absl::Status ValidateAgreement(const v1::Agreement& agreement) {
     }
   }
 
+  // A CRL that does not parse, or that an anchor did not sign, would make
+  // every chain check fail: refuse it here, before it can take the
+  // federation down.
+  std::vector<std::string> anchors(agreement.trust_anchors_pem().begin(),
+                                   agreement.trust_anchors_pem().end());
+  for (int i = 0; i < agreement.crls_pem_size(); ++i) {
+    absl::Status crl = certs::CheckCrl(agreement.crls_pem(i), anchors);
+    if (!crl.ok()) {
+      return Invalid(absl::StrCat("crls_pem[", i, "]"), std::string(crl.message()));
+    }
+  }
+
   absl::flat_hash_set<std::string> grant_ids;
   for (int i = 0; i < agreement.grants_size(); ++i) {
     const v1::Grant& grant = agreement.grants(i);

@@ -93,9 +93,9 @@ absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,
   absl::Status chain =
       certs::VerifyChain(c.cert_pem, SplitPemCertificates(c.chain_pem), anchors, crls, now);
   if (!chain.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "own certificate ", files.cert_file, " does not verify to the agreement's trust anchors (",
-        chain.message(), "); is the chain file complete?"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("own certificate ", files.cert_file,
+                     " does not verify to the agreement's trust anchors: ", chain.message()));
   }
   FEDNODE_ASSIGN_OR_RETURN(c.ags, certs::AgsFromCertificate(c.cert_pem));
   if (!expected_ags.empty() && c.ags != expected_ags) {
@@ -103,6 +103,19 @@ absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,
         absl::StrCat("own certificate names AGS ", c.ags, ", this node is member ", expected_ags));
   }
   FEDNODE_ASSIGN_OR_RETURN(c.spki_sha256, certs::SpkiSha256(c.cert_pem));
+  // Peers accept only pinned keys: a key the agreement does not pin for this
+  // member would cut the node off from everyone.
+  bool pinned = false;
+  for (const auto& m : agreement.members()) {
+    if (m.ags() != c.ags) continue;
+    for (const auto& pin : m.spki_sha256()) pinned |= pin == c.spki_sha256;
+  }
+  if (!pinned) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("own key ", c.spki_sha256, " is not pinned for member ", c.ags,
+                     " in agreement ", agreement.agreement_id(), " v", agreement.version(),
+                     "; pin it by amendment before switching to it"));
+  }
   FEDNODE_ASSIGN_OR_RETURN(certs::CertInfo info, certs::InspectCertificate(c.cert_pem));
   c.not_after = info.not_after;
   return c;

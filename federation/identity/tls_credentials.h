@@ -50,11 +50,11 @@ struct OwnCredentials {
 // Reads and checks the node's credentials against `agreement` at `now`:
 // the key matches the certificate; the chain verifies to one of the
 // agreement's trust anchors (so the chain is complete); the certificate names
-// `expected_ags`.
+// `expected_ags`; its key is pinned for that member in `agreement`.
 // Errors: NotFound for a missing file; InvalidArgument for unparseable PEM or
 // a key that does not match; FailedPrecondition for an incomplete or
-// untrusted chain, an expired certificate, another member's AGS, or an
-// agreement without trust anchors.
+// untrusted chain, an expired or revoked certificate, another member's AGS,
+// an unpinned key, or an agreement without trust anchors.
 absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,
                                                   const agreement::v1::Agreement& agreement,
                                                   absl::string_view expected_ags, absl::Time now);

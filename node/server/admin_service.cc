@@ -26,6 +26,18 @@ std::string NextRequestId() {
   return absl::StrCat("admin-", counter.fetch_add(1) + 1);
 }
 
+// A peer's failure as the operator should read it: a peer that cannot be
+// reached is FailedPrecondition here, so that fedctl does not take it for
+// its own node being down.
+absl::Status PeerStatus(const grpc::Status& s, const std::string& ags) {
+  absl::Status st = FromGrpcStatus(s, absl::StrCat("member ", ags));
+  if (absl::IsUnavailable(st)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("member ", ags, " unreachable: ", s.error_message()));
+  }
+  return st;
+}
+
 }  // namespace
 
 grpc::Status AdminServiceImpl::Audited(const absl::Status& status, const std::string& operation,
@@ -319,8 +331,7 @@ grpc::Status AdminServiceImpl::QueryPeer(grpc::ServerContext* context,
     if (!writer->Write(out)) call.TryCancel();
   }
   grpc::Status s = reader->Finish();
-  absl::Status as = FromGrpcStatus(s, absl::StrCat("member ", request->peer_ags()));
-  return Audited(as, op, plan->dataset_id(), rows);
+  return Audited(PeerStatus(s, request->peer_ags()), op, plan->dataset_id(), rows);
 }
 
 grpc::Status AdminServiceImpl::PingPeer(grpc::ServerContext* /*context*/,
@@ -344,7 +355,7 @@ grpc::Status AdminServiceImpl::PingPeer(grpc::ServerContext* /*context*/,
     response->set_round_trip_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
   ctx_.peers->Record(request->peer_ags(), s, pong.agreement_version(), absl::Now() - start);
-  return Audited(FromGrpcStatus(s, absl::StrCat("member ", request->peer_ags())), op, "");
+  return Audited(PeerStatus(s, request->peer_ags()), op, "");
 }
 
 grpc::Status AdminServiceImpl::AggregateFederation(

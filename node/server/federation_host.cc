@@ -66,6 +66,23 @@ absl::Status FederationHost::Adopt(agreement::v1::SignedAgreement signed_agreeme
         "agreement ", signed_agreement.agreement().agreement_id(), " v",
         signed_agreement.agreement().version(), " does not name this node's member ", own_ags()));
   }
+  // Never adopt an agreement under which this node itself could not talk:
+  // its own key unpinned, its certificate revoked or not under an anchor.
+  if (stager_ != nullptr) {
+    identity::TlsFiles files{config_.federation().key_file(), config_.federation().cert_file(),
+                             config_.federation().chain_file()};
+    absl::Status own =
+        identity::LoadOwnCredentials(files, signed_agreement.agreement(), own_ags(), clock_->Now())
+            .status();
+    if (!own.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("agreement ", signed_agreement.agreement().agreement_id(), " v",
+                       signed_agreement.agreement().version(),
+                       " not installed: this node's own credentials would not be accepted under "
+                       "it: ",
+                       own.message()));
+    }
+  }
   FEDNODE_RETURN_IF_ERROR(store_->PutMeta(kAgreementMetaKey, text));
   auto shared = std::make_shared<agreement::v1::SignedAgreement>(std::move(signed_agreement));
   {

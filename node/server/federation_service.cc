@@ -10,6 +10,8 @@
 #include "federation/policy/policy.h"
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
+#include "node/base/table.h"
+#include "node/query/executor.h"
 #include "node/query/plan_info.h"
 #include "node/query/sql.h"
 #include "node/server/admin_service.h"
@@ -50,6 +52,37 @@ absl::Status ApplyRowFilters(const std::vector<std::string>& filters, query::v1:
     if (plan->has_filter()) *combined.mutable_and_()->add_operands() = plan->filter();
     *combined.mutable_and_()->add_operands() = parsed->filter();
     *plan->mutable_filter() = std::move(combined);
+  }
+  return absl::OkStatus();
+}
+
+// Aggregate access releases groups, not rows: grouping by a raw numeric or
+// time column (a timestamp, a count, an amount) would make each group one
+// row and release its values as keys. Group keys must be categorical
+// (STRING, BOOL, DATE) or a part of a date/time (EXTRACT).
+// Errors: PermissionDenied naming the column.
+absl::Status CheckGroupKeys(const query::v1::QueryPlan& plan, const storage::v1::Schema& schema) {
+  for (const std::string& key : plan.group_by()) {
+    for (const auto& item : plan.select()) {
+      if (item.kind_case() != query::v1::SelectItem::kColumn || query::OutputName(item) != key) {
+        continue;
+      }
+      for (const auto& col : schema.columns()) {
+        if (col.name() != item.column()) continue;
+        switch (col.type()) {
+          case storage::v1::COLUMN_TYPE_INT64:
+          case storage::v1::COLUMN_TYPE_DOUBLE:
+          case storage::v1::COLUMN_TYPE_TIMESTAMP:
+            return absl::PermissionDeniedError(absl::StrCat(
+                "aggregate access: grouping by the ", ColumnTypeName(col.type()), " column ",
+                col.name(),
+                " would release row values as group keys; group by categorical columns or by "
+                "EXTRACT(... FROM ...)"));
+          default:
+            break;
+        }
+      }
+    }
   }
   return absl::OkStatus();
 }
@@ -196,6 +229,14 @@ grpc::Status FederationServiceImpl::Query(
   }
   const bool aggregate = pr.kind == policy::Request::Kind::kAggregate;
   if (aggregate) {
+    absl::Status keys = CheckGroupKeys(plan, entry->schema());
+    if (!keys.ok()) {
+      e.set_decision(audit::v1::DECISION_DENY);
+      e.set_reason(std::string(keys.message()));
+      absl::Status logged = host_->Audit(std::move(e));
+      if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message()));
+    }
     auto* count = plan.add_select();
     count->set_alias(kUnitCountAlias);
     count->mutable_aggregate()->set_function(query::v1::AGGREGATE_FUNCTION_COUNT);
@@ -212,8 +253,9 @@ grpc::Status FederationServiceImpl::Query(
   }
 
   // Primary suppression at the holder: a group with fewer contributing rows
-  // than the grant's minimum has its aggregate values withheld (NULL), and
-  // the unit counts never leave.
+  // than the grant's minimum is withheld — its key values too, which could
+  // otherwise identify the rows — and marked in a "suppressed" column. The
+  // unit counts never leave.
   uint64_t suppressed = 0;
   if (aggregate) {
     const int units = result->columns_size() - 1;
@@ -221,16 +263,15 @@ grpc::Status FederationServiceImpl::Query(
     for (auto& row : *result->mutable_rows()) {
       int64_t n = row.values(units).int64_value();
       row.mutable_values()->RemoveLast();
-      if (n < static_cast<int64_t>(min_count)) {
+      const bool hide = n < static_cast<int64_t>(min_count);
+      if (hide) {
         ++suppressed;
-        for (int i = 0; i < plan.select_size() - 1; ++i) {
-          if (plan.select(i).kind_case() == query::v1::SelectItem::kAggregate) {
-            row.mutable_values(i)->set_null_value(true);
-          }
-        }
+        for (auto& v : *row.mutable_values()) v.set_null_value(true);
       }
+      row.add_values()->set_bool_value(hide);
     }
-    result->mutable_columns()->RemoveLast();
+    result->mutable_columns(units)->set_name("suppressed");
+    result->mutable_columns(units)->set_type(storage::v1::COLUMN_TYPE_BOOL);
   }
 
   uint64_t cells =
@@ -324,6 +365,14 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   }
   query::v1::QueryPlan plan = request->plan();
   plan.set_dataset_id(dataset_id);
+  for (const auto& entry : *all) {
+    if (entry.dataset_id() != dataset_id) continue;
+    absl::Status keys = CheckGroupKeys(plan, entry.schema());
+    if (!keys.ok()) {
+      return finish(audit::v1::DECISION_DENY, std::string(keys.message()),
+                    grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message())));
+    }
+  }
   if (!ApplyRowFilters(d.row_filters, &plan).ok()) {
     return finish(audit::v1::DECISION_ERROR, "grant row filter does not parse",
                   grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse"));

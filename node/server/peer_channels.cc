@@ -24,9 +24,13 @@ absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> PeerCha
                                             signed_agreement->agreement().agreement_id(), " v",
                                             signed_agreement->agreement().version()));
   }
+  // A rotated own key gets new connections: an existing TLS connection
+  // keeps presenting the certificate of its handshake.
+  const std::string own_pin = host_->stager()->current().spki_sha256;
   absl::MutexLock lock(&mu_);
   Peer& peer = peers_[ags];
-  if (peer.stub == nullptr || peer.endpoint != member->endpoint()) {
+  if (peer.stub == nullptr || peer.endpoint != member->endpoint() || peer.own_pin != own_pin) {
+    peer.own_pin = own_pin;
     grpc::ChannelArguments args;
     // Keepalive both sides accept: gRPC servers by default refuse pings
     // more often than every 5 minutes without calls; 60 s with calls only.

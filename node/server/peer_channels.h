@@ -50,6 +50,7 @@ class PeerChannels {
   absl::flat_hash_map<std::string, Health> health_ ABSL_GUARDED_BY(mu_);
   struct Peer {
     std::string endpoint;
+    std::string own_pin;  // of the credentials the channel was made with
     std::shared_ptr<grpc::Channel> channel;
     std::shared_ptr<federation::v1::FederationService::Stub> stub;
   };

@@ -477,6 +477,49 @@ TEST_F(TrustTest, GrantWithTwoConditionsAllowsOnlyWhenBothHold) {
   EXPECT_TRUE(r.status.ok()) << r.status.error_message();
 }
 
+TEST_F(TrustTest, AggregateAccessNeverReleasesRowsAsGroupKeys) {
+  auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
+  // GROUP BY the raw timestamp would make each group one row.
+  query::v1::QueryPlan p;
+  p.set_dataset_id("parkhaus_rathaus");
+  p.add_select()->set_column("timestamp");
+  p.add_select()->set_column("occupied_spaces");
+  auto* n = p.add_select();
+  n->set_alias("n");
+  n->mutable_aggregate()->set_function(query::v1::AGGREGATE_FUNCTION_COUNT);
+  p.add_group_by("timestamp");
+  p.add_group_by("occupied_spaces");
+  QueryResult r = Query(lich.get(), p, "verkehrsplanung");
+  EXPECT_EQ(r.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(r.status.error_message(), HasSubstr("grouping by the timestamp column"));
+  EXPECT_TRUE(AuditHas(kLich, "deny", "grouping by"));
+
+  // Groups under the minimum cell count are withheld with their keys: by
+  // hour, hour 8 has 29 scrapes, so a minute-of-hour split of hour 8 holds
+  // groups under 3 rows somewhere; none of them may show its key.
+  query::v1::QueryPlan q = HourlyOccupancy();
+  auto* minute = q.add_select();
+  minute->set_alias("m");
+  minute->mutable_extract()->set_field("minute");
+  minute->mutable_extract()->set_column("timestamp");
+  q.add_group_by("m");
+  r = Query(lich.get(), q, "verkehrsplanung");
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  ASSERT_FALSE(r.messages.empty());
+  const auto& cols = r.messages[0].columns();
+  ASSERT_EQ(cols.size(), 4);
+  EXPECT_EQ(cols[3].name(), "suppressed");
+  size_t hidden = 0;
+  for (const auto& m : r.messages) {
+    for (const auto& row : m.rows()) {
+      if (!row.values(3).bool_value()) continue;
+      ++hidden;
+      for (int i = 0; i < 3; ++i) EXPECT_TRUE(row.values(i).has_null_value());
+    }
+  }
+  EXPECT_GT(hidden, 0u);
+}
+
 TEST_F(TrustTest, MemberRemovedByAmendmentIsCutOffAtItsNextCall) {
   auto wettenberg = Client(port_, &members_[kWettenberg], pki_.fed.cert_pem);
   query::v1::QueryPlan rows;
@@ -544,6 +587,17 @@ TEST_F(TrustTest, BadAgreementsAreRefused) {
   r = try_update("expired", Sign(AgreementText(3, true, "2021-01-01T00:00:00Z"),
                                  {kGiessen, kLich, kAllendorf}));
   EXPECT_EQ(r.exit_code, 1);
+  // A CRL that does not parse would refuse everyone: rejected at load.
+  {
+    std::string garbage = absl::StrReplaceAll(
+        AgreementText(3, true, "2029-01-01T00:00:00Z"),
+        {{"  disclosure {",
+          "  crls_pem: \"-----BEGIN X509 CRL-----\\nAAAA\\n-----END X509 CRL-----\\n\"\n"
+          "  disclosure {"}});
+    r = try_update("garbage-crl", garbage);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_THAT(r.err, HasSubstr("crls_pem"));
+  }
   // A misspelt condition key is rejected at load.
   std::string misspelt = absl::StrReplaceAll(v3, {{"purposes:", "purpose:"}});
   r = try_update("misspelt", Sign(v3, {kGiessen, kLich, kAllendorf}) + "\n" + misspelt);
@@ -569,6 +623,13 @@ TEST_F(TrustTest, CertificateRotationTakesEffectWithoutRestart) {
   auto mid = Client(port_, &members_[kLich], pki_.fed.cert_pem, seen_mid);
   ASSERT_TRUE(Ping(mid.get()).ok());
   EXPECT_EQ(*seen_mid, Pin(members_[kGiessen]));
+
+  // A key the agreement does not pin is refused too: it would cut the node off.
+  certs::KeyAndCert unpinned = pki_.Leaf(pki_.fed, kGiessen);
+  WriteCredentials(unpinned);
+  r = Fedctl({"credentials", "reload"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not pinned"));
 
   // The complete new set is taken over: new handshakes see the new key.
   WriteCredentials(giessen_next_);
@@ -604,7 +665,7 @@ TEST_F(TrustTest, NodeRefusesToStartWithBrokenOwnCredentials) {
   r = fednode::testing::Run({FEDNODE_BIN, "--config", dir_.File("nochain.textproto")},
                             absl::Seconds(30));
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_THAT(r.err, HasSubstr("chain"));
+  EXPECT_THAT(r.err, HasSubstr("does not verify to the agreement's trust anchors"));
 }
 
 TEST_F(TrustTest, AuditLogVerifiesAfterTheTraffic) {
