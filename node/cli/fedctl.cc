@@ -699,7 +699,7 @@ int CmdAuditRead(Client& client, bool tail, uint64_t from, uint32_t limit, bool 
     if (!s.ok()) return client.Fail(s);
     for (const auto& e : r.entries()) {
       if (json) {
-        std::cout << audit::ToJsonLine(e) << "\n";
+        std::cout << audit::ToJsonLine(e);  // ends with a newline
       } else {
         std::cout << e.seq() << "  "
                   << absl::FormatTime("%Y-%m-%d %H:%M:%S",
