@@ -167,7 +167,13 @@ awk -F'|' '$2 ~ /[0-9]/ { k = $1; gsub(/ /, "", k); e = $3; f = $6; gsub(/ /, ""
 echo
 echo "-- by urbanisation class, stricter: a class of fewer than 3 municipalities is suppressed"
 agg --conforms-to $GV --purpose regionalstatistik --threshold-in-members --min-cell-count 3 \
+  --store bevoelkerung_verstaedterung --metadata "$ROOT/deploy/landkreis/metadata/bevoelkerung_verstaedterung.textproto" \
   "SELECT verstaedterungbezeichnung, COUNT(*) AS gemeinden, SUM(bevoelkerung) AS einwohner FROM gemeindeverzeichnis GROUP BY verstaedterungbezeichnung"
+echo
+echo "-- the county's published result: a dataset in its own catalog, exported as DCAT-AP.de"
+ctl "$COUNTY" catalog
+ctl "$COUNTY" query "SELECT verstaedterungbezeichnung, total, n, einwohner, suppressed FROM bevoelkerung_verstaedterung"
+ctl "$COUNTY" catalog export -o "$RUN/county_catalog.ttl"
 
 step "Lich asks its neighbour Gießen: mean car-park occupancy by hour (aggregate: granted)"
 ctl 06531011 query --peer 06531005 --purpose verkehrsplanung \

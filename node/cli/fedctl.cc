@@ -536,6 +536,8 @@ struct AggregateArgs {
   std::string format = "table";
   uint32_t timeout = 30;
   uint32_t min_cell_count = 0;
+  std::string store;
+  std::string metadata;
 };
 
 int CmdAggregate(Client& client, const AggregateArgs& a) {
@@ -549,6 +551,14 @@ int CmdAggregate(Client& client, const AggregateArgs& a) {
   req.set_threshold_in_members(a.threshold_members);
   req.set_timeout_seconds(a.timeout);
   req.set_min_cell_count(a.min_cell_count);
+  if (!a.store.empty()) {
+    if (a.metadata.empty()) {
+      std::cerr << "fedctl: --store needs --metadata FILE (title, description, access_class)\n";
+      return kExitUsage;
+    }
+    req.set_store_dataset_id(a.store);
+    if (!ParseTextprotoFile(a.metadata, req.mutable_metadata())) return kExitUsage;
+  }
   node::v1::AggregateFederationResponse r;
   grpc::Status s = client.stub()->AggregateFederation(&ctx, req, &r);
   if (!s.ok()) return client.Fail(s);
@@ -558,6 +568,10 @@ int CmdAggregate(Client& client, const AggregateArgs& a) {
     query::Format f = a.format == "csv" ? query::Format::kCsv : query::Format::kJson;
     std::cout << query::FormatResult(r.result(), f);
     std::cerr << r.coverage_line() << "\n" << r.disclosure_rule() << "\n";
+  }
+  if (r.has_stored()) {
+    std::cerr << "stored as dataset " << r.stored().dataset_id() << " version "
+              << r.stored().version() << " (" << Rows(r.stored().row_count()) << ")\n";
   }
   return 0;
 }
@@ -817,6 +831,8 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
   agg->add_option("--deadline", aa.timeout, "Seconds for the whole fan-out")->capture_default_str();
+  agg->add_option("--store", aa.store, "Store the result as this dataset on the county node");
+  agg->add_option("--metadata", aa.metadata, "Catalog metadata of the stored result (textproto)");
   agg->add_option("--min-cell-count", aa.min_cell_count,
                   "A stricter minimum cell count than the grants require");
   auto* peers = app.add_subcommand("peers", "Ping every member now and show their health");

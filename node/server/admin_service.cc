@@ -490,6 +490,16 @@ grpc::Status AdminServiceImpl::AggregateFederation(
   response->set_partial(coverage->partial);
   response->set_coverage_line(aggregate::CoverageLine(*coverage));
   response->set_disclosure_rule(merged->disclosure_rule);
+  if (!request->store_dataset_id().empty()) {
+    catalog::v1::DatasetMetadata md = request->metadata();
+    md.set_description(absl::StrCat(md.description(), " — ", response->coverage_line(),
+                                    ". Geheimhaltung: ", merged->disclosure_rule, "."));
+    absl::StatusOr<node::v1::ImportedDataset> stored =
+        node_->StoreResult(request->store_dataset_id(), response->result(), md,
+                           absl::StrCat("urn:fednode:statistic:", request->store_dataset_id()));
+    if (!stored.ok()) return Audited(stored.status(), op, request->store_dataset_id());
+    *response->mutable_stored() = *std::move(stored);
+  }
   return Audited(absl::OkStatus(), op, request->conforms_to(), response->result().rows_size());
 }
 

@@ -282,6 +282,85 @@ absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& r
   return result;
 }
 
+absl::StatusOr<node::v1::ImportedDataset> Node::StoreResult(absl::string_view dataset_id,
+                                                            const query::v1::ResultSet& result,
+                                                            const catalog::v1::DatasetMetadata& md,
+                                                            absl::string_view conforms_to) {
+  FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
+  const catalog::NodeIdentity identity = Identity();
+  FEDNODE_RETURN_IF_ERROR(catalog::ValidateMetadata(catalog::WithPublisherDefaults(identity, md)));
+  Table table;
+  table.schema.set_conforms_to(std::string(conforms_to));
+  std::vector<ColumnBuilder> builders;
+  for (const auto& c : result.columns()) {
+    auto* col = table.schema.add_columns();
+    col->set_name(c.name());
+    col->set_type(c.type());
+    col->set_nullable(true);
+    builders.emplace_back(c.type());
+  }
+  for (const auto& row : result.rows()) {
+    if (row.values_size() != result.columns_size()) {
+      return absl::InternalError("result row width differs from its columns");
+    }
+    for (int i = 0; i < row.values_size(); ++i) {
+      const query::v1::Value& v = row.values(i);
+      ColumnBuilder& b = builders[static_cast<size_t>(i)];
+      switch (v.kind_case()) {
+        case query::v1::Value::kInt64Value:
+          b.AppendInt(v.int64_value());
+          break;
+        case query::v1::Value::kDateDays:
+          b.AppendInt(v.date_days());
+          break;
+        case query::v1::Value::kTimestampMicros:
+          b.AppendInt(v.timestamp_micros());
+          break;
+        case query::v1::Value::kBoolValue:
+          b.AppendInt(v.bool_value() ? 1 : 0);
+          break;
+        case query::v1::Value::kDoubleValue:
+          b.AppendDouble(v.double_value());
+          break;
+        case query::v1::Value::kStringValue:
+          b.AppendString(v.string_value());
+          break;
+        default:
+          b.AppendNull();
+      }
+    }
+  }
+  for (auto& b : builders) table.columns.push_back(b.Finish());
+  table.num_rows = static_cast<size_t>(result.rows_size());
+  FEDNODE_RETURN_IF_ERROR(ValidateTable(table));
+
+  std::string serialized;
+  result.SerializeToString(&serialized);
+  storage::DatasetWrite w;
+  w.dataset_id = std::string(dataset_id);
+  w.mode = storage::ImportMode::kReplace;
+  w.table = std::move(table);
+  w.source_sha256 = certs::Sha256Hex(absl::StrCat(serialized, md.SerializeAsString()));
+  const absl::Time now = clock_->Now();
+  std::string id(dataset_id);
+  w.make_catalog_entry = [identity, md, id, now](const storage::v1::DatasetVersion& version,
+                                                 const catalog::v1::CatalogEntry* previous) {
+    return catalog::BuildEntry(identity, id, md, version.schema(), version.version(),
+                               version.row_count(), now, previous);
+  };
+  std::vector<storage::DatasetWrite> writes;
+  writes.push_back(std::move(w));
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<storage::CommitResult> results,
+                           store_->Commit(std::move(writes)));
+  node::v1::ImportedDataset out;
+  out.set_dataset_id(results[0].dataset_id);
+  out.set_version(results[0].version);
+  out.set_rows_imported(results[0].rows_written);
+  out.set_row_count(results[0].row_count);
+  out.set_unchanged(results[0].unchanged);
+  return out;
+}
+
 absl::Status Node::DeleteDataset(absl::string_view dataset_id) {
   FEDNODE_RETURN_IF_ERROR(store_->DeleteDataset(dataset_id));
   FEDNODE_LOG(INFO) << "deleted dataset " << dataset_id;

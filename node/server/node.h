@@ -59,6 +59,15 @@ class Node {
   // schema; NotFound when the dataset does not exist.
   absl::StatusOr<query::v1::ResultSet> Query(const node::v1::QueryRequest& request);
 
+  // Stores `result` (e.g. a county statistic) as dataset `dataset_id` in
+  // replace mode with its catalog entry; every column nullable. Column names
+  // must be identifiers.
+  // Errors: InvalidArgument for a bad id, metadata or column; storage errors.
+  absl::StatusOr<node::v1::ImportedDataset> StoreResult(absl::string_view dataset_id,
+                                                        const query::v1::ResultSet& result,
+                                                        const catalog::v1::DatasetMetadata& md,
+                                                        absl::string_view conforms_to);
+
   absl::Status DeleteDataset(absl::string_view dataset_id);
   absl::StatusOr<node::v1::GetStatusResponse> Status();
 

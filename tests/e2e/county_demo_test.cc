@@ -165,6 +165,20 @@ TEST(CountyDemoTest, RegionalStatisticsEqualTheSourceFiles) {
   ASSERT_EQ(prow.size(), 1u) << partial;
   EXPECT_EQ(prow[0], absl::StrCat(total - gruenberg.population));
 
+  // The county stored the disclosure-controlled result and publishes it: the
+  // stored dataset keeps the suppression marks, and its DCAT-AP.de export
+  // passes the official shapes.
+  EXPECT_THAT(out, HasSubstr("bevoelkerung_verstaedterung  Bevölkerung nach Verstädterungsgrad"));
+  EXPECT_THAT(out, HasSubstr("| primary"));
+  EXPECT_THAT(out, HasSubstr("| secondary"));
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("| grand |   18 |    ", total)));
+  fednode::testing::RunResult v =
+      fednode::testing::Run({"/bin/sh", SourcePath("tests/dcat-ap-de/run_validator.sh"),
+                             dir_.File("run/county_catalog.ttl")},
+                            absl::Seconds(240));
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_THAT(v.out, HasSubstr("0 violations"));
+
   // Lich's aggregate request is answered, the row-level one refused and
   // audited at Gießen.
   // (fedctl writes the origin line and refusals to stderr.)
