@@ -11,9 +11,6 @@
 namespace fednode::identity {
 namespace {
 
-constexpr absl::string_view kBegin = "-----BEGIN CERTIFICATE-----";
-constexpr absl::string_view kEnd = "-----END CERTIFICATE-----";
-
 // Cache bound: a federation has tens of members with a few keys each; more
 // distinct chains than this are an attack or a bug, so the cache restarts.
 constexpr size_t kMaxCacheEntries = 1024;
@@ -21,21 +18,6 @@ constexpr size_t kMaxCacheEntries = 1024;
 absl::Status Refuse(absl::string_view reason) { return absl::UnauthenticatedError(reason); }
 
 }  // namespace
-
-std::vector<std::string> SplitPemCertificates(absl::string_view pems) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    size_t begin = pems.find(kBegin, pos);
-    if (begin == absl::string_view::npos) break;
-    size_t end = pems.find(kEnd, begin);
-    if (end == absl::string_view::npos) break;
-    end += kEnd.size();
-    out.push_back(absl::StrCat(pems.substr(begin, end - begin), "\n"));
-    pos = end;
-  }
-  return out;
-}
 
 void MemberAuthenticator::SetAgreement(std::shared_ptr<const agreement::v1::Agreement> agreement) {
   absl::MutexLock lock(&mu_);
@@ -105,8 +87,12 @@ absl::StatusOr<Member> MemberAuthenticator::Verify(const agreement::v1::Agreemen
   absl::StatusOr<std::string> leaf_pin = certs::SpkiSha256(leaf_pem);
   if (!leaf_pin.ok())
     return Refuse(absl::StrCat("unreadable client certificate: ", leaf_pin.status().message()));
+  absl::StatusOr<std::vector<std::string>> chain_certs = certs::SplitPemCertificates(chain_pem);
+  if (!chain_certs.ok()) {
+    return Refuse(absl::StrCat("unreadable certificate chain: ", chain_certs.status().message()));
+  }
   std::vector<std::string> intermediates;
-  for (std::string& pem : SplitPemCertificates(chain_pem)) {
+  for (std::string& pem : *chain_certs) {
     absl::StatusOr<std::string> pin = certs::SpkiSha256(pem);
     if (pin.ok() && *pin == *leaf_pin) continue;
     intermediates.push_back(std::move(pem));

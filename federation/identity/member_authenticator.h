@@ -97,7 +97,4 @@ class MemberAuthenticator {
   mutable absl::flat_hash_map<std::string, absl::Time> seen_not_after_ ABSL_GUARDED_BY(mu_);
 };
 
-// Splits concatenated PEM certificates into single PEM blocks, in order.
-std::vector<std::string> SplitPemCertificates(absl::string_view pems);
-
 }  // namespace fednode::identity

@@ -71,7 +71,7 @@ absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,
   if (!files.chain_file.empty()) {
     FEDNODE_ASSIGN_OR_RETURN(c.chain_pem, ReadFile(files.chain_file));
   }
-  std::vector<std::string> leaf = SplitPemCertificates(c.cert_pem);
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<std::string> leaf, certs::SplitPemCertificates(c.cert_pem));
   if (leaf.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(files.cert_file, ": no PEM certificate"));
   }
@@ -80,6 +80,8 @@ absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,
   for (size_t i = 1; i < leaf.size(); ++i) chain_all += leaf[i];
   c.cert_pem = leaf[0];
   c.chain_pem = chain_all;
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<std::string> intermediates,
+                           certs::SplitPemCertificates(c.chain_pem));
   FEDNODE_RETURN_IF_ERROR(Annotate(certs::CheckKeyMatchesCertificate(c.key_pem, c.cert_pem),
                                    absl::StrCat(files.key_file, " and ", files.cert_file)));
   if (agreement.trust_anchors_pem().empty()) {
@@ -90,8 +92,7 @@ absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,
   std::vector<std::string> anchors(agreement.trust_anchors_pem().begin(),
                                    agreement.trust_anchors_pem().end());
   std::vector<std::string> crls(agreement.crls_pem().begin(), agreement.crls_pem().end());
-  absl::Status chain =
-      certs::VerifyChain(c.cert_pem, SplitPemCertificates(c.chain_pem), anchors, crls, now);
+  absl::Status chain = certs::VerifyChain(c.cert_pem, intermediates, anchors, crls, now);
   if (!chain.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("own certificate ", files.cert_file,

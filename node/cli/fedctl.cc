@@ -93,6 +93,25 @@ std::string Pad(absl::string_view s, size_t width) {
   return out;
 }
 
+// Prints `rows` (the first is the header) as left-aligned columns separated
+// by two spaces; the last column is not padded.
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  if (rows.empty()) return;
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], Width(r[i]));
+    }
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      absl::StrAppend(&line, i == 0 ? "" : "  ", i + 1 == r.size() ? r[i] : Pad(r[i], widths[i]));
+    }
+    std::cout << line << "\n";
+  }
+}
+
 std::string Rows(uint64_t n) { return absl::StrCat(n, n == 1 ? " row" : " rows"); }
 
 std::string AccessName(catalog::v1::AccessClass a) {
@@ -343,17 +362,7 @@ void PrintCatalogTable(const std::vector<catalog::v1::CatalogEntry>& entries) {
                     absl::StrCat(e.row_count()), absl::StrCat(e.version()),
                     FormatTime(e.modified())});
   }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& r : rows) {
-    for (size_t i = 0; i < r.size(); ++i) widths[i] = std::max(widths[i], Width(r[i]));
-  }
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t i = 0; i < r.size(); ++i) {
-      absl::StrAppend(&line, i == 0 ? "" : "  ", i + 1 == r.size() ? r[i] : Pad(r[i], widths[i]));
-    }
-    std::cout << line << "\n";
-  }
+  PrintTable(rows);
   std::cout << "(" << entries.size() << (entries.size() == 1 ? " dataset)" : " datasets)") << "\n";
 }
 
@@ -591,18 +600,7 @@ int CmdPeers(Client& client) {
                     p.certificate_not_after().empty() ? "-" : p.certificate_not_after(),
                     p.detail().substr(0, 80)});
   }
-  std::vector<size_t> widths(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], Width(row[i]));
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      absl::StrAppend(&line, i == 0 ? "" : "  ",
-                      i + 1 == row.size() ? row[i] : Pad(row[i], widths[i]));
-    }
-    std::cout << line << "\n";
-  }
+  PrintTable(rows);
   return 0;
 }
 

@@ -40,6 +40,18 @@ audit::v1::AuditEntry Entry(const std::string& caller, const std::string& peer,
   return e;
 }
 
+// Completes `e` with the decision and reason, appends it durably, and only
+// then returns `status`: no answer leaves without its audit entry.
+grpc::Status Conclude(FederationHost* host, audit::v1::AuditEntry e, audit::v1::Decision decision,
+                      std::string reason, grpc::Status status) {
+  const std::string request_id = e.request_id();
+  e.set_decision(decision);
+  e.set_reason(std::move(reason));
+  absl::Status logged = host->Audit(std::move(e));
+  if (!logged.ok()) return ToGrpcStatus(logged, request_id);
+  return status;
+}
+
 // ANDs the grant's row filters (SQL boolean expressions, validated when the
 // agreement was installed) to the plan's filter.
 // Errors: InvalidArgument when a filter does not parse.
@@ -174,6 +186,9 @@ grpc::Status FederationServiceImpl::Query(
   audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
   e.set_dataset_id(asked.dataset_id());
   e.set_purpose(request->purpose());
+  auto finish = [&](audit::v1::Decision decision, std::string reason, grpc::Status status) {
+    return Conclude(host_, e, decision, std::move(reason), std::move(status));
+  };
 
   // Decide before anything is looked up. conforms_to comes from our own
   // catalog, but a refusal reads the same whether or not the dataset exists.
@@ -185,35 +200,29 @@ grpc::Status FederationServiceImpl::Query(
   pr.columns = query::ReferencedColumns(asked);
   pr.purpose = request->purpose();
   absl::StatusOr<catalog::v1::CatalogEntry> entry = node_->GetCatalogEntry(asked.dataset_id());
-  bool exists = entry.ok();
-  if (exists) pr.conforms_to = entry->schema().conforms_to();
-  if (exists && entry->metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE) {
-    pr.conforms_to.clear();
-    pr.dataset_id = "\x01private";  // matches no grant; the reason names the asked id below
-  }
+  const bool exists = entry.ok();
+  // A PRIVATE dataset never leaves the node: refused as if no grant named it,
+  // in the same words as for a dataset that does not exist.
+  const bool is_private =
+      exists && entry->metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE;
+  if (exists && !is_private) pr.conforms_to = entry->schema().conforms_to();
   policy::Decision d = policy::Decide(c->agreement->agreement(), policy::Caller{c->member.ags}, pr,
                                       host_->clock()->Now());
-  if (!d.allow) {
-    std::string reason =
-        pr.dataset_id == asked.dataset_id()
-            ? d.reason
-            : absl::StrCat("no grant for ", c->member.ags, " on dataset ", asked.dataset_id(), " (",
-                           policy::KindName(pr.kind), ")");
-    e.set_decision(audit::v1::DECISION_DENY);
-    e.set_reason(reason);
-    absl::Status logged = host_->Audit(std::move(e));
-    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, reason);
+  if (is_private) {
+    d.allow = false;
+    d.reason = absl::StrCat("no grant for ", c->member.ags, " on dataset ", asked.dataset_id(),
+                            " (", policy::KindName(pr.kind), ")");
   }
-  e.set_reason(absl::StrCat("grant ", d.grant_id));
+  if (!d.allow) {
+    return finish(audit::v1::DECISION_DENY, d.reason,
+                  grpc::Status(grpc::StatusCode::PERMISSION_DENIED, d.reason));
+  }
   if (!exists) {
-    e.set_decision(audit::v1::DECISION_ERROR);
-    e.set_reason(absl::StrCat("grant ", d.grant_id, "; dataset not found"));
-    absl::Status logged = host_->Audit(std::move(e));
-    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-    return grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("member ", host_->own_ags(), " holds no dataset ", asked.dataset_id()));
+    return finish(
+        audit::v1::DECISION_ERROR, absl::StrCat("grant ", d.grant_id, "; dataset not found"),
+        grpc::Status(
+            grpc::StatusCode::NOT_FOUND,
+            absl::StrCat("member ", host_->own_ags(), " holds no dataset ", asked.dataset_id())));
   }
 
   // Apply the grant: its row filters are ANDed to the caller's filter; for
@@ -221,21 +230,16 @@ grpc::Status FederationServiceImpl::Query(
   query::v1::QueryPlan plan = asked;
   absl::Status filtered = ApplyRowFilters(d.row_filters, &plan);
   if (!filtered.ok()) {
-    e.set_decision(audit::v1::DECISION_ERROR);
-    e.set_reason(absl::StrCat("grant ", d.grant_id, ": ", filtered.message()));
-    absl::Status logged = host_->Audit(std::move(e));
-    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-    return grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse");
+    return finish(audit::v1::DECISION_ERROR,
+                  absl::StrCat("grant ", d.grant_id, ": ", filtered.message()),
+                  grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse"));
   }
   const bool aggregate = pr.kind == policy::Request::Kind::kAggregate;
   if (aggregate) {
     absl::Status keys = CheckGroupKeys(plan, entry->schema());
     if (!keys.ok()) {
-      e.set_decision(audit::v1::DECISION_DENY);
-      e.set_reason(std::string(keys.message()));
-      absl::Status logged = host_->Audit(std::move(e));
-      if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message()));
+      return finish(audit::v1::DECISION_DENY, std::string(keys.message()),
+                    grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message())));
     }
     auto* count = plan.add_select();
     count->set_alias(kUnitCountAlias);
@@ -245,11 +249,9 @@ grpc::Status FederationServiceImpl::Query(
   *run.mutable_plan() = plan;
   absl::StatusOr<query::v1::ResultSet> result = node_->Query(run);
   if (!result.ok()) {
-    e.set_decision(audit::v1::DECISION_ERROR);
-    e.set_reason(absl::StrCat("grant ", d.grant_id, "; ", result.status().message()));
-    absl::Status logged = host_->Audit(std::move(e));
-    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-    return ToGrpcStatus(result.status(), c->request_id);
+    return finish(audit::v1::DECISION_ERROR,
+                  absl::StrCat("grant ", d.grant_id, "; ", result.status().message()),
+                  ToGrpcStatus(result.status(), c->request_id));
   }
 
   // Primary suppression at the holder: a group with fewer contributing rows
@@ -274,17 +276,16 @@ grpc::Status FederationServiceImpl::Query(
     result->mutable_columns(units)->set_type(storage::v1::COLUMN_TYPE_BOOL);
   }
 
-  uint64_t cells =
-      static_cast<uint64_t>(result->rows_size()) * static_cast<uint64_t>(result->columns_size());
-  e.set_decision(audit::v1::DECISION_ALLOW);
   e.set_rows_returned(static_cast<uint64_t>(result->rows_size()));
-  e.set_cells_returned(cells);
+  e.set_cells_returned(static_cast<uint64_t>(result->rows_size()) *
+                       static_cast<uint64_t>(result->columns_size()));
+  std::string reason = absl::StrCat("grant ", d.grant_id);
   if (suppressed > 0) {
-    absl::StrAppend(e.mutable_reason(), "; ", suppressed, " groups suppressed (fewer than ",
-                    d.min_cell_count, " rows)");
+    absl::StrAppend(&reason, "; ", suppressed, " groups suppressed (fewer than ", d.min_cell_count,
+                    " rows)");
   }
-  absl::Status logged = host_->Audit(std::move(e));
-  if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
+  grpc::Status audited = finish(audit::v1::DECISION_ALLOW, reason, grpc::Status::OK);
+  if (!audited.ok()) return audited;
 
   federation::v1::QueryResponse message;
   *message.mutable_columns() = result->columns();
@@ -316,13 +317,8 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   if (!c.ok()) return ToGrpcStatus(c.status());
   audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
   e.set_purpose(request->purpose());
-  auto finish = [&](audit::v1::Decision decision, const std::string& reason,
-                    const grpc::Status& status) {
-    e.set_decision(decision);
-    e.set_reason(reason);
-    absl::Status logged = host_->Audit(e);
-    if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-    return status;
+  auto finish = [&](audit::v1::Decision decision, std::string reason, grpc::Status status) {
+    return Conclude(host_, e, decision, std::move(reason), std::move(status));
   };
 
   // The member's own dataset of that kind. Looked up in our catalog, but the
@@ -331,10 +327,14 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> all = node_->ListCatalog("");
   if (!all.ok()) return ToGrpcStatus(all.status(), c->request_id);
   int matches = 0;
+  const storage::v1::Schema* schema = nullptr;
   for (const auto& entry : *all) {
     if (!request->conforms_to().empty() && entry.schema().conforms_to() == request->conforms_to() &&
         entry.metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
-      if (matches++ == 0) dataset_id = entry.dataset_id();
+      if (matches++ == 0) {
+        dataset_id = entry.dataset_id();
+        schema = &entry.schema();
+      }
     }
   }
   e.set_dataset_id(dataset_id);
@@ -365,13 +365,10 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   }
   query::v1::QueryPlan plan = request->plan();
   plan.set_dataset_id(dataset_id);
-  for (const auto& entry : *all) {
-    if (entry.dataset_id() != dataset_id) continue;
-    absl::Status keys = CheckGroupKeys(plan, entry.schema());
-    if (!keys.ok()) {
-      return finish(audit::v1::DECISION_DENY, std::string(keys.message()),
-                    grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message())));
-    }
+  absl::Status keys = CheckGroupKeys(plan, *schema);
+  if (!keys.ok()) {
+    return finish(audit::v1::DECISION_DENY, std::string(keys.message()),
+                  grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message())));
   }
   if (!ApplyRowFilters(d.row_filters, &plan).ok()) {
     return finish(audit::v1::DECISION_ERROR, "grant row filter does not parse",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark command (not part of tests/run.sh): builds in Release mode and
-# runs the import and scan benchmarks, each beside its raw baseline measured
+# runs the import, scan and audit-log benchmarks, each beside its baseline measured
 # in the same run on the same data. Reports medians of 3 repetitions.
 #
 #   tests/bench/run.sh                    # 10 M rows (about 700 MB of CSV)
@@ -13,7 +13,7 @@ REPS="${REPS:-3}"
 
 "$ROOT/tests/install_deps.sh"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target ingest_bench query_bench
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target ingest_bench query_bench audit_bench
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "rows: ${FEDNODE_BENCH_ROWS:-10000000}; medians of $REPS repetitions; one thread"
@@ -25,3 +25,6 @@ echo "== CSV import: ingest::Parse vs raw parses of the same bytes"
 echo
 echo "== Grouped SUM: query::Execute vs raw in-memory loops over the same values"
 "$BUILD_DIR/tests/bench/query_bench" "${common[@]}"
+echo
+echo "== Audit log: 64 threads appending with fsync (group commit) vs the log off"
+"$BUILD_DIR/tests/bench/audit_bench" "${common[@]}"

@@ -23,8 +23,7 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
   const absl::Status& s = GetStatus(arg);
   *result_listener << "status is " << s;
   return s.code() == code &&
-         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+         ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
 
 }  // namespace fednode::testing
@@ -33,11 +32,11 @@ MATCHER_P2(StatusIs, code, message_matcher, "") {
 #define FEDNODE_EXPECT_OK(expr) EXPECT_THAT((expr), ::fednode::testing::IsOk())
 
 // Asserts `rexpr` is OK and moves its value into `lhs`.
-#define FEDNODE_ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                   \
+#define FEDNODE_ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
   FEDNODE_ASSERT_OK_AND_ASSIGN_IMPL(FEDNODE_TEST_CONCAT(statusor_, __LINE__), lhs, rexpr)
 #define FEDNODE_TEST_CONCAT_INNER(a, b) a##b
 #define FEDNODE_TEST_CONCAT(a, b) FEDNODE_TEST_CONCAT_INNER(a, b)
 #define FEDNODE_ASSERT_OK_AND_ASSIGN_IMPL(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                       \
-  ASSERT_TRUE(statusor.ok()) << statusor.status();               \
+  auto statusor = (rexpr);                                      \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();              \
   lhs = std::move(statusor).value()

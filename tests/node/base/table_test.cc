@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "node/base/testing/status_matchers.h"
 
 namespace fednode {

@@ -2,6 +2,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "node/base/testing/status_matchers.h"
 #include "node/base/testing/temp_dir.h"
 
@@ -53,19 +54,19 @@ TEST(ConfigTest, ValidateNamesTheBrokenField) {
   EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("data_dir")));
   c = ValidConfig();
   c.set_shutdown_grace_seconds(301);
-  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
-                                    HasSubstr("shutdown_grace_seconds")));
+  EXPECT_THAT(Validate(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shutdown_grace_seconds")));
   c = ValidConfig();
   c.set_log_level("verbose");
   EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("log_level")));
   c = ValidConfig();
   c.mutable_publisher()->set_contact_email("statistik.giessen.de");
-  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
-                                    HasSubstr("publisher.contact_email")));
+  EXPECT_THAT(Validate(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("publisher.contact_email")));
   c = ValidConfig();
   c.set_catalog_base_uri("ftp://x");
-  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
-                                    HasSubstr("catalog_base_uri")));
+  EXPECT_THAT(Validate(c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("catalog_base_uri")));
   c = ValidConfig();
   c.set_admin_socket(std::string(120, 'a'));
   EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("admin_socket")));
