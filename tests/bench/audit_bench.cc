@@ -165,6 +165,9 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   void ReportRuns(const std::vector<Run>& runs) override {
     benchmark::ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
+      // With --benchmark_repetitions the median aggregate is the figure;
+      // mean/stddev/cv aggregates (cv is a fraction) must not overwrite it.
+      if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
       auto it = run.counters.find("items_per_second");
       if (it != run.counters.end() && run.threads == kThreads) {
         (*g_rates)[run.run_name.function_name] = it->second.value;
