@@ -38,6 +38,18 @@ absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> PeerCha
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
     args.SetMaxReceiveMessageSize(16 << 20);
+    // Reconnecting to a peer that went away: exponential backoff with
+    // gRPC's jitter (±20 %), from 0.5 s up to kMaxReconnectBackoff, one
+    // channel per peer — a restarted peer sees one handshake per caller
+    // within that bound, never a storm.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(kInitialReconnectBackoff)));
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(kInitialReconnectBackoff)));
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(kMaxReconnectBackoff)));
+    args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+    args.SetServiceConfigJSON(std::string(kFederationServiceConfig));
     peer.endpoint = member->endpoint();
     peer.channel = grpc::CreateCustomChannel(
         member->endpoint(),

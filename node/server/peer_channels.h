@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -20,6 +21,37 @@
 #include "proto/node/v1/admin.pb.h"
 
 namespace fednode::server {
+
+// Reconnect backoff of a peer channel: first retry after
+// kInitialReconnectBackoff, growing ×1.6 (gRPC's connection-backoff
+// algorithm, doc/connection-backoff.md, with ±20 % jitter) up to
+// kMaxReconnectBackoff. gRPC's own maximum is 120 s; a municipal peer that
+// restarts should be reachable again within seconds.
+inline constexpr absl::Duration kInitialReconnectBackoff = absl::Milliseconds(500);
+inline constexpr absl::Duration kMaxReconnectBackoff = absl::Seconds(10);
+
+// Retry policy of every call to a peer (gRPC service config, gRFC A6
+// "client retries"): at most 3 attempts, only on UNAVAILABLE (the request
+// never reached the peer's handler or the connection broke before an
+// answer), backoff 0.2 s × 2ⁿ up to 2 s with gRPC's random jitter, and a
+// retry throttle (10 tokens, 0.1 per success) so that a failing peer does
+// not multiply the traffic. All federation methods are read-only, so a
+// retried call cannot do anything twice except be audited twice. A
+// streaming Query is retried only before its first answer message. Every
+// attempt stays within the call's one deadline.
+inline constexpr absl::string_view kFederationServiceConfig = R"json({
+  "methodConfig": [{
+    "name": [{"service": "fednode.federation.v1.FederationService"}],
+    "retryPolicy": {
+      "maxAttempts": 3,
+      "initialBackoff": "0.2s",
+      "maxBackoff": "2s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }],
+  "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
+})json";
 
 class PeerChannels {
  public:
