@@ -22,6 +22,8 @@ std::string OutcomeName(Outcome outcome) {
       return "deadline exceeded";
     case Outcome::kSchemaMismatch:
       return "schema mismatch";
+    case Outcome::kHoldsNone:
+      return "holds no such dataset";
     case Outcome::kNoOutcome:
       return "no outcome";
   }
@@ -60,9 +62,10 @@ absl::StatusOr<Coverage> ComputeCoverage(absl::Span<const ExpectedMember> expect
     }
     if (m.population <= 0) populations_known = false;
     total_pop += m.population > 0 ? m.population : 0;
-    if (entry.outcome == Outcome::kAnswered) {
+    if (entry.outcome == Outcome::kAnswered || entry.outcome == Outcome::kHoldsNone) {
       answered_pop += m.population > 0 ? m.population : 0;
-      cov.answered.push_back(std::move(entry));
+      (entry.outcome == Outcome::kAnswered ? cov.answered : cov.holds_none)
+          .push_back(std::move(entry));
     } else {
       cov.missing.push_back(std::move(entry));
     }
@@ -76,20 +79,37 @@ absl::StatusOr<Coverage> ComputeCoverage(absl::Span<const ExpectedMember> expect
   return cov;
 }
 
+namespace {
+
+void AppendMembers(const std::vector<CoverageEntry>& members, bool with_outcome,
+                   std::string* line) {
+  for (size_t i = 0; i < members.size(); ++i) {
+    const CoverageEntry& m = members[i];
+    absl::StrAppend(line, i > 0 ? "; " : "", m.ags, m.name.empty() ? "" : " ", m.name);
+    if (with_outcome) {
+      absl::StrAppend(line, " (", OutcomeName(m.outcome), m.reason.empty() ? "" : ": ", m.reason,
+                      ")");
+    }
+  }
+}
+
+}  // namespace
+
 std::string CoverageLine(const Coverage& coverage) {
   std::string share =
       coverage.population_share.has_value()
           ? absl::StrFormat("%.2f %% of the population", *coverage.population_share * 100.0)
           : std::string("population share unknown");
-  if (!coverage.partial) {
-    return absl::StrCat("complete: all ", coverage.expected, " members answered (", share, ")");
-  }
-  std::string line = absl::StrCat("partial: ", coverage.answered.size(), " of ", coverage.expected,
-                                  " members answered (", share, "); missing: ");
-  for (size_t i = 0; i < coverage.missing.size(); ++i) {
-    const CoverageEntry& m = coverage.missing[i];
-    absl::StrAppend(&line, i > 0 ? "; " : "", m.ags, m.name.empty() ? "" : " ", m.name, " (",
-                    OutcomeName(m.outcome), m.reason.empty() ? "" : ": ", m.reason, ")");
+  const size_t covered = coverage.answered.size() + coverage.holds_none.size();
+  std::string line =
+      coverage.partial
+          ? absl::StrCat("partial: ", covered, " of ", coverage.expected, " members answered (",
+                         share, "); missing: ")
+          : absl::StrCat("complete: all ", coverage.expected, " members answered (", share, ")");
+  AppendMembers(coverage.missing, /*with_outcome=*/true, &line);
+  if (!coverage.holds_none.empty()) {
+    absl::StrAppend(&line, "; ", coverage.holds_none.size(), " hold no such dataset: ");
+    AppendMembers(coverage.holds_none, /*with_outcome=*/false, &line);
   }
   return line;
 }

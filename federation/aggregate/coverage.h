@@ -32,11 +32,14 @@ enum class Outcome {
   kRefused,           // the member refused (PERMISSION_DENIED, ...); reason given
   kDeadlineExceeded,  // no answer within the deadline
   kSchemaMismatch,    // the answer did not fit the plan; reason given
+  kHoldsNone,         // the member answered that it holds no dataset of the
+                      // schema (e.g. a municipality without bathing waters):
+                      // covered, contributing nothing
   kNoOutcome,         // no outcome was reported for an expected member
 };
 
 // "answered", "unreachable", "refused", "deadline exceeded", "schema
-// mismatch", "no outcome".
+// mismatch", "holds no such dataset", "no outcome".
 std::string OutcomeName(Outcome outcome);
 
 // What the fan-out observed for one member. `reason` is shown to the county
@@ -57,12 +60,16 @@ struct CoverageEntry {
 
 struct Coverage {
   int expected = 0;
-  // In the agreement's member order.
+  // In the agreement's member order. Members that hold no dataset of the
+  // schema are covered (they answered, with nothing to contribute) and
+  // listed apart; they count towards the population share.
   std::vector<CoverageEntry> answered;
+  std::vector<CoverageEntry> holds_none;
   std::vector<CoverageEntry> missing;
   // True whenever any expected member is missing.
   bool partial = false;
-  // Inhabitants of the answering members / of all expected members; only
+  // Inhabitants of the covered members (answered or holding none) / of all
+  // expected members; only
   // when every expected member has a known population, else nullopt.
   std::optional<int64_t> answered_population;
   std::optional<int64_t> expected_population;
@@ -84,12 +91,14 @@ absl::StatusOr<Coverage> ComputeCoverage(absl::Span<const ExpectedMember> expect
 //
 // One line for the user, e.g.
 //   "complete: all 18 members answered (100.00 % of the population)"
+//   "complete: all 18 members answered (100.00 % of the population); 14 hold
+//    no such dataset: 06531001 Allendorf (Lumda), Stadt; ..."
 //   "partial: 17 of 18 members answered (94.95 % of the population); missing:
 //    06531006 Grünberg, Stadt (unreachable)"
 // (one line, no break). The share has two decimals and "." as decimal mark;
 // "population share unknown" when not every population is known. Missing
 // members are listed in agreement order with "outcome: reason" when a reason
-// is given.
+// is given; members holding no such dataset are named after them.
 std::string CoverageLine(const Coverage& coverage);
 
 }  // namespace fednode::aggregate

@@ -208,9 +208,11 @@ absl::Status ApplyDisclosureControl(const DisclosureOptions& options, MergedTabl
     SuppressOneDimensional(options.unit, table);
     secondary = "complementary suppression against the total";
   }
-  table->disclosure_rule = absl::StrCat("primary: fewer than ", min,
-                                        options.unit == ThresholdUnit::kRows ? " rows" : " members",
-                                        "; secondary: ", secondary);
+  const char* unit = options.unit == ThresholdUnit::kRows ? " row" : " member";
+  table->disclosure_rule =
+      min <= 1 ? absl::StrCat("none: the grants require at least 1", unit,
+                              " per cell, so no cell is suppressed")
+               : absl::StrCat("primary: fewer than ", min, unit, "s; secondary: ", secondary);
   return absl::OkStatus();
 }
 

@@ -439,6 +439,11 @@ grpc::Status AdminServiceImpl::AggregateFederation(
           outcomes[i].reason = "no answer within the deadline";
           break;
         case grpc::StatusCode::NOT_FOUND:
+          // After its grant check, the member holds no dataset of the
+          // schema: covered, nothing to contribute.
+          outcomes[i].outcome = aggregate::Outcome::kHoldsNone;
+          outcomes[i].reason = s.error_message();
+          break;
         case grpc::StatusCode::INVALID_ARGUMENT:
         case grpc::StatusCode::FAILED_PRECONDITION:
           outcomes[i].outcome = aggregate::Outcome::kSchemaMismatch;

@@ -691,6 +691,56 @@ TEST(CoverageTest, OneUnreachableMemberMakesThePartialResult) {
             "Grünberg, Stadt (unreachable)");
 }
 
+TEST(DisclosureTest, ThresholdOfOneSuppressesNothingAndSaysSo) {
+  absl::StatusOr<MergedTable> t = HandTable(1, {{{"A"}, 1}, {{"B"}, 2}});
+  ASSERT_THAT(t.status(), IsOk());
+  DisclosureOptions options;
+  options.min_cell_count = 1;
+  ASSERT_THAT(ApplyDisclosureControl(options, &*t), IsOk());
+  for (const Cell& c : t->cells) EXPECT_EQ(c.suppression, Suppression::kNone);
+  EXPECT_EQ(t->disclosure_rule,
+            "none: the grants require at least 1 row per cell, so no cell is suppressed");
+}
+
+TEST(CoverageTest, MembersHoldingNoSuchDatasetAreCoveredAndNamed) {
+  // Only Heuchelheim, Hungen, Lich and Wettenberg have bathing waters; the
+  // others answer that they hold none. Biebertal is unreachable.
+  std::vector<MemberOutcome> outcomes;
+  for (const ExpectedMember& m : Giessen()) {
+    Outcome o = Outcome::kHoldsNone;
+    if (m.ags == "06531007" || m.ags == "06531008" || m.ags == "06531011" || m.ags == "06531018") {
+      o = Outcome::kAnswered;
+    }
+    if (m.ags == "06531002") o = Outcome::kUnreachable;
+    outcomes.push_back({m.ags, o, ""});
+  }
+  absl::StatusOr<Coverage> cov = ComputeCoverage(Giessen(), outcomes);
+  ASSERT_THAT(cov.status(), IsOk());
+  EXPECT_TRUE(cov->partial);
+  EXPECT_EQ(cov->answered.size(), 4u);
+  EXPECT_EQ(cov->holds_none.size(), 13u);
+  ASSERT_EQ(cov->missing.size(), 1u);
+  // 271,667 - 10,055 (Biebertal) = 261,612 covered.
+  EXPECT_EQ(cov->answered_population, 261612);
+  const std::string line = CoverageLine(*cov);
+  EXPECT_THAT(line, ::testing::StartsWith("partial: 17 of 18 members answered (96.30 % of the "
+                                          "population); missing: 06531002 Biebertal "
+                                          "(unreachable); 13 hold no such dataset: 06531001 "
+                                          "Allendorf (Lumda), Stadt; 06531003 Buseck; "));
+  EXPECT_THAT(line, ::testing::EndsWith("06531017 Staufenberg, Stadt"));
+  EXPECT_THAT(line, ::testing::Not(HasSubstr("Lich")));
+
+  for (MemberOutcome& o : outcomes) {
+    if (o.ags == "06531002") o.outcome = Outcome::kHoldsNone;
+  }
+  cov = ComputeCoverage(Giessen(), outcomes);
+  ASSERT_THAT(cov.status(), IsOk());
+  EXPECT_FALSE(cov->partial);
+  EXPECT_THAT(CoverageLine(*cov),
+              ::testing::StartsWith("complete: all 18 members answered (100.00 % of the "
+                                    "population); 14 hold no such dataset: 06531001 "));
+}
+
 TEST(CoverageTest, ReasonsUnknownPopulationAndForeignOutcomes) {
   std::vector<ExpectedMember> members = {{"06531001", "Allendorf (Lumda), Stadt", 4034},
                                          {"06531002", "Biebertal", 0},
