@@ -85,6 +85,17 @@ A="$RUN/agreement.textproto"
     access: ACCESS_AGGREGATE
     purposes: "regionalstatistik"
   }
+  # The county may aggregate the bathing-water measurements of the members
+  # that have bathing waters (water temperatures are no personal data).
+  grants {
+    id: "kreis-badegewaesser"
+    min_cell_count: 1
+    grantee_roles: ROLE_COUNTY
+    holders: "*"
+    conforms_to: "urn:fednode:schema:badegewaesser-messung:v1"
+    access: ACCESS_AGGREGATE
+    purposes: "regionalstatistik"
+  }
   # Lich may aggregate Gießen's car-park occupancy for traffic planning.
   grants {
     id: "lich-parkhaus-giessen"
@@ -142,12 +153,32 @@ for ags in "${MEMBERS[@]}"; do
 done
 echo "19 nodes up; agreement kv-landkreis-giessen v1 installed by hand on each (fingerprint $FINGERPRINT)"
 
+# A member's catalog metadata from a template: @NAME@ and @AGS@ replaced.
+metadata_for() {
+  local template=$1 ags=$2 out="$RUN/$2/$(basename "${1%.in}")"
+  sed -e "s|@NAME@|${NAME[$ags]}|g" -e "s|@AGS@|$ags|g" "$template" > "$out"
+  echo "$out"
+}
+
 step "Each municipality imports its own record of the municipality directory"
 for ags in "${MEMBERS[@]:1}"; do
   ctl "$ags" import --dataset gemeindeverzeichnis --schema "$ROOT/deploy/specs/gemeindeverzeichnis.textproto" \
-    --metadata "$ROOT/deploy/giessen/metadata/gemeindeverzeichnis.textproto" "$RUN/gv_$ags.csv" >/dev/null
+    --metadata "$(metadata_for "$ROOT/deploy/landkreis/metadata/gemeindeverzeichnis.textproto.in" "$ags")" \
+    "$RUN/gv_$ags.csv" >/dev/null
 done
 echo "18 imports done (one row each, from $DIRECTORY)"
+
+echo
+echo "-- Heuchelheim, Hungen, Lich and Wettenberg import their bathing waters (HLUG file, by the lake's city):"
+declare -A LAKE_CITY=([06531007]=Heuchelheim [06531008]=Hungen [06531011]=Lich [06531018]=Wettenberg)
+BADESEEN="$DATA/hessen/badeseen_hlug_2015.json"
+for ags in 06531007 06531008 06531011 06531018; do
+  jq --arg city "${LAKE_CITY[$ags]}" '[.[] | select(.city == $city)]' "$BADESEEN" > "$RUN/$ags/badeseen.json"
+  echo "$ags ${NAME[$ags]}:"
+  ctl "$ags" import --dataset badeseen --schema "$ROOT/deploy/specs/badeseen.textproto" \
+    --metadata "$(metadata_for "$ROOT/deploy/landkreis/metadata/badeseen.textproto.in" "$ags")" \
+    "$RUN/$ags/badeseen.json" | sed 's/^/  /'
+done
 ctl 06531005 import --dataset parkhaus_rathaus --schema "$ROOT/deploy/specs/parkhaus_rathaus.textproto" \
   --metadata "$ROOT/deploy/giessen/metadata/parkhaus_rathaus.textproto" "$DATA/giessen/parkleitsystem/rathaus.csv"
 ctl 06531005 import --dataset parkhaus_am_bahnhof --schema "$ROOT/deploy/specs/parkhaus_am_bahnhof.textproto" \
@@ -175,6 +206,14 @@ ctl "$COUNTY" catalog
 ctl "$COUNTY" query "SELECT verstaedterungbezeichnung, total, n, einwohner, suppressed FROM bevoelkerung_verstaedterung"
 ctl "$COUNTY" catalog export -o "$RUN/county_catalog.ttl"
 
+step "Bathing waters of the county: per year the highest water temperature and the measurements at or above 24 °C"
+BW=urn:fednode:schema:badegewaesser-messung:v1
+agg --conforms-to $BW --purpose regionalstatistik \
+  "SELECT EXTRACT(year FROM date) AS jahr, COUNT(*) AS messungen, COUNT(water_temperature) AS mit_temperatur, MAX(water_temperature) AS max_wassertemperatur FROM badeseen_measurements GROUP BY jahr ORDER BY jahr"
+agg --conforms-to $BW --purpose regionalstatistik \
+  "SELECT EXTRACT(year FROM date) AS jahr, COUNT(*) AS messungen_ab_24_grad FROM badeseen_measurements WHERE water_temperature >= 24 GROUP BY jahr ORDER BY jahr"
+echo "(a year missing from the second table had no measurement at or above 24 °C)"
+
 step "Lich asks its neighbour Gießen: mean car-park occupancy by hour (aggregate: granted)"
 ctl 06531011 query --peer 06531005 --purpose verkehrsplanung \
   "SELECT EXTRACT(hour FROM timestamp) AS stunde, AVG(occupied_spaces) AS belegt_mittel, COUNT(*) AS messungen FROM parkhaus_am_bahnhof GROUP BY stunde ORDER BY stunde"
@@ -191,6 +230,17 @@ step "Grünberg (06531006) is stopped; the county asks again"
 kill -TERM "${PIDS[6]}"; wait "${PIDS[6]}" 2>/dev/null || true
 echo "\$ fedctl peers    (on the county node)"
 ctl "$COUNTY" peers | cut -c1-150
+agg --conforms-to $GV --purpose regionalstatistik --deadline 10 \
+  "SELECT SUM(bevoelkerung) AS einwohner, SUM(flaeche) AS flaeche_km2 FROM gemeindeverzeichnis"
+
+step "Grünberg is started again; the county reaches it without a restart of its own"
+d="$RUN/06531006"
+"$FEDNODE" --config "$d/fednode.textproto" 2>> "$d/fednode.log" &
+PIDS[6]=$!
+for _ in $(seq 1 100); do ctl 06531006 status >/dev/null 2>&1 && break; sleep 0.1; done
+started=$(date +%s%N)
+for _ in $(seq 1 30); do ctl "$COUNTY" ping 06531006 >/dev/null 2>&1 && break; sleep 0.5; done
+echo "reconnected after $((($(date +%s%N) - started) / 1000000)) ms (peer channels back off from 0.5 s up to 10 s, with jitter)"
 agg --conforms-to $GV --purpose regionalstatistik --deadline 10 \
   "SELECT SUM(bevoelkerung) AS einwohner, SUM(flaeche) AS flaeche_km2 FROM gemeindeverzeichnis"
 

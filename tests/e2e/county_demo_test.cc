@@ -12,8 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 #include "node/base/testing/temp_dir.h"
 #include "tests/support/process.h"
@@ -90,6 +92,44 @@ std::string After(const std::string& text, const std::string& marker) {
   return pos == std::string::npos ? "" : text.substr(pos);
 }
 
+// Per year (of the sampling day in local time) over the bathing waters of
+// Heuchelheim, Hungen, Lich and Wettenberg in the HLUG file: measurements,
+// measurements with a temperature, the highest temperature (-1: none) and
+// the measurements at or above 24 °C.
+struct BathingYear {
+  int measurements = 0;
+  int with_temperature = 0;
+  int64_t max_temperature = -1;
+  int at_least_24 = 0;
+};
+std::map<int, BathingYear> ReadBathingWaters() {
+  const nlohmann::json lakes = nlohmann::json::parse(
+      ReadFileOrDie(SourcePath("deploy/data/hessen/badeseen_hlug_2015.json")));
+  absl::TimeZone berlin;
+  EXPECT_TRUE(absl::LoadTimeZone("Europe/Berlin", &berlin));
+  std::map<int, BathingYear> out;
+  for (const auto& lake : lakes) {
+    const std::string city = lake.value("city", "");
+    if (city != "Heuchelheim" && city != "Hungen" && city != "Lich" && city != "Wettenberg") {
+      continue;
+    }
+    for (const auto& m : lake["measurements"]) {
+      absl::Time t;
+      std::string err;
+      EXPECT_TRUE(absl::ParseTime(absl::RFC3339_full, m["date"].get<std::string>(), &t, &err))
+          << err;
+      BathingYear& y = out[static_cast<int>(absl::ToCivilYear(t, berlin).year())];
+      ++y.measurements;
+      if (!m.contains("waterTemperature") || m["waterTemperature"].is_null()) continue;
+      const int64_t temp = m["waterTemperature"].get<int64_t>();
+      ++y.with_temperature;
+      y.max_temperature = std::max(y.max_temperature, temp);
+      if (temp >= 24) ++y.at_least_24;
+    }
+  }
+  return out;
+}
+
 TEST(CountyDemoTest, RegionalStatisticsEqualTheSourceFiles) {
   std::map<std::string, Municipality> dir = ReadDirectory();
   ASSERT_EQ(dir.size(), 18u);
@@ -146,6 +186,39 @@ TEST(CountyDemoTest, RegionalStatisticsEqualTheSourceFiles) {
   EXPECT_GE(suppressed, 2);
   EXPECT_EQ(Row(cls, "Total").size() > 3 ? Row(cls, "Total")[3] : "", absl::StrCat(total));
 
+  // Bathing waters: per year the highest water temperature and the
+  // measurements at or above 24 °C, over the four members that have bathing
+  // waters; the other 14 are named as holding none, and the result is still
+  // complete.
+  std::map<int, BathingYear> bathing = ReadBathingWaters();
+  ASSERT_EQ(bathing.size(), 8u);  // 2008..2015
+  std::string bw = After(out, "max_wassertemperatur FROM");
+  EXPECT_THAT(bw.substr(0, bw.find('\n', bw.find('\n') + 1)),
+              HasSubstr("complete: all 18 members answered (100.00 % of the population); 14 hold "
+                        "no such dataset: 06531001 Allendorf (Lumda), Stadt;"));
+  std::string bw24 = After(out, "messungen_ab_24_grad FROM");
+  int total_measurements = 0;
+  int total_24 = 0;
+  for (const auto& [year, y] : bathing) {
+    std::vector<std::string> row = Row(bw, absl::StrCat(year));
+    ASSERT_EQ(row.size(), 5u) << year;
+    EXPECT_EQ(row[2], absl::StrCat(y.measurements)) << year;
+    EXPECT_EQ(row[3], absl::StrCat(y.with_temperature)) << year;
+    EXPECT_EQ(row[4], y.max_temperature < 0 ? "NULL" : absl::StrCat(y.max_temperature)) << year;
+    std::vector<std::string> row24 = Row(bw24, absl::StrCat(year));
+    if (y.at_least_24 == 0) {
+      EXPECT_TRUE(row24.empty()) << year;
+    } else {
+      ASSERT_EQ(row24.size(), 3u) << year;
+      EXPECT_EQ(row24[2], absl::StrCat(y.at_least_24)) << year;
+    }
+    total_measurements += y.measurements;
+    total_24 += y.at_least_24;
+  }
+  EXPECT_EQ(total_measurements, 197);  // 36 + 38 + 42 + 81 imported, as printed
+  EXPECT_EQ(Row(bw, "Total").at(2), absl::StrCat(total_measurements));
+  EXPECT_EQ(Row(bw24, "Total").at(2), absl::StrCat(total_24));
+
   // A member down: the result is partial, names it, and states the share.
   std::string partial = After(out, "is stopped");
   const Municipality& gruenberg = dir.at("06531006");
@@ -164,6 +237,13 @@ TEST(CountyDemoTest, RegionalStatisticsEqualTheSourceFiles) {
   }
   ASSERT_EQ(prow.size(), 1u) << partial;
   EXPECT_EQ(prow[0], absl::StrCat(total - gruenberg.population));
+
+  // Restarted, the member is reached again without restarting the county,
+  // and the county-wide total is complete once more.
+  std::string back = After(out, "is started again");
+  EXPECT_THAT(back, HasSubstr("reconnected after"));
+  EXPECT_THAT(back, HasSubstr("complete: all 18 members answered (100.00 % of the population)"));
+  EXPECT_THAT(back, HasSubstr(absl::StrCat(" 18 |    ", total, " |")));
 
   // The county stored the disclosure-controlled result and publishes it: the
   // stored dataset keeps the suppression marks, and its DCAT-AP.de export
