@@ -184,6 +184,13 @@ ctl 06531005 import --dataset parkhaus_rathaus --schema "$ROOT/deploy/specs/park
 ctl 06531005 import --dataset parkhaus_am_bahnhof --schema "$ROOT/deploy/specs/parkhaus_am_bahnhof.textproto" \
   --metadata "$ROOT/deploy/giessen/metadata/parkhaus_am_bahnhof.textproto" "$DATA/giessen/parkleitsystem/am_bahnhof.csv"
 
+if [[ -n "${COUNTY_DEMO_SETUP_ONLY:-}" ]]; then
+  # For tests/bench/fanout.sh: leave the federation running, say its pids.
+  printf '%s\n' "${PIDS[@]}" > "$RUN/pids"
+  trap - EXIT
+  exit 0
+fi
+
 GV=urn:fednode:schema:gemeindeverzeichnis:v1
 agg() { echo; echo "\$ fedctl aggregate $*"; ctl "$COUNTY" aggregate "$@"; }
 
@@ -241,6 +248,12 @@ for _ in $(seq 1 100); do ctl 06531006 status >/dev/null 2>&1 && break; sleep 0.
 started=$(date +%s%N)
 for _ in $(seq 1 30); do ctl "$COUNTY" ping 06531006 >/dev/null 2>&1 && break; sleep 0.5; done
 echo "reconnected after $((($(date +%s%N) - started) / 1000000)) ms (peer channels back off from 0.5 s up to 10 s, with jitter)"
+echo
+echo "-- the county asks Grünberg alone for the figures it missed (--members: the result is partial by itself)"
+agg --conforms-to $GV --purpose regionalstatistik --members 06531006 \
+  "SELECT SUM(bevoelkerung) AS einwohner, SUM(flaeche) AS flaeche_km2 FROM gemeindeverzeichnis"
+echo
+echo "-- and the whole county again:"
 agg --conforms-to $GV --purpose regionalstatistik --deadline 10 \
   "SELECT SUM(bevoelkerung) AS einwohner, SUM(flaeche) AS flaeche_km2 FROM gemeindeverzeichnis"
 

@@ -24,6 +24,8 @@ std::string OutcomeName(Outcome outcome) {
       return "schema mismatch";
     case Outcome::kHoldsNone:
       return "holds no such dataset";
+    case Outcome::kNotAsked:
+      return "not asked";
     case Outcome::kNoOutcome:
       return "no outcome";
   }
@@ -81,15 +83,25 @@ absl::StatusOr<Coverage> ComputeCoverage(absl::Span<const ExpectedMember> expect
 
 namespace {
 
+// Appends the members (members not asked are only counted, at the end).
 void AppendMembers(const std::vector<CoverageEntry>& members, bool with_outcome,
                    std::string* line) {
-  for (size_t i = 0; i < members.size(); ++i) {
-    const CoverageEntry& m = members[i];
-    absl::StrAppend(line, i > 0 ? "; " : "", m.ags, m.name.empty() ? "" : " ", m.name);
+  size_t shown = 0;
+  size_t not_asked = 0;
+  for (const CoverageEntry& m : members) {
+    if (m.outcome == Outcome::kNotAsked) {
+      ++not_asked;
+      continue;
+    }
+    absl::StrAppend(line, shown++ > 0 ? "; " : "", m.ags, m.name.empty() ? "" : " ", m.name);
     if (with_outcome) {
       absl::StrAppend(line, " (", OutcomeName(m.outcome), m.reason.empty() ? "" : ": ", m.reason,
                       ")");
     }
+  }
+  if (not_asked > 0) {
+    absl::StrAppend(line, shown > 0 ? "; " : "", not_asked, " member", not_asked == 1 ? "" : "s",
+                    " not asked");
   }
 }
 

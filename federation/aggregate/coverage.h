@@ -35,11 +35,12 @@ enum class Outcome {
   kHoldsNone,         // the member answered that it holds no dataset of the
                       // schema (e.g. a municipality without bathing waters):
                       // covered, contributing nothing
+  kNotAsked,          // the caller restricted the question to other members
   kNoOutcome,         // no outcome was reported for an expected member
 };
 
 // "answered", "unreachable", "refused", "deadline exceeded", "schema
-// mismatch", "holds no such dataset", "no outcome".
+// mismatch", "holds no such dataset", "not asked", "no outcome".
 std::string OutcomeName(Outcome outcome);
 
 // What the fan-out observed for one member. `reason` is shown to the county
@@ -98,7 +99,8 @@ absl::StatusOr<Coverage> ComputeCoverage(absl::Span<const ExpectedMember> expect
 // (one line, no break). The share has two decimals and "." as decimal mark;
 // "population share unknown" when not every population is known. Missing
 // members are listed in agreement order with "outcome: reason" when a reason
-// is given; members holding no such dataset are named after them.
+// is given, members not asked only counted ("17 members not asked");
+// members holding no such dataset are named after them.
 std::string CoverageLine(const Coverage& coverage);
 
 }  // namespace fednode::aggregate

@@ -547,6 +547,7 @@ struct AggregateArgs {
   uint32_t min_cell_count = 0;
   std::string store;
   std::string metadata;
+  std::vector<std::string> members;
 };
 
 int CmdAggregate(Client& client, const AggregateArgs& a) {
@@ -560,6 +561,7 @@ int CmdAggregate(Client& client, const AggregateArgs& a) {
   req.set_threshold_in_members(a.threshold_members);
   req.set_timeout_seconds(a.timeout);
   req.set_min_cell_count(a.min_cell_count);
+  for (const std::string& m : a.members) req.add_members(m);
   if (!a.store.empty()) {
     if (a.metadata.empty()) {
       std::cerr << "fedctl: --store needs --metadata FILE (title, description, access_class)\n";
@@ -833,6 +835,9 @@ int Run(int argc, char** argv) {
   agg->add_option("--metadata", aa.metadata, "Catalog metadata of the stored result (textproto)");
   agg->add_option("--min-cell-count", aa.min_cell_count,
                   "A stricter minimum cell count than the grants require");
+  agg->add_option("--members", aa.members,
+                  "Ask only these members (AGS, comma-separated); the result is then partial")
+      ->delimiter(',');
   auto* peers = app.add_subcommand("peers", "Ping every member now and show their health");
   auto* ping = app.add_subcommand("ping", "Call a member's node over the federation (mTLS)");
   std::string ping_peer;

@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -391,14 +392,29 @@ grpc::Status AdminServiceImpl::AggregateFederation(
     if (m.ags() == ctx_.federation->own_ags()) continue;
     expected.push_back({m.ags(), m.name(), m.population()});
   }
+  absl::flat_hash_set<std::string> asked(request->members().begin(), request->members().end());
+  for (const std::string& ags : asked) {
+    bool known = false;
+    for (const auto& m : expected) known = known || m.ags == ags;
+    if (!known) {
+      return Audited(absl::InvalidArgumentError(
+                         absl::StrCat("members: ", ags, " is not a member of agreement ",
+                                      a.agreement_id(), " v", a.version(), " (or is this node)")),
+                     op, request->conforms_to());
+    }
+  }
   std::vector<aggregate::MemberOutcome> outcomes(expected.size());
   std::vector<std::optional<aggregate::v1::PartialAggregate>> partials(expected.size());
   std::vector<uint32_t> required_min(expected.size(), 0);
   std::vector<std::thread> calls;
   calls.reserve(expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
+    outcomes[i].ags = expected[i].ags;
+    if (!asked.empty() && !asked.contains(expected[i].ags)) {
+      outcomes[i].outcome = aggregate::Outcome::kNotAsked;
+      continue;
+    }
     calls.emplace_back([&, i] {
-      outcomes[i].ags = expected[i].ags;
       auto stub = ctx_.peers->Stub(expected[i].ags);
       if (!stub.ok()) {
         outcomes[i].outcome = aggregate::Outcome::kUnreachable;

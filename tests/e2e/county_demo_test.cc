@@ -242,6 +242,12 @@ TEST(CountyDemoTest, RegionalStatisticsEqualTheSourceFiles) {
   // and the county-wide total is complete once more.
   std::string back = After(out, "is started again");
   EXPECT_THAT(back, HasSubstr("reconnected after"));
+  char alone_share[32];
+  std::snprintf(alone_share, sizeof alone_share, "%.2f %%",
+                100.0 * static_cast<double>(gruenberg.population) / static_cast<double>(total));
+  EXPECT_THAT(back, HasSubstr(absl::StrCat("partial: 1 of 18 members answered (", alone_share,
+                                           " of the population); missing: 17 members not asked")));
+  EXPECT_THAT(back, HasSubstr(absl::StrCat("\n 1 |     ", gruenberg.population, " |")));
   EXPECT_THAT(back, HasSubstr("complete: all 18 members answered (100.00 % of the population)"));
   EXPECT_THAT(back, HasSubstr(absl::StrCat(" 18 |    ", total, " |")));
 

@@ -741,6 +741,26 @@ TEST(CoverageTest, MembersHoldingNoSuchDatasetAreCoveredAndNamed) {
                                     "population); 14 hold no such dataset: 06531001 "));
 }
 
+TEST(CoverageTest, MembersNotAskedMakeThePartialResultAndAreCounted) {
+  std::vector<MemberOutcome> outcomes;
+  for (const ExpectedMember& m : Giessen()) {
+    outcomes.push_back({m.ags, m.ags == "06531006" ? Outcome::kAnswered : Outcome::kNotAsked, ""});
+  }
+  absl::StatusOr<Coverage> cov = ComputeCoverage(Giessen(), outcomes);
+  ASSERT_THAT(cov.status(), IsOk());
+  EXPECT_TRUE(cov->partial);
+  // 13,706 / 271,667 = 0.050451...
+  EXPECT_EQ(CoverageLine(*cov),
+            "partial: 1 of 18 members answered (5.05 % of the population); missing: 17 members "
+            "not asked");
+  outcomes[1].outcome = Outcome::kUnreachable;  // Biebertal was asked and is down
+  cov = ComputeCoverage(Giessen(), outcomes);
+  ASSERT_THAT(cov.status(), IsOk());
+  EXPECT_EQ(CoverageLine(*cov),
+            "partial: 1 of 18 members answered (5.05 % of the population); missing: 06531002 "
+            "Biebertal (unreachable); 16 members not asked");
+}
+
 TEST(CoverageTest, ReasonsUnknownPopulationAndForeignOutcomes) {
   std::vector<ExpectedMember> members = {{"06531001", "Allendorf (Lumda), Stadt", 4034},
                                          {"06531002", "Biebertal", 0},
