@@ -2,13 +2,21 @@
 // OpenSSL headers. Thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace fednode::certs {
 
 // SHA-256 (FIPS 180-4) of `data` as 64 lower-case hex digits.
 std::string Sha256Hex(absl::string_view data);
+
+// SHA-256 of the file at `path`, read in 1 MiB pieces (any size), as 64
+// lower-case hex digits; *size (may be nullptr) = bytes read.
+// Errors: NotFound when the file does not exist; Unavailable for other read
+// errors (errno text in the message).
+absl::StatusOr<std::string> Sha256FileHex(const std::string& path, uint64_t* size);
 
 }  // namespace fednode::certs

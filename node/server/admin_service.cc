@@ -18,6 +18,7 @@
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
 #include "node/query/sql.h"
+#include "node/server/backup.h"
 
 namespace fednode::server {
 namespace {
@@ -566,6 +567,22 @@ grpc::Status AdminServiceImpl::ListPeers(grpc::ServerContext* /*context*/,
     *response->add_peers() = std::move(h);
   }
   return Audited(absl::OkStatus(), "admin.ListPeers", "", response->peers_size());
+}
+
+grpc::Status AdminServiceImpl::CreateBackup(grpc::ServerContext* /*context*/,
+                                            const node::v1::CreateBackupRequest* request,
+                                            node::v1::CreateBackupResponse* response) {
+  BackupSource source;
+  source.store = node_->store();
+  source.member_ags = node_->config().member_ags();
+  source.member_name = node_->config().member_name();
+  if (ctx_.federation != nullptr && ctx_.federation->stager() != nullptr) {
+    source.node_certificate_pem = ctx_.federation->stager()->current().cert_pem;
+  }
+  absl::StatusOr<node::v1::BackupManifest> manifest = server::CreateBackup(source, request->dir());
+  if (manifest.ok()) *response->mutable_manifest() = *std::move(manifest);
+  return Audited(manifest.status(), absl::StrCat("admin.CreateBackup ", request->dir()), "",
+                 static_cast<uint64_t>(response->manifest().files_size()));
 }
 
 }  // namespace fednode::server

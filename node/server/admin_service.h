@@ -86,14 +86,19 @@ class AdminServiceImpl final : public node::v1::AdminService::Service {
                          grpc::ServerWriter<node::v1::QueryPeerResponse>* writer) override;
   grpc::Status PingPeer(grpc::ServerContext* context, const node::v1::PingPeerRequest* request,
                         node::v1::PingPeerResponse* response) override;
+  grpc::Status ListPeers(grpc::ServerContext* context, const node::v1::ListPeersRequest* request,
+                         node::v1::ListPeersResponse* response) override;
   // The county's regional statistic: fans one aggregate out to every member
   // in parallel under one deadline, merges the partial aggregates, applies
   // disclosure control with the agreement's parameters and states coverage.
-  grpc::Status ListPeers(grpc::ServerContext* context, const node::v1::ListPeersRequest* request,
-                         node::v1::ListPeersResponse* response) override;
   grpc::Status AggregateFederation(grpc::ServerContext* context,
                                    const node::v1::AggregateFederationRequest* request,
                                    node::v1::AggregateFederationResponse* response) override;
+
+  // A consistent online backup into request->dir (node/server/backup.h).
+  grpc::Status CreateBackup(grpc::ServerContext* context,
+                            const node::v1::CreateBackupRequest* request,
+                            node::v1::CreateBackupResponse* response) override;
 
   // Fills `status` from the agreement in force and the node's credentials.
   void DescribeAgreement(node::v1::AgreementStatus* status);

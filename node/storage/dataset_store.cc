@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "rocksdb/db.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
 #include "node/base/status_macros.h"
@@ -320,7 +321,10 @@ absl::Status DatasetStore::Rep::OpenDb() {
                                            : rocksdb::ColumnFamilyOptions());
   }
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
+  rocksdb::Status s =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors, &handles, &raw)
+          : rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &raw);
   db.reset(raw);
   if (!s.ok()) {
     if (s.IsIOError() && absl::StrContains(s.ToString(), "lock")) {
@@ -339,6 +343,10 @@ absl::Status DatasetStore::Rep::OpenDb() {
 absl::Status DatasetStore::Rep::CheckFormatVersion() {
   rocksdb::ReadOptions ro;
   FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> stored, Get(ro, meta, kMetaFormatVersion));
+  if (!stored.has_value() && options.read_only) {
+    return absl::DataLossError(
+        absl::StrCat("data directory ", options.path, " holds no storage format version"));
+  }
   if (!stored.has_value()) {
     // A new database (or one whose creation was cut short before its first
     // write): it must be empty, then it gets this build's version.
@@ -368,6 +376,11 @@ absl::Status DatasetStore::Rep::CheckFormatVersion() {
         "data directory ", options.path, " has storage format version ", version,
         ", newer than version ", kFormatVersion,
         " that this fednode build supports; run a newer fednode (downgrades are not supported)"));
+  }
+  if (version < kFormatVersion && options.read_only) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", options.path, " has the older storage format version ", version,
+        "; open it read-write once (fednode migrates it) before verifying it"));
   }
   if (version < kFormatVersion) {
     FEDNODE_RETURN_IF_ERROR(MigrateFormat(version));
@@ -833,7 +846,7 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
   std::unique_ptr<DatasetStore> store(new DatasetStore());
   store->rep_ = std::make_unique<Rep>(options);
   Rep& rep = *store->rep_;
-  FEDNODE_RETURN_IF_ERROR(rep.AcquireDirectoryLock());
+  if (!options.read_only) FEDNODE_RETURN_IF_ERROR(rep.AcquireDirectoryLock());
   FEDNODE_RETURN_IF_ERROR(rep.OpenDb());
   FEDNODE_RETURN_IF_ERROR(rep.CheckFormatVersion());
   FEDNODE_RETURN_IF_ERROR(rep.LoadCounters());
@@ -1091,6 +1104,24 @@ absl::Status DatasetStore::DeleteAuditForTest(uint64_t from_seq, uint64_t to_seq
   rocksdb::WriteBatch batch;
   batch.DeleteRange(rep_->audit, AuditKey(from_seq), AuditKey(to_seq)).PermitUncheckedError();
   return rep_->Write(&batch, "deleting audit records");
+}
+
+absl::Status DatasetStore::CreateCheckpoint(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return absl::AlreadyExistsError(absl::StrCat("checkpoint directory ", dir, " exists"));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(rocksdb::Checkpoint::Create(rep_->db.get(), &raw),
+                                            "creating a checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  return FromRocksDbStatus(checkpoint->CreateCheckpoint(dir),
+                           absl::StrCat("writing the checkpoint to ", dir));
+}
+
+absl::Status DatasetStore::VerifyChecksums() {
+  return FromRocksDbStatus(rep_->db->VerifyChecksum(),
+                           absl::StrCat("verifying the table files of ", rep_->options.path));
 }
 
 }  // namespace fednode::storage

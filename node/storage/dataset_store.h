@@ -52,6 +52,10 @@ struct DatasetStoreOptions {
   // RocksDB memtable budget over all column families; also bounds the WAL
   // (4x). Default 16 MiB.
   size_t write_buffer_bytes = size_t{16} << 20;
+  // Open without writing anything (for verifying a backup): no lock file,
+  // no format stamping or migration — a database without a format version,
+  // or of an older one, is refused — and every write fails. Default false.
+  bool read_only = false;
   // Time source for DatasetVersion.created. nullptr = SystemClock::Get().
   // Borrowed: must outlive the store.
   const Clock* clock = nullptr;
@@ -212,6 +216,21 @@ class DatasetStore {
   // Up to `limit` head-signature records with seq >= from_seq, increasing.
   // Errors: as ReadAudit.
   absl::StatusOr<std::vector<AuditRecord>> ReadAuditHeads(uint64_t from_seq, size_t limit);
+
+  // ---- Backups ----
+  //
+  // Writes a consistent point-in-time copy of the whole database (all column
+  // families: data, catalog, meta, audit) into `dir` while the store keeps
+  // serving: RocksDB's checkpoint, hard links to the immutable table files
+  // where `dir` is on the same filesystem, copies otherwise, after a flush
+  // of the memtables. `dir` must not exist; its parent must.
+  // Errors: AlreadyExists when `dir` exists; ResourceExhausted when the disk
+  // is full; Unavailable for other I/O errors.
+  absl::Status CreateCheckpoint(const std::string& dir);
+  // Reads every table file of the database and checks its block checksums.
+  // Errors: DataLoss naming the file for a checksum mismatch; Unavailable for
+  // I/O errors.
+  absl::Status VerifyChecksums();
 
   // The on-disk format version (key_codec.h: kFormatVersion).
   uint32_t format_version() const;

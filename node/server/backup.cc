@@ -1,0 +1,358 @@
+#include "node/server/backup.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/text_format.h"
+
+#include "certs/digest.h"
+#include "certs/pki.h"
+#include "federation/agreement/agreement.h"
+#include "node/base/status_macros.h"
+#include "proto/audit/v1/audit.pb.h"
+
+namespace fednode::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status IoError(absl::string_view what, const fs::path& p, const std::error_code& ec) {
+  std::string msg = absl::StrCat(what, " ", p.string(), ": ", ec.message());
+  if (ec == std::errc::no_space_on_device) return absl::ResourceExhaustedError(msg);
+  return absl::UnavailableError(msg);
+}
+
+// `dir` must not exist (it is created, mode 0700) or be an empty directory.
+// *created tells whether it was created here.
+absl::Status PrepareEmptyDirectory(const fs::path& dir, absl::string_view role, bool* created) {
+  std::error_code ec;
+  *created = false;
+  if (fs::exists(dir, ec)) {
+    if (!fs::is_directory(dir, ec)) {
+      return absl::AlreadyExistsError(absl::StrCat(role, " ", dir.string(), " is not a directory"));
+    }
+    if (!fs::is_empty(dir, ec)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(role, " ", dir.string(), " is not empty; choose a new or empty directory"));
+    }
+    return absl::OkStatus();
+  }
+  if (!fs::create_directories(dir, ec) || ec) return IoError("creating", dir, ec);
+  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) return IoError("setting permissions of", dir, ec);
+  *created = true;
+  return absl::OkStatus();
+}
+
+// Removes what a failed operation wrote into `dir`: the directory itself
+// when it was created here, else its contents.
+void Undo(const fs::path& dir, bool created) {
+  std::error_code ec;
+  if (created) {
+    fs::remove_all(dir, ec);
+    return;
+  }
+  for (const auto& e : fs::directory_iterator(dir, ec)) fs::remove_all(e.path(), ec);
+}
+
+// Regular files below `root`, relative paths, sorted.
+absl::StatusOr<std::vector<std::string>> ListFiles(const fs::path& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    if (it->is_regular_file(ec)) out.push_back(fs::relative(it->path(), root, ec).string());
+  }
+  if (ec) return IoError("listing", root, ec);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Copies the regular files of `from` (one level, as a RocksDB directory
+// has) into the new directory `to` (mode 0700), each as a new file with mode
+// 0600 — never a hard link.
+absl::Status CopyFiles(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  if (!fs::create_directory(to, ec) || ec) return IoError("creating", to, ec);
+  fs::permissions(to, fs::perms::owner_all, fs::perm_options::replace, ec);
+  for (const auto& e : fs::directory_iterator(from, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    const fs::path target = to / e.path().filename();
+    if (!fs::copy_file(e.path(), target, fs::copy_options::none, ec) || ec) {
+      return IoError("copying into", target, ec);
+    }
+    fs::permissions(target, fs::perms::owner_read | fs::perms::owner_write,
+                    fs::perm_options::replace, ec);
+    if (ec) return IoError("setting permissions of", target, ec);
+  }
+  if (ec) return IoError("listing", from, ec);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<storage::DatasetStore>> OpenCopyReadOnly(const fs::path& db) {
+  storage::DatasetStoreOptions o;
+  o.path = db.string();
+  o.create_if_missing = false;
+  o.read_only = true;
+  o.segment_cache_bytes = size_t{16} << 20;
+  return storage::DatasetStore::Open(o);
+}
+
+// The audit head (last seq and hash) of `store`.
+absl::Status ReadAuditHead(storage::DatasetStore* store, node::v1::BackupManifest* m) {
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<storage::DatasetStore::AuditRecord> last,
+                           store->LastAudit());
+  if (!last.has_value()) return absl::OkStatus();
+  audit::v1::AuditEntry e;
+  if (!e.ParseFromString(last->second)) {
+    return absl::DataLossError(absl::StrCat("audit entry ", last->first, " does not parse"));
+  }
+  m->set_audit_last_seq(last->first);
+  m->set_audit_last_hash(e.hash());
+  return absl::OkStatus();
+}
+
+absl::Status WriteManifest(const fs::path& dir, const node::v1::BackupManifest& m) {
+  std::string text;
+  if (!google::protobuf::TextFormat::PrintToString(m, &text)) {
+    return absl::InternalError("cannot print the backup manifest");
+  }
+  const fs::path tmp = dir / absl::StrCat(kBackupManifestName, ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << "# fednode backup manifest (fednode.node.v1.BackupManifest); written last.\n" << text;
+    out.close();
+    std::error_code ec;
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
+                    ec);
+    if (!out) {
+      return absl::UnavailableError(absl::StrCat("writing ", tmp.string(), " failed"));
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir / kBackupManifestName, ec);
+  if (ec) return IoError("renaming", tmp, ec);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<node::v1::BackupManifest> ReadManifest(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("backup directory ", dir.string(), " does not exist"));
+  }
+  std::ifstream in(dir / kBackupManifestName, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("incomplete backup: ", dir.string(), " has no ",
+                                            kBackupManifestName,
+                                            " (the backup was cut short or is not a backup)"));
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  node::v1::BackupManifest m;
+  if (!google::protobuf::TextFormat::ParseFromString(text, &m)) {
+    return absl::DataLossError(absl::StrCat(kBackupManifestName, " in ", dir.string(),
+                                            " does not parse (changed or damaged)"));
+  }
+  return m;
+}
+
+}  // namespace
+
+absl::StatusOr<node::v1::BackupManifest> CreateBackup(const BackupSource& source,
+                                                      const std::string& dir_text) {
+  const fs::path dir(dir_text);
+  if (!dir.is_absolute()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "backup directory ", dir_text, " must be an absolute path (the node resolves it)"));
+  }
+  bool created = false;
+  FEDNODE_RETURN_IF_ERROR(PrepareEmptyDirectory(dir, "backup directory", &created));
+  bool done = false;
+  absl::Cleanup undo = [&] {
+    if (!done) Undo(dir, created);
+  };
+
+  // RocksDB's checkpoint hard-links the table files when it can: a copy that
+  // shares its disk blocks with the live database would share its damage
+  // too. So the checkpoint is staged and every file copied into db/, owner
+  // read/write only (a backup holds all of the member's data).
+  const fs::path db = dir / kBackupDbDir;
+  const fs::path staged = dir / ".checkpoint";
+  FEDNODE_RETURN_IF_ERROR(source.store->CreateCheckpoint(staged.string()));
+  FEDNODE_RETURN_IF_ERROR(CopyFiles(staged, db));
+  std::error_code ec;
+  fs::remove_all(staged, ec);
+  if (ec) return IoError("removing", staged, ec);
+
+  node::v1::BackupManifest m;
+  m.set_member_ags(source.member_ags);
+  m.set_member_name(source.member_name);
+  m.set_created(agreement::FormatRfc3339(absl::Now()));
+  m.set_fednode_version(FEDNODE_VERSION);
+  m.set_node_certificate_pem(source.node_certificate_pem);
+  {
+    FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatasetStore> copy, OpenCopyReadOnly(db));
+    m.set_format_version(copy->format_version());
+    FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> entries, copy->ListCatalog());
+    for (const auto& e : entries) {
+      auto* d = m.add_datasets();
+      d->set_dataset_id(e.dataset_id());
+      d->set_version(e.version());
+      d->set_row_count(e.row_count());
+    }
+    FEDNODE_RETURN_IF_ERROR(ReadAuditHead(copy.get(), &m));
+  }
+  // Hashed after the read-only open is closed, which writes nothing.
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<std::string> files, ListFiles(db));
+  for (const std::string& f : files) {
+    uint64_t size = 0;
+    FEDNODE_ASSIGN_OR_RETURN(std::string sha, certs::Sha256FileHex((db / f).string(), &size));
+    auto* mf = m.add_files();
+    mf->set_path(f);
+    mf->set_size(size);
+    mf->set_sha256(sha);
+  }
+  FEDNODE_RETURN_IF_ERROR(WriteManifest(dir, m));
+  done = true;
+  return m;
+}
+
+absl::StatusOr<BackupReport> VerifyBackup(const std::string& dir_text) {
+  const fs::path dir(dir_text);
+  BackupReport report;
+  FEDNODE_ASSIGN_OR_RETURN(report.manifest, ReadManifest(dir));
+  const node::v1::BackupManifest& m = report.manifest;
+  const fs::path db = dir / kBackupDbDir;
+
+  // Files: exactly the listed ones, each with its size and digest.
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<std::string> present, ListFiles(db));
+  std::map<std::string, const node::v1::BackupManifest::File*> listed;
+  for (const auto& f : m.files()) listed[f.path()] = &f;
+  for (const std::string& p : present) {
+    if (!listed.contains(p)) {
+      return absl::DataLossError(absl::StrCat("backup file db/", p, " is not in the manifest"));
+    }
+  }
+  for (const auto& [path, f] : listed) {
+    uint64_t size = 0;
+    absl::StatusOr<std::string> sha = certs::Sha256FileHex((db / path).string(), &size);
+    if (absl::IsNotFound(sha.status())) {
+      return absl::DataLossError(absl::StrCat("backup file db/", path, " is missing"));
+    }
+    if (!sha.ok()) return sha.status();
+    if (size != f->size() || *sha != f->sha256()) {
+      return absl::DataLossError(absl::StrCat("backup file db/", path, " changed: ", size,
+                                              " bytes, SHA-256 ", *sha, "; the manifest says ",
+                                              f->size(), " bytes, ", f->sha256()));
+    }
+    ++report.files_checked;
+    report.bytes_checked += size;
+  }
+
+  FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatasetStore> copy, OpenCopyReadOnly(db));
+  if (copy->format_version() != m.format_version()) {
+    return absl::DataLossError(absl::StrCat("storage format version ", copy->format_version(),
+                                            " differs from the manifest's ", m.format_version()));
+  }
+  FEDNODE_RETURN_IF_ERROR(copy->VerifyChecksums());
+
+  // Catalog and data agree with each other and with the manifest.
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> entries, copy->ListCatalog());
+  if (entries.size() != static_cast<size_t>(m.datasets_size())) {
+    return absl::DataLossError(absl::StrCat("the copy holds ", entries.size(),
+                                            " datasets; the manifest lists ", m.datasets_size()));
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    const auto& d = m.datasets(static_cast<int>(i));
+    if (e.dataset_id() != d.dataset_id() || e.version() != d.version() ||
+        e.row_count() != d.row_count()) {
+      return absl::DataLossError(
+          absl::StrCat("dataset ", e.dataset_id(), " version ", e.version(), " (", e.row_count(),
+                       " rows) differs from the "
+                       "manifest's ",
+                       d.dataset_id(), " version ", d.version(), " (", d.row_count(), " rows)"));
+    }
+    absl::StatusOr<storage::TableSnapshot> snap = copy->OpenSnapshot(e.dataset_id());
+    if (!snap.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("dataset ", e.dataset_id(), " cannot be read: ", snap.status().message()));
+    }
+    if (snap->version != e.version() || snap->num_rows != e.row_count()) {
+      return absl::DataLossError(absl::StrCat("dataset ", e.dataset_id(),
+                                              ": the catalog says version ", e.version(), " with ",
+                                              e.row_count(), " rows, the data holds version ",
+                                              snap->version, " with ", snap->num_rows));
+    }
+    ++report.datasets_checked;
+    report.rows_checked += snap->num_rows;
+  }
+
+  // The audit chain, up to the head the manifest recorded.
+  node::v1::BackupManifest head;
+  FEDNODE_RETURN_IF_ERROR(ReadAuditHead(copy.get(), &head));
+  if (head.audit_last_seq() != m.audit_last_seq() ||
+      head.audit_last_hash() != m.audit_last_hash()) {
+    return absl::DataLossError(absl::StrCat("audit log ends at entry ", head.audit_last_seq(),
+                                            "; the manifest says ", m.audit_last_seq()));
+  }
+  audit::AuditLogOptions audit_options;
+  const std::string cert = m.node_certificate_pem();
+  std::string cert_pin;
+  if (!cert.empty()) {
+    absl::StatusOr<std::string> pin = certs::SpkiSha256(cert);
+    if (pin.ok()) cert_pin = *pin;
+  }
+  audit_options.verify_head = [cert, cert_pin](absl::string_view data, absl::string_view signature,
+                                               absl::string_view spki) -> absl::Status {
+    // Heads signed by an earlier key (before a rotation) are checked
+    // against the chain only, as on the node.
+    if (cert.empty() || spki != cert_pin) return absl::OkStatus();
+    return certs::VerifySignature(cert, data, signature);
+  };
+  FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log,
+                           audit::AuditLog::Open(copy.get(), audit_options, nullptr));
+  FEDNODE_RETURN_IF_ERROR(log->Verify(&report.audit_entries_checked));
+  FEDNODE_RETURN_IF_ERROR(log->Close());
+  return report;
+}
+
+absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir_text,
+                                           const std::string& data_dir_text) {
+  FEDNODE_ASSIGN_OR_RETURN(BackupReport report, VerifyBackup(dir_text));
+  const fs::path data_dir(data_dir_text);
+  bool created = false;
+  FEDNODE_RETURN_IF_ERROR(PrepareEmptyDirectory(data_dir, "data directory", &created));
+  bool done = false;
+  absl::Cleanup undo = [&] {
+    if (!done) Undo(data_dir, created);
+  };
+  std::error_code ec;
+  fs::copy(fs::path(dir_text) / kBackupDbDir, data_dir, fs::copy_options::none, ec);
+  if (ec) return IoError("copying the backup into", data_dir, ec);
+  {
+    storage::DatasetStoreOptions o;
+    o.path = data_dir.string();
+    o.create_if_missing = false;
+    FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatasetStore> store,
+                             storage::DatasetStore::Open(o));
+    FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> entries, store->ListCatalog());
+    if (entries.size() != static_cast<size_t>(report.manifest.datasets_size())) {
+      return absl::DataLossError("the restored database lost datasets while copying");
+    }
+  }
+  done = true;
+  return report;
+}
+
+}  // namespace fednode::server
