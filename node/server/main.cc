@@ -1,7 +1,8 @@
 // fednode: the node daemon.
 //
 //   fednode --config /etc/fednode/fednode.textproto
-//   fednode --config FILE --check-config     # validate and exit
+//   fednode --config FILE --check-config     # check config, files, credentials,
+//                                            # agreement; exit 1 naming every problem
 //
 // SIGTERM or SIGINT drains calls in flight and exits 0; SIGHUP re-reads the
 // TLS key and certificate. Logs go to stderr.
@@ -16,10 +17,12 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 #include "node/base/log.h"
 #include "node/server/config.h"
 #include "node/server/node_server.h"
+#include "node/server/setup_check.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the node configuration (textproto).");
 ABSL_FLAG(bool, check_config, false, "Validate the configuration and exit.");
@@ -74,8 +77,21 @@ int main(int argc, char** argv) {
   }
   fednode::SetMinLogLevel(level);
   if (absl::GetFlag(FLAGS_check_config)) {
-    std::cout << path << ": ok (member " << config->member_ags() << ", " << config->member_name()
-              << ")\n";
+    // Everything the node needs, checked without starting it; every problem
+    // named, exit 1 when there is one.
+    const fednode::server::SetupReport report = fednode::server::CheckSetup(*config, absl::Now());
+    std::cout << path << ": configuration valid (member " << config->member_ags() << ", "
+              << config->member_name() << ")\n";
+    for (const std::string& note : report.notes) std::cout << "  " << note << "\n";
+    for (const std::string& problem : report.problems) {
+      std::cout << "  PROBLEM: " << problem << "\n";
+    }
+    if (!report.problems.empty()) {
+      std::cout << report.problems.size() << " problem(s); the node would not start or not "
+                << "serve the federation\n";
+      return 1;
+    }
+    std::cout << "ok\n";
     return 0;
   }
 
