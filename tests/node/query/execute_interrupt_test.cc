@@ -139,28 +139,29 @@ TEST_F(ExecuteInterruptTest, NeverStoppingGivesTheFullResult) {
 
 TEST_F(ExecuteInterruptTest, ResultDoesNotDependOnTheChunkSize) {
   const std::vector<std::string> queries = {
-    "SELECT district, COUNT(*), SUM(id), AVG(value), MIN(value), MAX(id) FROM test "
-    "GROUP BY district",
-    "SELECT district, MIN(district) AS lo, COUNT(DISTINCT district) FROM test "
-    "WHERE id < 1000 OR district LIKE 'S%' GROUP BY district",
-    "SELECT id, value FROM test WHERE value BETWEEN 1000 AND 1010.5 OR id > 299990",
-    "SELECT id, district FROM test WHERE district IS NULL ORDER BY id DESC LIMIT 7 OFFSET 2",
-    "SELECT * FROM test WHERE id IN (3, 131071, 131072, 131073, 300001, 300002, 300004)",
-    "SELECT COUNT(*), SUM(value) FROM test WHERE district <> 'Nord'",
-    for (const std::string& sql
-         : queries){absl::StatusOr<v1::QueryPlan> plan = ParseSql(sql);
-  ASSERT_TRUE(plan.ok()) << sql << ": " << plan.status();
-  absl::StatusOr<v1::ResultSet> whole = Execute(*plan, snap_);
-  ASSERT_TRUE(whole.ok()) << sql << ": " << whole.status();
-  for (uint32_t chunk : {uint32_t{1000}, uint32_t{4093}, uint32_t{1} << 20}) {
-    ExecuteOptions options;
-    options.chunk_rows = chunk;
-    absl::StatusOr<v1::ResultSet> chunked = Execute(*plan, snap_, options);
-    ASSERT_TRUE(chunked.ok()) << sql << ": " << chunked.status();
-    EXPECT_EQ(chunked->SerializeAsString(), whole->SerializeAsString())
-        << sql << " with chunks of " << chunk << " rows";
+      "SELECT district, COUNT(*), SUM(id), AVG(value), MIN(value), MAX(id) FROM test "
+      "GROUP BY district",
+      "SELECT district, MIN(district) AS lo, COUNT(DISTINCT district) FROM test "
+      "WHERE id < 1000 OR district LIKE 'S%' GROUP BY district",
+      "SELECT id, value FROM test WHERE value BETWEEN 1000 AND 1010.5 OR id > 299990",
+      "SELECT id, district FROM test WHERE district IS NULL ORDER BY id DESC LIMIT 7 OFFSET 2",
+      "SELECT * FROM test WHERE id IN (3, 131071, 131072, 131073, 300001, 300002, 300004)",
+      "SELECT COUNT(*), SUM(value) FROM test WHERE district <> 'Nord'",
+  };
+  for (const std::string& sql : queries) {
+    absl::StatusOr<v1::QueryPlan> plan = ParseSql(sql);
+    ASSERT_TRUE(plan.ok()) << sql << ": " << plan.status();
+    absl::StatusOr<v1::ResultSet> whole = Execute(*plan, snap_);
+    ASSERT_TRUE(whole.ok()) << sql << ": " << whole.status();
+    for (uint32_t chunk : {uint32_t{1000}, uint32_t{4093}, uint32_t{1} << 20}) {
+      ExecuteOptions options;
+      options.chunk_rows = chunk;
+      absl::StatusOr<v1::ResultSet> chunked = Execute(*plan, snap_, options);
+      ASSERT_TRUE(chunked.ok()) << sql << ": " << chunked.status();
+      EXPECT_EQ(chunked->SerializeAsString(), whole->SerializeAsString())
+          << sql << " with chunks of " << chunk << " rows";
+    }
   }
-}
 }
 
 TEST(ExecuteChunkTest, TinyChunksGiveTheSameResultOnSmallTables) {
@@ -175,7 +176,7 @@ TEST(ExecuteChunkTest, TinyChunksGiveTheSameResultOnSmallTables) {
                                  {std::string("Gießen"), int64_t{500}, 3.5},
                                  {std::string("Gelöscht"), int64_t{1}, 1.0}});
   storage::TableSnapshot snap = MakeSnapshot(schema, {{seg1, {1}}, {seg2, {2}}});
-  for (const std::string& sql :
+  for (const char* sql :
        {"SELECT name, COUNT(*), SUM(pop), MIN(name), MAX(area) FROM test GROUP BY name",
         "SELECT name, pop FROM test WHERE pop > 100 OR name ILIKE 'g%'",
         "SELECT COUNT(DISTINCT name), AVG(area) FROM test"}) {
