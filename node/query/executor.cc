@@ -728,9 +728,10 @@ absl::StatusOr<BoundPlan> Bind(const v1::QueryPlan& plan, const Schema& schema) 
 }
 
 // ---------------------------------------------------------------------------
-// Filter evaluation: three-valued logic over one segment, vectorized. For
-// every row `t` is 1 when the filter is true and `f` is 1 when it is false;
-// both are 0 when it is unknown (NULL).
+// Filter evaluation: three-valued logic over the rows [begin, begin + n) of
+// one segment, vectorized. For the k-th row of the range `t[k]` is 1 when the
+// filter is true and `f[k]` is 1 when it is false; both are 0 when it is
+// unknown (NULL).
 
 template <typename T, typename Cmp>
 void CompareLoop(const T* v, size_t n, T x, uint8_t* m, Cmp cmp) {
@@ -794,15 +795,15 @@ bool StringPredicate(const BoundFilter& f, const std::string& s) {
   }
 }
 
-void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* fl) {
-  size_t n = table.num_rows;
+void EvalFilter(const BoundFilter& f, const Table& table, size_t begin, size_t n, uint8_t* t,
+                uint8_t* fl) {
   switch (f.kind) {
     case BoundFilter::kAnd:
     case BoundFilter::kOr: {
-      EvalFilter(f.children[0], table, t, fl);
+      EvalFilter(f.children[0], table, begin, n, t, fl);
       std::vector<uint8_t> ct(n), cf(n);
       for (size_t c = 1; c < f.children.size(); ++c) {
-        EvalFilter(f.children[c], table, ct.data(), cf.data());
+        EvalFilter(f.children[c], table, begin, n, ct.data(), cf.data());
         if (f.kind == BoundFilter::kAnd) {
           for (size_t i = 0; i < n; ++i) {
             t[i] &= ct[i];
@@ -818,7 +819,7 @@ void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* f
       return;
     }
     case BoundFilter::kNot:
-      EvalFilter(f.children[0], table, fl, t);  // swap true and false
+      EvalFilter(f.children[0], table, begin, n, fl, t);  // swap true and false
       return;
     default:
       break;
@@ -826,7 +827,7 @@ void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* f
   const Column& col = table.columns[f.col];
   if (f.kind == BoundFilter::kIsNull) {
     for (size_t i = 0; i < n; ++i) {
-      uint8_t is_null = col.IsNull(i) ? 1 : 0;
+      uint8_t is_null = col.IsNull(begin + i) ? 1 : 0;
       t[i] = f.negated ? 1 - is_null : is_null;
       fl[i] = 1 - t[i];
     }
@@ -840,25 +841,25 @@ void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* f
       break;
     case BoundFilter::kCompare:
       if (IsIntLike(f.type)) {
-        CompareValues(col.ints.data(), n, f.lit.i, f.op, m);
+        CompareValues(col.ints.data() + begin, n, f.lit.i, f.op, m);
       } else if (f.type == sv1::COLUMN_TYPE_DOUBLE) {
-        CompareValues(col.doubles.data(), n, f.lit.d, f.op, m);
+        CompareValues(col.doubles.data() + begin, n, f.lit.d, f.op, m);
       }
       break;
     case BoundFilter::kBetween:
       if (IsIntLike(f.type)) {
-        const int64_t* v = col.ints.data();
+        const int64_t* v = col.ints.data() + begin;
         int64_t lo = f.lit.i, hi = f.lit2.i;
         for (size_t i = 0; i < n; ++i) m[i] = (v[i] >= lo) & (v[i] <= hi);
       } else if (f.type == sv1::COLUMN_TYPE_DOUBLE) {
-        const double* v = col.doubles.data();
+        const double* v = col.doubles.data() + begin;
         double lo = f.lit.d, hi = f.lit2.d;
         for (size_t i = 0; i < n; ++i) m[i] = (v[i] >= lo) & (v[i] <= hi);
       }
       break;
     case BoundFilter::kIn:
       if (IsIntLike(f.type)) {
-        const int64_t* v = col.ints.data();
+        const int64_t* v = col.ints.data() + begin;
         if (f.in_ints.size() <= 8) {
           for (size_t i = 0; i < n; ++i) {
             uint8_t hit = 0;
@@ -870,7 +871,7 @@ void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* f
           for (size_t i = 0; i < n; ++i) m[i] = set.contains(v[i]) ? 1 : 0;
         }
       } else if (f.type == sv1::COLUMN_TYPE_DOUBLE) {
-        const double* v = col.doubles.data();
+        const double* v = col.doubles.data() + begin;
         for (size_t i = 0; i < n; ++i) {
           m[i] = std::binary_search(f.in_doubles.begin(), f.in_doubles.end(), v[i]) ? 1 : 0;
         }
@@ -882,7 +883,7 @@ void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* f
   if (f.type == sv1::COLUMN_TYPE_STRING && f.kind != BoundFilter::kConst) {
     std::vector<uint8_t> dm(col.dict.size());
     for (size_t c = 0; c < col.dict.size(); ++c) dm[c] = StringPredicate(f, col.dict[c]) ? 1 : 0;
-    const uint32_t* codes = col.codes.data();
+    const uint32_t* codes = col.codes.data() + begin;
     if (dm.empty()) {
       std::memset(m, 0, n);
     } else {
@@ -892,7 +893,7 @@ void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* f
   // Apply NULLs: unknown where the column is NULL, or where an IN list with a
   // NULL does not match.
   bool unknown_if_false = f.kind == BoundFilter::kIn && f.in_has_null;
-  const uint8_t* valid = col.validity.empty() ? nullptr : col.validity.data();
+  const uint8_t* valid = col.validity.empty() ? nullptr : col.validity.data() + begin;
   for (size_t i = 0; i < n; ++i) {
     uint8_t ok = valid ? valid[i] : 1;
     if (f.unknown) ok = 0;
@@ -905,30 +906,35 @@ void EvalFilter(const BoundFilter& f, const Table& table, uint8_t* t, uint8_t* f
   }
 }
 
-// Rows of one segment that pass the filter and are not deleted.
+// Rows of one chunk [begin, begin + n) of a segment that pass the filter
+// and are not deleted; row indexes are the segment's.
 struct Selection {
-  bool dense = true;  // all rows 0..n-1
+  bool dense = true;  // all rows begin..begin+n-1
+  size_t begin = 0;
   size_t n = 0;
   std::vector<uint32_t> rows;
   size_t size() const { return dense ? n : rows.size(); }
 };
 
-Selection Select(const BoundPlan& plan, const TableSnapshot::Segment& seg) {
+Selection Select(const BoundPlan& plan, const TableSnapshot::Segment& seg, size_t begin,
+                 size_t end) {
   const Table& table = *seg.table;
   Selection sel;
-  sel.n = table.num_rows;
-  if (!plan.has_filter && seg.deleted_rows.empty()) return sel;
+  sel.begin = begin;
+  sel.n = end - begin;
+  bool deleted_here = false;
+  auto first_deleted = std::lower_bound(seg.deleted_rows.begin(), seg.deleted_rows.end(), begin);
+  deleted_here = first_deleted != seg.deleted_rows.end() && *first_deleted < end;
+  if (!plan.has_filter && !deleted_here) return sel;
   sel.dense = false;
   std::vector<uint8_t> t(sel.n, 1), f(sel.n, 0);
-  if (plan.has_filter) EvalFilter(plan.filter, table, t.data(), f.data());
-  for (uint32_t d : seg.deleted_rows) {
-    if (d < sel.n) t[d] = 0;
-  }
+  if (plan.has_filter) EvalFilter(plan.filter, table, begin, sel.n, t.data(), f.data());
+  for (auto it = first_deleted; it != seg.deleted_rows.end() && *it < end; ++it) t[*it - begin] = 0;
   size_t count = 0;
   for (size_t i = 0; i < sel.n; ++i) count += t[i];
   sel.rows.reserve(count);
   for (size_t i = 0; i < sel.n; ++i) {
-    if (t[i]) sel.rows.push_back(static_cast<uint32_t>(i));
+    if (t[i]) sel.rows.push_back(static_cast<uint32_t>(begin + i));
   }
   return sel;
 }
@@ -936,7 +942,7 @@ Selection Select(const BoundPlan& plan, const TableSnapshot::Segment& seg) {
 template <typename F>
 inline void ForEachRow(const Selection& s, F&& f) {
   if (s.dense) {
-    for (size_t i = 0; i < s.n; ++i) f(i, i);
+    for (size_t k = 0; k < s.n; ++k) f(k, s.begin + k);
   } else {
     const uint32_t* rows = s.rows.data();
     size_t n = s.rows.size();
@@ -1058,9 +1064,74 @@ void EmitRows(const std::vector<OutColumn>& cols, const std::vector<BoundItem>& 
 }
 
 // ---------------------------------------------------------------------------
+// Scanning in chunks, asking ExecuteOptions::interrupt between them.
+
+// Adds the string columns of `f` to `out`.
+void FilterStringColumns(const BoundFilter& f, std::vector<int>* out) {
+  if (f.col >= 0 && f.type == sv1::COLUMN_TYPE_STRING) out->push_back(f.col);
+  for (const BoundFilter& c : f.children) FilterStringColumns(c, out);
+}
+
+class Scan {
+ public:
+  Scan(const BoundPlan& plan, const ExecuteOptions& options) : options_(options) {
+    if (plan.has_filter) FilterStringColumns(plan.filter, &dict_cols_);
+    if (plan.aggregate) {
+      for (const BoundItem& item : plan.items) {
+        if (item.col >= 0 && item.col_type == sv1::COLUMN_TYPE_STRING) {
+          dict_cols_.push_back(item.col);
+        }
+      }
+    }
+  }
+
+  // Rows per chunk of `table`: options.chunk_rows, raised to the largest
+  // dictionary the query works through per chunk (string filters, string
+  // group keys and aggregate inputs), so that this work stays linear in the
+  // rows scanned.
+  size_t ChunkRows(const Table& table) const {
+    size_t rows = std::max<size_t>(options_.chunk_rows, 1);
+    for (int c : dict_cols_) rows = std::max(rows, table.columns[c].dict.size());
+    return rows;
+  }
+
+  // Asks options.interrupt; a stop keeps its code, with the rows scanned so
+  // far in the message.
+  absl::Status Check() const {
+    if (!options_.interrupt) return absl::OkStatus();
+    absl::Status s = options_.interrupt(scanned_);
+    if (s.ok()) return s;
+    return absl::Status(
+        s.code(), absl::StrCat("query stopped after ", scanned_, " rows scanned: ", s.message()));
+  }
+
+  // Calls `body(seg, begin, end)` for every chunk of every segment until it
+  // returns false, with a Check before each chunk and one after the last.
+  template <typename F>
+  absl::Status ForEachChunk(const TableSnapshot& snapshot, F&& body) {
+    for (const TableSnapshot::Segment& seg : snapshot.segments) {
+      const size_t num_rows = seg.table->num_rows;
+      const size_t step = ChunkRows(*seg.table);
+      for (size_t begin = 0; begin < num_rows; begin += step) {
+        FEDNODE_RETURN_IF_ERROR(Check());
+        const size_t end = std::min(num_rows, begin + step);
+        scanned_ += end - begin;
+        if (!body(seg, begin, end)) return Check();
+      }
+    }
+    return Check();
+  }
+
+ private:
+  const ExecuteOptions& options_;
+  std::vector<int> dict_cols_;
+  uint64_t scanned_ = 0;
+};
+
+// ---------------------------------------------------------------------------
 // Plain (non-aggregate) queries.
 
-absl::Status RunProjection(const BoundPlan& plan, const TableSnapshot& snapshot,
+absl::Status RunProjection(const BoundPlan& plan, const TableSnapshot& snapshot, Scan* scan,
                            v1::ResultSet* result) {
   std::vector<OutColumn> cols(plan.items.size());
   for (size_t c = 0; c < cols.size(); ++c) cols[c].type = plan.items[c].out_type;
@@ -1068,27 +1139,30 @@ absl::Status RunProjection(const BoundPlan& plan, const TableSnapshot& snapshot,
   uint64_t cap = (plan.order.empty() && plan.limit > 0) ? plan.offset + plan.limit
                                                         : std::numeric_limits<uint64_t>::max();
   uint64_t produced = 0;
-  for (const TableSnapshot::Segment& seg : snapshot.segments) {
-    if (produced >= cap) break;
-    Selection sel = Select(plan, seg);
-    const Table& table = *seg.table;
-    ForEachRow(sel, [&](size_t, size_t i) {
-      if (produced >= cap) return;
-      ++produced;
-      for (size_t c = 0; c < cols.size(); ++c) {
-        const BoundItem& item = plan.items[c];
-        const Column& col = table.columns[item.col];
-        if (item.kind == BoundItem::kColumn) {
-          cols[c].PushFrom(col, i);
-        } else if (col.IsNull(i)) {
-          cols[c].PushNull();
-        } else {
-          cols[c].PushInt(
-              ExtractValue(item.field, item.col_type == sv1::COLUMN_TYPE_TIMESTAMP, col.ints[i]));
-        }
-      }
-    });
-  }
+  absl::Status scanned = scan->ForEachChunk(
+      snapshot, [&](const TableSnapshot::Segment& seg, size_t begin, size_t end) {
+        if (produced >= cap) return false;
+        Selection sel = Select(plan, seg, begin, end);
+        const Table& table = *seg.table;
+        ForEachRow(sel, [&](size_t, size_t i) {
+          if (produced >= cap) return;
+          ++produced;
+          for (size_t c = 0; c < cols.size(); ++c) {
+            const BoundItem& item = plan.items[c];
+            const Column& col = table.columns[item.col];
+            if (item.kind == BoundItem::kColumn) {
+              cols[c].PushFrom(col, i);
+            } else if (col.IsNull(i)) {
+              cols[c].PushNull();
+            } else {
+              cols[c].PushInt(ExtractValue(item.field, item.col_type == sv1::COLUMN_TYPE_TIMESTAMP,
+                                           col.ints[i]));
+            }
+          }
+        });
+        return true;
+      });
+  FEDNODE_RETURN_IF_ERROR(scanned);
   EmitRows(cols, plan.items, plan.order, plan.offset, plan.limit, result);
   return absl::OkStatus();
 }
@@ -1171,7 +1245,7 @@ void BuildLocalKey(const BoundItem& item, const Table& table, const Selection& s
     uint32_t null_id = static_cast<uint32_t>(col.dict.size());
     lk->card = null_id + 1;
     if (sel.dense && !col.has_nulls()) {
-      lk->ids = col.codes.data();
+      lk->ids = col.codes.data() + sel.begin;
       return;
     }
     lk->owned.resize(n);
@@ -1426,7 +1500,7 @@ struct GroupZero {
   uint32_t operator()(size_t) const { return 0; }
 };
 
-absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot,
+absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot, Scan* scan,
                           v1::ResultSet* result) {
   const size_t num_keys = plan.group_items.size();
   std::vector<KeyDict> dicts(num_keys);
@@ -1456,11 +1530,12 @@ absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot,
     return it->second;
   };
 
-  for (const TableSnapshot::Segment& seg : snapshot.segments) {
+  absl::Status scanned = scan->ForEachChunk(snapshot, [&](const TableSnapshot::Segment& seg,
+                                                          size_t begin, size_t end) {
     const Table& table = *seg.table;
-    Selection sel = Select(plan, seg);
+    Selection sel = Select(plan, seg, begin, end);
     size_t n = sel.size();
-    if (n == 0) continue;
+    if (n == 0) return true;
     std::vector<LocalKey> locals(num_keys);
     for (size_t k = 0; k < num_keys; ++k) {
       BuildLocalKey(plan.items[plan.group_items[k]], table, sel, &dicts[k], &locals[k]);
@@ -1540,7 +1615,9 @@ absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot,
         for (size_t g = 0; g < num_groups; ++g) cnt[g] += seg_rows[g];
       }
     }
-  }
+    return true;
+  });
+  FEDNODE_RETURN_IF_ERROR(scanned);
   for (size_t a = 0; a < states.size(); ++a) {
     if (states[a].overflow) {
       return absl::OutOfRangeError(
@@ -1647,7 +1724,8 @@ absl::Status ValidatePlan(const v1::QueryPlan& plan, const Schema& schema) {
 }
 
 absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
-                                      const storage::TableSnapshot& snapshot) {
+                                      const storage::TableSnapshot& snapshot,
+                                      const ExecuteOptions& options) {
   if (!plan.dataset_id().empty() && !snapshot.dataset_id.empty() &&
       plan.dataset_id() != snapshot.dataset_id) {
     return absl::InvalidArgumentError(absl::StrCat("plan is for dataset ", plan.dataset_id(),
@@ -1673,10 +1751,11 @@ absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
   for (const auto& seg : snapshot.segments)
     scanned += seg.table->num_rows - seg.deleted_rows.size();
   result.set_rows_scanned(scanned);
+  Scan scan(bound, options);
   if (bound.aggregate) {
-    FEDNODE_RETURN_IF_ERROR(RunAggregate(bound, snapshot, &result));
+    FEDNODE_RETURN_IF_ERROR(RunAggregate(bound, snapshot, &scan, &result));
   } else {
-    FEDNODE_RETURN_IF_ERROR(RunProjection(bound, snapshot, &result));
+    FEDNODE_RETURN_IF_ERROR(RunProjection(bound, snapshot, &scan, &result));
   }
   return result;
 }

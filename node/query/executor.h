@@ -10,8 +10,11 @@
 // Thread-safety: Execute is safe for concurrent use on shared snapshots.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 #include "node/storage/dataset_store.h"
@@ -26,14 +29,37 @@ namespace fednode::query {
 // Errors: InvalidArgument naming the column or construct.
 absl::Status ValidatePlan(const v1::QueryPlan& plan, const Schema& schema);
 
+// Rows per scan chunk by default: the storage's default column chunk.
+inline constexpr uint32_t kDefaultChunkRows = uint32_t{1} << 17;
+
+struct ExecuteOptions {
+  // Asked before every chunk of the scan and once more before the result is
+  // ordered and emitted, with the rows scanned so far (including deleted and
+  // filtered-out rows). OK continues; any other status stops the query (e.g.
+  // CancelledError("caller cancelled") when the caller went away,
+  // DeadlineExceededError when its deadline passed). Must be cheap and
+  // thread-compatible with the caller. Default: empty, never stops.
+  std::function<absl::Status(uint64_t rows_scanned)> interrupt;
+  // Rows per chunk, at least 1. A chunk grows to the size of the largest
+  // dictionary the query works through per chunk (a string column it filters
+  // on, groups by or aggregates), so that this per-chunk work stays linear
+  // in the rows scanned; a chunk never spans two segments. Default
+  // kDefaultChunkRows (128 Ki).
+  uint32_t chunk_rows = kDefaultChunkRows;
+};
+
 // Validates and runs `plan` on `snapshot`. Groups come out ordered by the
 // ORDER BY, else by group key ascending; NULL sorts first.
 // SUM of INT64 is INT64 (error on overflow), of DOUBLE is DOUBLE; AVG is DOUBLE;
 // COUNT is INT64; MIN/MAX keep the column type. Aggregates skip NULLs; SUM,
-// MIN, MAX, AVG over no value are NULL.
-// Errors: InvalidArgument as ValidatePlan; OutOfRange on integer overflow.
+// MIN, MAX, AVG over no value are NULL. The result does not depend on
+// options.chunk_rows.
+// Errors: InvalidArgument as ValidatePlan; OutOfRange on integer overflow;
+// when options.interrupt stops the query, its status's code with the message
+// "query stopped after N rows scanned: <its message>".
 absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
-                                      const storage::TableSnapshot& snapshot);
+                                      const storage::TableSnapshot& snapshot,
+                                      const ExecuteOptions& options = {});
 
 // The output column name of `item`: its alias when set, else the column name
 // for a column, "<field>_<column>" for EXTRACT (e.g. "hour_ts"), "count" for

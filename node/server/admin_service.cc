@@ -19,6 +19,7 @@
 #include "node/base/log.h"
 #include "node/query/sql.h"
 #include "node/server/backup.h"
+#include "node/server/call_stop.h"
 
 namespace fednode::server {
 namespace {
@@ -140,7 +141,9 @@ grpc::Status AdminServiceImpl::ExportCatalog(grpc::ServerContext* /*context*/,
 grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
                                      const node::v1::QueryRequest* request,
                                      grpc::ServerWriter<node::v1::QueryResponse>* writer) {
-  absl::StatusOr<query::v1::ResultSet> result = node_->Query(*request);
+  // The scan stops when the caller cancels or its deadline passes.
+  CallStop stop(context);
+  absl::StatusOr<query::v1::ResultSet> result = node_->Query(*request, stop.Options());
   std::string dataset = request->has_plan() ? request->plan().dataset_id() : "";
   if (!result.ok()) return Audited(result.status(), "admin.Query", dataset);
   grpc::Status audited = Audited(absl::OkStatus(), "admin.Query", dataset, result->rows_size());
@@ -302,10 +305,13 @@ grpc::Status AdminServiceImpl::QueryPeer(grpc::ServerContext* context,
   auto stub = ctx_.peers->Stub(request->peer_ags());
   if (!stub.ok()) return Audited(stub.status(), op, plan->dataset_id());
   grpc::ClientContext call;
-  call.set_deadline(std::chrono::system_clock::now() +
-                    std::chrono::seconds(request->timeout_seconds() == 0
-                                             ? 30
-                                             : std::min(request->timeout_seconds(), 3600u)));
+  // The peer gets the request's timeout, but never more time than our own
+  // caller gives us: its deadline reaches the peer, which stops its scan.
+  call.set_deadline(std::min(
+      context->deadline(),
+      std::chrono::system_clock::now() +
+          std::chrono::seconds(
+              request->timeout_seconds() == 0 ? 30 : std::min(request->timeout_seconds(), 3600u))));
   federation::v1::QueryRequest peer_request;
   *peer_request.mutable_plan() = *plan;
   peer_request.set_purpose(request->purpose());
@@ -361,7 +367,7 @@ grpc::Status AdminServiceImpl::PingPeer(grpc::ServerContext* /*context*/,
 }
 
 grpc::Status AdminServiceImpl::AggregateFederation(
-    grpc::ServerContext* /*context*/, const node::v1::AggregateFederationRequest* request,
+    grpc::ServerContext* context, const node::v1::AggregateFederationRequest* request,
     node::v1::AggregateFederationResponse* response) {
   const std::string op = "admin.AggregateFederation";
   if (ctx_.peers == nullptr || ctx_.federation == nullptr) {
@@ -382,12 +388,14 @@ grpc::Status AdminServiceImpl::AggregateFederation(
   absl::StatusOr<aggregate::PartialPlan> partial_plan = aggregate::ToPartialPlan(*plan);
   if (!partial_plan.ok()) return Audited(partial_plan.status(), op, request->conforms_to());
 
-  // Fan out: one thread per member, all under one deadline.
-  const auto deadline =
+  // Fan out: one thread per member, all under one deadline, never later
+  // than our own caller's.
+  const auto deadline = std::min(
+      context->deadline(),
       std::chrono::system_clock::now() +
-      std::chrono::seconds(request->timeout_seconds() == 0
-                               ? 30
-                               : std::min<uint32_t>(request->timeout_seconds(), 3600));
+          std::chrono::seconds(request->timeout_seconds() == 0
+                                   ? 30
+                                   : std::min<uint32_t>(request->timeout_seconds(), 3600)));
   std::vector<aggregate::ExpectedMember> expected;
   for (const auto& m : a.members()) {
     if (m.ags() == ctx_.federation->own_ags()) continue;

@@ -15,6 +15,7 @@
 #include "node/query/plan_info.h"
 #include "node/query/sql.h"
 #include "node/server/admin_service.h"
+#include "node/server/call_stop.h"
 
 namespace fednode::server {
 namespace {
@@ -247,11 +248,15 @@ grpc::Status FederationServiceImpl::Query(
   }
   node::v1::QueryRequest run;
   *run.mutable_plan() = plan;
-  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run);
+  // The scan stops when the caller cancels or its deadline passes.
+  CallStop stop(context);
+  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run, stop.Options());
   if (!result.ok()) {
-    return finish(audit::v1::DECISION_ERROR,
-                  absl::StrCat("grant ", d.grant_id, "; ", result.status().message()),
-                  ToGrpcStatus(result.status(), c->request_id));
+    const std::string prefix = absl::StrCat("grant ", d.grant_id, "; ");
+    return finish(
+        audit::v1::DECISION_ERROR,
+        stop.stopped() ? stop.AuditReason(prefix) : absl::StrCat(prefix, result.status().message()),
+        ToGrpcStatus(result.status(), c->request_id));
   }
 
   // Primary suppression at the holder: a group with fewer contributing rows
@@ -294,18 +299,33 @@ grpc::Status FederationServiceImpl::Query(
   message.set_dataset_version(result->dataset_version());
   message.set_agreement_version(c->agreement->agreement().version());
   message.set_grant_id(d.grant_id);
+  // The answer was allowed and audited; a caller that goes away while it
+  // streams leaves a second entry under the same request id.
+  const uint64_t total = static_cast<uint64_t>(result->rows_size());
+  uint64_t sent = 0;
+  auto stream_stopped = [&] {
+    audit::v1::AuditEntry stopped = Entry(c->member.ags, c->peer, op, c->request_id);
+    stopped.set_dataset_id(asked.dataset_id());
+    stopped.set_purpose(request->purpose());
+    stopped.set_rows_returned(sent);
+    return Conclude(
+        host_, std::move(stopped), audit::v1::DECISION_ERROR,
+        absl::StrCat("stream stopped by the caller after ", sent, " of ", total, " rows"),
+        grpc::Status(grpc::StatusCode::CANCELLED, "caller gone"));
+  };
   size_t bytes = 0;
   for (auto& row : *result->mutable_rows()) {
-    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+    if (context->IsCancelled()) return stream_stopped();
     bytes += row.ByteSizeLong();
     *message.add_rows() = std::move(row);
     if (message.rows_size() >= kMaxRowsPerMessage || bytes >= kMaxBytesPerMessage) {
-      if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gone");
+      if (!writer->Write(message)) return stream_stopped();
+      sent += static_cast<uint64_t>(message.rows_size());
       message.Clear();
       bytes = 0;
     }
   }
-  if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "caller gone");
+  if (!writer->Write(message)) return stream_stopped();
   return grpc::Status::OK;
 }
 
@@ -381,9 +401,13 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   }
   node::v1::QueryRequest run;
   *run.mutable_plan() = partial_plan->plan;
-  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run);
+  // The scan stops when the caller cancels or its deadline passes.
+  CallStop stop(context);
+  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run, stop.Options());
   if (!result.ok()) {
-    return finish(audit::v1::DECISION_ERROR, std::string(result.status().message()),
+    return finish(audit::v1::DECISION_ERROR,
+                  stop.stopped() ? stop.AuditReason(absl::StrCat("grant ", d.grant_id, "; "))
+                                 : std::string(result.status().message()),
                   ToGrpcStatus(result.status(), c->request_id));
   }
   aggregate::v1::Origin origin;

@@ -266,7 +266,8 @@ absl::StatusOr<node::v1::ExportCatalogResponse> Node::ExportCatalog(absl::string
   return response;
 }
 
-absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& request) {
+absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& request,
+                                                 const query::ExecuteOptions& options) {
   query::v1::QueryPlan plan;
   if (request.has_plan()) {
     plan = request.plan();
@@ -277,7 +278,7 @@ absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& r
   }
   FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
                            store_->OpenSnapshot(plan.dataset_id()));
-  FEDNODE_ASSIGN_OR_RETURN(query::v1::ResultSet result, query::Execute(plan, snapshot));
+  FEDNODE_ASSIGN_OR_RETURN(query::v1::ResultSet result, query::Execute(plan, snapshot, options));
   result.set_dataset_version(snapshot.version);
   return result;
 }

@@ -15,6 +15,7 @@
 
 #include "node/base/clock.h"
 #include "node/catalog/catalog.h"
+#include "node/query/executor.h"
 #include "node/storage/dataset_store.h"
 #include "proto/catalog/v1/catalog.pb.h"
 #include "proto/config/v1/node_config.pb.h"
@@ -54,10 +55,14 @@ class Node {
   // DCAT-AP.de export of the public entries; format "turtle" or "jsonld".
   absl::StatusOr<node::v1::ExportCatalogResponse> ExportCatalog(absl::string_view format);
 
-  // Runs `request` (SQL or plan) on the dataset's current version.
+  // Runs `request` (SQL or plan) on the dataset's current version; the
+  // snapshot is released when the call returns, also when it is stopped.
+  // `options.interrupt` can stop the scan between chunks (query::Execute).
   // Errors: InvalidArgument for bad SQL or a plan that does not fit the
-  // schema; NotFound when the dataset does not exist.
-  absl::StatusOr<query::v1::ResultSet> Query(const node::v1::QueryRequest& request);
+  // schema; NotFound when the dataset does not exist; the interrupt's code
+  // (Cancelled, DeadlineExceeded) when it stopped the query.
+  absl::StatusOr<query::v1::ResultSet> Query(const node::v1::QueryRequest& request,
+                                             const query::ExecuteOptions& options = {});
 
   // Stores `result` (e.g. a county statistic) as dataset `dataset_id` in
   // replace mode with its catalog entry; every column nullable. Column names

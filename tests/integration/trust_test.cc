@@ -24,11 +24,6 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
-#include "grpcpp/security/tls_certificate_provider.h"
-#include "grpcpp/security/tls_certificate_verifier.h"
-#include "grpcpp/security/tls_credentials_options.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -36,11 +31,14 @@
 #include "federation/agreement/agreement.h"
 #include "node/base/testing/temp_dir.h"
 #include "proto/federation/v1/federation.grpc.pb.h"
+#include "tests/support/federation.h"
 #include "tests/support/process.h"
 
 namespace fednode {
 namespace {
 
+using ::fednode::testing::Pin;
+using ::fednode::testing::Quote;
 using ::fednode::testing::RunResult;
 using ::fednode::testing::SourcePath;
 using ::testing::HasSubstr;
@@ -51,99 +49,21 @@ constexpr char kAllendorf[] = "06531001";
 constexpr char kWettenberg[] = "06531018";
 constexpr char kBiebertal[] = "06531002";  // never a member
 
-certs::KeyAndCert Must(absl::StatusOr<certs::KeyAndCert> r) {
-  EXPECT_TRUE(r.ok()) << r.status();
-  return r.ok() ? *r : certs::KeyAndCert{};
-}
-
-std::string Pin(const certs::KeyAndCert& kc) {
-  auto p = certs::SpkiSha256(kc.cert_pem);
-  EXPECT_TRUE(p.ok()) << p.status();
-  return p.ok() ? *p : "";
-}
-
 // The federation PKI of the tests: the federation root CA ("root", the
 // agreement's trust anchor) with an issuing intermediate ("fed") for the
 // members' node certificates, a sibling intermediate of the same root that
 // issues a certificate for a member's AGS with its own key (refused: the key
 // is not pinned), an intermediate revoked by the root's CRL, and another
 // root nobody trusts.
-struct Pki {
+struct Pki : fednode::testing::TestPki {
   certs::KeyAndCert root, fed, sibling, other_root, revoked_ca;
   std::string fed_crl, root_crl;
-  absl::Time now = absl::Now();
-
-  certs::KeyAndCert Leaf(const certs::KeyAndCert& issuer, const std::string& ags, absl::Time nb,
-                         absl::Time na) {
-    certs::NodeCertOptions o;
-    o.ags = ags;
-    o.common_name = absl::StrCat("fednode ", ags);
-    o.dns_names = {"localhost"};
-    o.ip_addresses = {"127.0.0.1"};
-    o.not_before = nb;
-    o.not_after = na;
-    return Must(certs::IssueNodeCertificate(issuer, o));
-  }
-  certs::KeyAndCert Leaf(const certs::KeyAndCert& issuer, const std::string& ags) {
-    return Leaf(issuer, ags, now - absl::Hours(1), now + absl::Hours(24 * 90));
-  }
-  certs::KeyAndCert Ca(const certs::KeyAndCert* issuer, const std::string& name) {
-    certs::CaOptions o;
-    o.common_name = name;
-    o.organization = "fednode tests";
-    o.not_before = now - absl::Hours(2);
-    o.not_after = now + absl::Hours(24 * 365);
-    return Must(issuer == nullptr ? certs::CreateRootCa(o)
-                                  : certs::IssueIntermediateCa(*issuer, o));
-  }
-};
-
-std::string Quote(const std::string& s) {
-  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}}),
-                      "\"");
-}
-
-// A client of the federation port presenting `identity` (none when empty)
-// and accepting any server certificate (the tests check the server's
-// identity separately).
-class RecordingVerifier final : public grpc::experimental::ExternalCertificateVerifier {
- public:
-  explicit RecordingVerifier(std::shared_ptr<std::string> seen) : seen_(std::move(seen)) {}
-  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
-              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
-    auto pin =
-        certs::SpkiSha256(std::string(request->peer_cert().data(), request->peer_cert().size()));
-    if (pin.ok()) *seen_ = *pin;
-    *sync_status = grpc::Status::OK;
-    return true;
-  }
-  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
-
- private:
-  std::shared_ptr<std::string> seen_;
 };
 
 std::unique_ptr<federation::v1::FederationService::Stub> Client(
     int port, const certs::KeyAndCert* identity, const std::string& chain_pem = "",
     std::shared_ptr<std::string> server_pin = nullptr) {
-  grpc::experimental::TlsChannelCredentialsOptions options;
-  if (identity != nullptr) {
-    std::vector<grpc::experimental::IdentityKeyCertPair> pairs = {
-        {identity->key_pem, identity->cert_pem + chain_pem}};
-    options.set_certificate_provider(
-        std::make_shared<grpc::experimental::StaticDataCertificateProvider>(pairs));
-    options.watch_identity_key_cert_pairs();
-  }
-  options.set_verify_server_certs(false);
-  options.set_check_call_host(false);
-  if (server_pin == nullptr) server_pin = std::make_shared<std::string>();
-  options.set_certificate_verifier(
-      grpc::experimental::ExternalCertificateVerifier::Create<RecordingVerifier>(server_pin));
-  grpc::ChannelArguments args;
-  args.SetInt("fednode.test.unique", static_cast<int>(random()));  // no channel sharing
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                           grpc::experimental::TlsCredentials(options), args);
-  return federation::v1::FederationService::NewStub(channel);
+  return fednode::testing::FederationClient(port, identity, chain_pem, std::move(server_pin));
 }
 
 grpc::Status Ping(federation::v1::FederationService::Stub* stub,
@@ -294,21 +214,7 @@ class TrustTest : public ::testing::Test {
 
   // Appends the signatures of `signers` (members' keys) to `text`.
   std::string Sign(const std::string& text, const std::vector<std::string>& signers) {
-    auto parsed = agreement::ParseAgreement(text, "agreement");
-    EXPECT_TRUE(parsed.ok()) << parsed.status();
-    if (!parsed.ok()) return text;
-    std::string out = text;
-    for (const auto& ags : signers) {
-      const certs::KeyAndCert& kc = members_[ags];
-      auto sig =
-          agreement::SignAgreement(parsed->agreement(), ags, kc.key_pem, kc.cert_pem, absl::Now());
-      EXPECT_TRUE(sig.ok()) << sig.status();
-      if (!sig.ok()) continue;
-      std::string block;
-      google::protobuf::TextFormat::PrintToString(*sig, &block);
-      absl::StrAppend(&out, "signatures {\n", block, "}\n");
-    }
-    return out;
+    return fednode::testing::SignAgreementText(text, signers, members_);
   }
 
   RunResult Fedctl(std::vector<std::string> args) {

@@ -1,0 +1,46 @@
+// Stopping a query when the gRPC caller is gone: an ExecuteOptions::interrupt
+// that reads the server call's state, and a record of why and when it
+// stopped for the audit entry.
+//
+// Layer: node/server (the gRPC edge); used by the admin and federation
+// services. Not thread-safe: one CallStop per call, used by the handler's
+// thread only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "grpcpp/server_context.h"
+
+#include "node/query/executor.h"
+
+namespace fednode::server {
+
+class CallStop {
+ public:
+  // `context` must outlive the options returned by Options().
+  explicit CallStop(const grpc::ServerContext* context) : context_(context) {}
+
+  // Options whose interrupt stops the query once the call's deadline has
+  // passed (DeadlineExceeded, "deadline passed") or the caller cancelled it
+  // (Cancelled, "caller cancelled"). REQUIRES: `this` outlives the options.
+  query::ExecuteOptions Options();
+
+  // True when the interrupt stopped a query; then why() is "deadline passed"
+  // or "caller cancelled" and rows_scanned() the rows scanned by then.
+  bool stopped() const { return stopped_; }
+  const std::string& why() const { return why_; }
+  uint64_t rows_scanned() const { return rows_scanned_; }
+
+  // The audit reason of a stopped query: "<prefix>stopped: <why> after
+  // scanning <N> rows".
+  std::string AuditReason(const std::string& prefix) const;
+
+ private:
+  const grpc::ServerContext* context_;
+  bool stopped_ = false;
+  std::string why_;
+  uint64_t rows_scanned_ = 0;
+};
+
+}  // namespace fednode::server
