@@ -177,19 +177,28 @@ Decision Decide(const av1::Agreement& agreement, const Caller& caller, const Req
 
 bool MayKnowOf(const av1::Agreement& agreement, const Caller& caller, absl::string_view holder_ags,
                absl::string_view dataset_id, absl::string_view conforms_to, absl::Time now) {
+  return GrantedAccess(agreement, caller, holder_ags, dataset_id, conforms_to, now) !=
+         av1::ACCESS_UNSPECIFIED;
+}
+
+av1::Access GrantedAccess(const av1::Agreement& agreement, const Caller& caller,
+                          absl::string_view holder_ags, absl::string_view dataset_id,
+                          absl::string_view conforms_to, absl::Time now) {
   const av1::Member* member = FindMember(agreement, caller.ags);
-  if (member == nullptr || FindMember(agreement, holder_ags) == nullptr) return false;
-  if (!agreement::CheckInForce(agreement, now).ok()) return false;
+  if (member == nullptr || FindMember(agreement, holder_ags) == nullptr) {
+    return av1::ACCESS_UNSPECIFIED;
+  }
+  if (!agreement::CheckInForce(agreement, now).ok()) return av1::ACCESS_UNSPECIFIED;
+  int best = av1::ACCESS_UNSPECIFIED;
   for (const av1::Grant& grant : agreement.grants()) {
     if (MatchesWho(grant, *member) && MatchesHolder(grant, holder_ags) &&
-        MatchesWhat(grant, dataset_id, conforms_to) &&
-        std::any_of(grant.access().begin(), grant.access().end(),
-                    [](int a) { return a != av1::ACCESS_UNSPECIFIED; }) &&
-        !GrantTimeProblem(grant, now)) {
-      return true;
+        MatchesWhat(grant, dataset_id, conforms_to) && !GrantTimeProblem(grant, now)) {
+      for (int a : grant.access()) {
+        if (a <= av1::ACCESS_ROWS) best = std::max(best, a);
+      }
     }
   }
-  return false;
+  return static_cast<av1::Access>(best);
 }
 
 }  // namespace fednode::policy

@@ -110,4 +110,15 @@ bool MayKnowOf(const agreement::v1::Agreement& agreement, const Caller& caller,
                absl::string_view holder_ags, absl::string_view dataset_id,
                absl::string_view conforms_to, absl::Time now);
 
+// GrantedAccess()
+//
+// The highest access (ROWS > AGGREGATE > CATALOG) that the grants in force
+// give `caller` on dataset `dataset_id` (schema `conforms_to`) held by
+// `holder_ags`, judged like MayKnowOf: who, holder, what and time; purposes
+// and columns are not considered (a query must still satisfy them).
+// ACCESS_UNSPECIFIED when MayKnowOf is false.
+agreement::v1::Access GrantedAccess(const agreement::v1::Agreement& agreement, const Caller& caller,
+                                    absl::string_view holder_ags, absl::string_view dataset_id,
+                                    absl::string_view conforms_to, absl::Time now);
+
 }  // namespace fednode::policy

@@ -8,6 +8,7 @@
 //   FILE fedctl catalog [WORDS...] fedctl catalog show ID fedctl catalog export [--format
 //   turtle|jsonld] [-o FILE] fedctl catalog set-metadata ID META fedctl query [--format
 //   table|csv|json] "SELECT ..." fedctl delete ID
+//   fedctl catalog --federation [--refresh] [WORDS...]
 //
 // Exit codes: 0 success, 1 the node refused or failed (message on stderr),
 // 2 usage error, 3 the node could not be reached.
@@ -356,6 +357,11 @@ int CmdSchemaInfer(const std::string& file, std::string dataset, const std::stri
   return 0;
 }
 
+// "(1 dataset)", "(3 datasets)": the last line of a catalog listing.
+void PrintDatasetCount(size_t n) {
+  std::cout << "(" << n << (n == 1 ? " dataset)" : " datasets)") << "\n";
+}
+
 void PrintCatalogTable(const std::vector<catalog::v1::CatalogEntry>& entries) {
   std::vector<std::vector<std::string>> rows;
   rows.push_back({"DATASET", "TITLE", "ACCESS", "ROWS", "VERSION", "MODIFIED"});
@@ -365,7 +371,7 @@ void PrintCatalogTable(const std::vector<catalog::v1::CatalogEntry>& entries) {
                     FormatTime(e.modified())});
   }
   PrintTable(rows);
-  std::cout << "(" << entries.size() << (entries.size() == 1 ? " dataset)" : " datasets)") << "\n";
+  PrintDatasetCount(entries.size());
 }
 
 int CmdCatalogList(Client& client, const std::vector<std::string>& words) {
@@ -377,6 +383,57 @@ int CmdCatalogList(Client& client, const std::vector<std::string>& words) {
   grpc::Status s = client.stub()->ListCatalog(&ctx, req, &r);
   if (!s.ok()) return client.Fail(s);
   PrintCatalogTable({r.entries().begin(), r.entries().end()});
+  return 0;
+}
+
+// `fedctl catalog --federation [--refresh] [WORDS...]`: with --refresh the
+// node harvests every member's catalog first and the outcome per member is
+// printed; then the federation catalog (own and harvested entries) matching
+// WORDS, and a line per member whose last harvest failed.
+int CmdFederationCatalog(Client& client, const std::vector<std::string>& words, bool refresh) {
+  if (refresh) {
+    grpc::ClientContext ctx;
+    client.Prepare(&ctx);
+    node::v1::RefreshFederationCatalogResponse r;
+    grpc::Status s = client.stub()->RefreshFederationCatalog(
+        &ctx, node::v1::RefreshFederationCatalogRequest(), &r);
+    if (!s.ok()) return client.Fail(s);
+    std::vector<std::vector<std::string>> rows = {
+        {"MEMBER", "NAME", "STATE", "ENTRIES", "REMOVED", "PAGES", "HARVEST", "HELD", "DETAIL"}};
+    for (const auto& p : r.peers()) {
+      rows.push_back({p.ags(), p.name(), p.state(), absl::StrCat(p.entries()),
+                      absl::StrCat(p.removed()), absl::StrCat(p.pages()),
+                      p.full() ? "full" : "incremental", absl::StrCat(p.entries_held()),
+                      p.detail()});
+    }
+    PrintTable(rows);
+    std::cout << "\n";
+  }
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::SearchFederationCatalogRequest req;
+  req.set_search(absl::StrJoin(words, " "));
+  node::v1::SearchFederationCatalogResponse r;
+  grpc::Status s = client.stub()->SearchFederationCatalog(&ctx, req, &r);
+  if (!s.ok()) return client.Fail(s);
+  std::vector<std::vector<std::string>> rows = {{"HOLDER", "NAME", "DATASET", "TITLE", "ACCESS",
+                                                 "CLASS", "CONFORMS TO", "ROWS", "HARVESTED"}};
+  for (const auto& row : r.rows()) {
+    rows.push_back({row.holder_ags(), row.holder_name(), row.dataset_id(), row.title(),
+                    row.access(), AccessName(row.access_class()),
+                    row.conforms_to().empty() ? "-" : row.conforms_to(), absl::StrCat(row.rows()),
+                    row.harvested().empty() ? "-" : row.harvested()});
+  }
+  PrintTable(rows);
+  PrintDatasetCount(static_cast<size_t>(r.rows_size()));
+  for (const auto& p : r.peers()) {
+    if (p.state() != "error") continue;
+    std::cout << p.ags() << " " << p.name() << ": error — " << p.detail() << "; "
+              << p.entries_held() << (p.entries_held() == 1 ? " entry" : " entries")
+              << (p.last_success().empty() ? " of an unfinished harvest"
+                                           : absl::StrCat(" from ", p.last_success()))
+              << " kept\n";
+  }
   return 0;
 }
 
@@ -867,6 +924,11 @@ int Run(int argc, char** argv) {
   auto* cat = app.add_subcommand("catalog", "List, search, show and export catalog entries");
   std::vector<std::string> words;
   cat->add_option("words", words, "Search words (all must match; umlauts folded)");
+  bool federation_catalog = false, refresh_catalog = false;
+  cat->add_flag("--federation", federation_catalog,
+                "Search the whole federation's catalog (own and harvested entries)");
+  cat->add_flag("--refresh", refresh_catalog,
+                "With --federation: harvest every member's catalog now, then search");
   auto* show = cat->add_subcommand("show", "Show one catalog entry");
   std::string show_id;
   show->add_option("id", show_id, "Dataset id")->required();
@@ -1056,6 +1118,13 @@ int Run(int argc, char** argv) {
   if (show->parsed()) return CmdCatalogShow(client, show_id);
   if (exp->parsed()) return CmdCatalogExport(client, exp_format, exp_out);
   if (setmd->parsed()) return CmdSetMetadata(client, setmd_id, setmd_file);
+  if (cat->parsed() && (federation_catalog || refresh_catalog)) {
+    if (!federation_catalog) {
+      std::cerr << "fedctl: --refresh needs --federation\n";
+      return kExitUsage;
+    }
+    return CmdFederationCatalog(client, words, refresh_catalog);
+  }
   if (cat->parsed()) return CmdCatalogList(client, words);
   if (query->parsed() && !qpeer.empty()) return CmdQueryPeer(client, qpeer, sql, qpurpose, qformat);
   if (query->parsed()) return CmdQuery(client, sql, qformat);

@@ -1,8 +1,10 @@
 #include "node/server/admin_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -15,8 +17,10 @@
 #include "federation/aggregate/partial.h"
 #include "federation/aggregate/table_format.h"
 #include "federation/agreement/agreement.h"
+#include "federation/policy/policy.h"
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
+#include "node/catalog/catalog.h"
 #include "node/query/sql.h"
 #include "node/server/backup.h"
 #include "node/server/call_stop.h"
@@ -39,6 +43,32 @@ absl::Status PeerStatus(const grpc::Status& s, const std::string& ags) {
         absl::StrCat("member ", ags, " unreachable: ", s.error_message()));
   }
   return st;
+}
+
+// What `access` (the highest a grant gives) means in the federation catalog.
+std::string AccessWord(agreement::v1::Access access) {
+  switch (access) {
+    case agreement::v1::ACCESS_ROWS:
+      return "rows";
+    case agreement::v1::ACCESS_AGGREGATE:
+      return "aggregate";
+    case agreement::v1::ACCESS_CATALOG:
+      return "catalog";
+    default:
+      return "none";
+  }
+}
+
+node::v1::FederationCatalogRow RowOf(const catalog::v1::CatalogEntry& e) {
+  node::v1::FederationCatalogRow row;
+  row.set_holder_ags(e.ags());
+  row.set_holder_name(e.member_name());
+  row.set_dataset_id(e.dataset_id());
+  row.set_title(e.metadata().title());
+  row.set_access_class(e.metadata().access_class());
+  row.set_conforms_to(e.schema().conforms_to());
+  row.set_rows(e.row_count());
+  return row;
 }
 
 }  // namespace
@@ -591,6 +621,66 @@ grpc::Status AdminServiceImpl::CreateBackup(grpc::ServerContext* /*context*/,
   if (manifest.ok()) *response->mutable_manifest() = *std::move(manifest);
   return Audited(manifest.status(), absl::StrCat("admin.CreateBackup ", request->dir()), "",
                  static_cast<uint64_t>(response->manifest().files_size()));
+}
+
+grpc::Status AdminServiceImpl::RefreshFederationCatalog(
+    grpc::ServerContext* /*context*/, const node::v1::RefreshFederationCatalogRequest* /*request*/,
+    node::v1::RefreshFederationCatalogResponse* response) {
+  const std::string op = "admin.RefreshFederationCatalog";
+  if (ctx_.harvester == nullptr || ctx_.federation == nullptr) {
+    return Audited(absl::FailedPreconditionError("federation is not configured"), op, "");
+  }
+  auto signed_agreement = ctx_.federation->agreement();
+  if (signed_agreement == nullptr) {
+    return Audited(absl::FailedPreconditionError("no agreement installed"), op, "");
+  }
+  uint64_t entries = 0;
+  for (auto& p : ctx_.harvester->HarvestAll(
+           HarvestMembers(signed_agreement->agreement(), ctx_.federation->own_ags()))) {
+    entries += p.entries();
+    *response->add_peers() = std::move(p);
+  }
+  return Audited(absl::OkStatus(), op, "", entries);
+}
+
+grpc::Status AdminServiceImpl::SearchFederationCatalog(
+    grpc::ServerContext* /*context*/, const node::v1::SearchFederationCatalogRequest* request,
+    node::v1::SearchFederationCatalogResponse* response) {
+  const std::string op = "admin.SearchFederationCatalog";
+  absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> own =
+      node_->ListCatalog(request->search());
+  if (!own.ok()) return Audited(own.status(), op, "");
+  std::vector<node::v1::FederationCatalogRow> rows;
+  for (const auto& e : *own) {
+    rows.push_back(RowOf(e));
+    rows.back().set_access("own");
+  }
+  auto signed_agreement = ctx_.federation != nullptr ? ctx_.federation->agreement() : nullptr;
+  if (ctx_.harvester != nullptr && signed_agreement != nullptr) {
+    const agreement::v1::Agreement& a = signed_agreement->agreement();
+    const std::string& own_ags = ctx_.federation->own_ags();
+    const absl::Time now = ctx_.federation->clock()->Now();
+    for (const HarvestMember& m : HarvestMembers(a, own_ags)) {
+      *response->add_peers() = ctx_.harvester->Describe(m);
+      absl::StatusOr<std::vector<catalog::v1::HarvestedEntry>> held =
+          ctx_.harvester->Entries(m.ags);
+      if (!held.ok()) return Audited(held.status(), op, "");
+      for (const auto& h : *held) {
+        if (!catalog::MatchesSearch(h.entry(), request->search())) continue;
+        node::v1::FederationCatalogRow row = RowOf(h.entry());
+        row.set_access(AccessWord(policy::GrantedAccess(a, policy::Caller{own_ags}, m.ags,
+                                                        h.entry().dataset_id(),
+                                                        h.entry().schema().conforms_to(), now)));
+        row.set_harvested(agreement::FormatRfc3339(absl::FromUnixSeconds(h.harvested().seconds())));
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const auto& x, const auto& y) {
+    return std::tie(x.holder_ags(), x.dataset_id()) < std::tie(y.holder_ags(), y.dataset_id());
+  });
+  for (auto& r : rows) *response->add_rows() = std::move(r);
+  return Audited(absl::OkStatus(), op, "", response->rows_size());
 }
 
 }  // namespace fednode::server

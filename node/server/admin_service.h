@@ -13,6 +13,7 @@
 #include <string>
 
 #include "node/audit/audit_log.h"
+#include "node/server/catalog_harvester.h"
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
 #include "node/server/peer_channels.h"
@@ -31,6 +32,9 @@ struct AdminContext {
   FederationHost* federation = nullptr;
   audit::AuditLog* audit = nullptr;
   PeerChannels* peers = nullptr;
+  // Harvests the members' catalogs (federation catalog); null without a
+  // federation block.
+  CatalogHarvester* harvester = nullptr;
   // Opens the federation port once an agreement and credentials are in
   // place (idempotent); returns the bound address.
   std::function<absl::StatusOr<std::string>()> start_federation;
@@ -99,6 +103,16 @@ class AdminServiceImpl final : public node::v1::AdminService::Service {
   grpc::Status CreateBackup(grpc::ServerContext* context,
                             const node::v1::CreateBackupRequest* request,
                             node::v1::CreateBackupResponse* response) override;
+  // Harvests every member's catalog now (waiting for a background harvest
+  // in progress first) and reports per member.
+  grpc::Status RefreshFederationCatalog(
+      grpc::ServerContext* context, const node::v1::RefreshFederationCatalogRequest* request,
+      node::v1::RefreshFederationCatalogResponse* response) override;
+  // Searches the own entries and the harvested ones of the agreement's
+  // members, with what this node's grants allow on each.
+  grpc::Status SearchFederationCatalog(
+      grpc::ServerContext* context, const node::v1::SearchFederationCatalogRequest* request,
+      node::v1::SearchFederationCatalogResponse* response) override;
 
   // Fills `status` from the agreement in force and the node's credentials.
   void DescribeAgreement(node::v1::AgreementStatus* status);

@@ -123,6 +123,11 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
     if (f.reload_interval_seconds() > 86400) {
       return absl::InvalidArgumentError("federation.reload_interval_seconds: at most 86400");
     }
+    if (f.catalog_harvest_interval_seconds() > 86400) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "federation.catalog_harvest_interval_seconds: ", f.catalog_harvest_interval_seconds(),
+          " is out of range 0..86400"));
+    }
   }
   return absl::OkStatus();
 }

@@ -16,6 +16,7 @@
 #include "node/query/sql.h"
 #include "node/server/admin_service.h"
 #include "node/server/call_stop.h"
+#include "node/server/catalog_pages.h"
 
 namespace fednode::server {
 namespace {
@@ -150,28 +151,30 @@ grpc::Status FederationServiceImpl::Ping(grpc::ServerContext* context,
 }
 
 grpc::Status FederationServiceImpl::GetCatalog(grpc::ServerContext* context,
-                                               const federation::v1::GetCatalogRequest* /*req*/,
+                                               const federation::v1::GetCatalogRequest* request,
                                                federation::v1::GetCatalogResponse* response) {
   absl::StatusOr<Caller> c = Authenticate(context, "federation.GetCatalog");
   if (!c.ok()) return ToGrpcStatus(c.status());
-  absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> all = node_->ListCatalog("");
-  if (!all.ok()) return ToGrpcStatus(all.status(), c->request_id);
+  // Changes the caller may not see are read and skipped like the others, so
+  // paging advances over them and the caller cannot tell they exist.
+  absl::StatusOr<storage::CatalogChangePage> changes = node_->store()->ListCatalogChanges(
+      request->after_sequence(), CatalogPageSize(request->page_size()));
+  if (!changes.ok()) return ToGrpcStatus(changes.status(), c->request_id);
   const absl::Time now = host_->clock()->Now();
-  uint64_t shown = 0;
-  for (auto& entry : *all) {
-    if (entry.metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE) continue;
-    if (!policy::MayKnowOf(c->agreement->agreement(), policy::Caller{c->member.ags},
-                           host_->own_ags(), entry.dataset_id(), entry.schema().conforms_to(),
-                           now)) {
-      continue;
-    }
-    *response->add_entries() = std::move(entry);
-    ++shown;
-  }
-  response->set_agreement_version(c->agreement->agreement().version());
+  const agreement::v1::Agreement& agreement = c->agreement->agreement();
+  const policy::Caller caller{c->member.ags};
+  *response = BuildCatalogPage(*changes, request->after_sequence(),
+                               [&](absl::string_view dataset_id, absl::string_view conforms_to) {
+                                 return policy::MayKnowOf(agreement, caller, host_->own_ags(),
+                                                          dataset_id, conforms_to, now);
+                               });
+  response->set_agreement_version(agreement.version());
   audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, "federation.GetCatalog", c->request_id);
   e.set_decision(audit::v1::DECISION_ALLOW);
-  e.set_rows_returned(shown);
+  e.set_rows_returned(static_cast<uint64_t>(response->entries_size()));
+  e.set_reason(absl::StrCat("changes after ", request->after_sequence(), " up to ",
+                            response->next_sequence(), "; ", response->removed_size(), " removed",
+                            response->more() ? "; more" : ""));
   absl::Status logged = host_->Audit(std::move(e));
   if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
   return grpc::Status::OK;

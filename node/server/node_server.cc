@@ -25,6 +25,11 @@ namespace fednode::server {
 
 namespace {
 
+// Deadline of each catalog page call to a member.
+constexpr absl::Duration kCatalogPageDeadline = absl::Seconds(10);
+// Background catalog harvest interval when the config sets none.
+constexpr uint32_t kDefaultCatalogHarvestIntervalSeconds = 300;
+
 // Checks the admin socket path before binding: creates its directory, and
 // removes a socket file only when no process accepts connections on it.
 absl::Status PrepareAdminSocketPath(const std::string& path) {
@@ -102,8 +107,12 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
                              }));
 
   server->peers_ = std::make_unique<PeerChannels>(server->federation_.get());
+  server->pager_ = std::make_unique<GrpcCatalogPager>(server->peers_.get(), kCatalogPageDeadline);
+  server->harvester_ =
+      std::make_unique<CatalogHarvester>(server->node_->store(), server->pager_.get(), clock);
   AdminContext ctx;
   ctx.peers = server->peers_.get();
+  ctx.harvester = server->harvester_.get();
   ctx.node = server->node_.get();
   ctx.federation = server->federation_.get();
   ctx.audit = server->audit_.get();
@@ -152,6 +161,13 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
     uint32_t interval = config.federation().reload_interval_seconds();
     server->watcher_ = std::thread(
         [self, interval] { self->WatchCredentials(absl::Seconds(interval == 0 ? 10 : interval)); });
+    const uint32_t harvest = config.federation().has_catalog_harvest_interval_seconds()
+                                 ? config.federation().catalog_harvest_interval_seconds()
+                                 : kDefaultCatalogHarvestIntervalSeconds;
+    if (harvest > 0) {
+      server->harvest_thread_ =
+          std::thread([self, harvest] { self->HarvestCatalogs(absl::Seconds(harvest)); });
+    }
   }
   return server;
 }
@@ -216,11 +232,31 @@ void NodeServer::WatchCredentials(absl::Duration interval) {
   }
 }
 
+void NodeServer::HarvestCatalogs(absl::Duration interval) {
+  while (!stop_watcher_.WaitForNotificationWithTimeout(interval)) {
+    auto a = federation_->agreement();
+    if (a == nullptr) continue;
+    for (const node::v1::PeerHarvest& p :
+         harvester_->HarvestAll(HarvestMembers(a->agreement(), federation_->own_ags()))) {
+      if (p.state() == "error") {
+        FEDNODE_LOG(WARNING) << "catalog harvest of member " << p.ags() << ": " << p.detail();
+      } else if (p.entries() + p.removed() > 0) {
+        FEDNODE_LOG(INFO) << "catalog harvest of member " << p.ags() << ": " << p.entries()
+                          << " entries, " << p.removed() << " removed";
+      }
+    }
+  }
+}
+
 void NodeServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  // A harvest in progress stops before its next page (each page has a
+  // deadline), so neither thread delays the shutdown by more than one call.
+  if (harvester_ != nullptr) harvester_->Stop();
   stop_watcher_.Notify();
   if (watcher_.joinable()) watcher_.join();
+  if (harvest_thread_.joinable()) harvest_thread_.join();
   auto deadline = std::chrono::system_clock::now() + absl::ToChronoSeconds(grace);
   {
     absl::MutexLock lock(&mu_);
@@ -242,6 +278,8 @@ void NodeServer::Shutdown(absl::Duration grace) {
   }
   federation_service_.reset();
   admin_service_.reset();
+  harvester_.reset();
+  pager_.reset();
   peers_.reset();
   federation_.reset();
   audit_.reset();

@@ -22,6 +22,7 @@
 #include "node/audit/audit_log.h"
 #include "node/base/clock.h"
 #include "node/server/admin_service.h"
+#include "node/server/catalog_harvester.h"
 #include "node/server/federation_host.h"
 #include "node/server/federation_service.h"
 #include "node/server/node.h"
@@ -72,6 +73,8 @@ class NodeServer {
   NodeServer() = default;
   absl::StatusOr<std::string> StartFederation();
   void WatchCredentials(absl::Duration interval);
+  // Harvests the members' catalogs every `interval` until shutdown.
+  void HarvestCatalogs(absl::Duration interval);
 
   config::v1::NodeConfig config_;
   std::unique_ptr<Node> node_;
@@ -80,6 +83,8 @@ class NodeServer {
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<FederationServiceImpl> federation_service_;
   std::unique_ptr<PeerChannels> peers_;
+  std::unique_ptr<GrpcCatalogPager> pager_;
+  std::unique_ptr<CatalogHarvester> harvester_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::string admin_socket_;
 
@@ -87,8 +92,10 @@ class NodeServer {
   std::unique_ptr<grpc::Server> federation_server_ ABSL_GUARDED_BY(mu_);
   std::string federation_address_ ABSL_GUARDED_BY(mu_);
 
+  // Stops the credential watcher and the catalog harvester threads.
   absl::Notification stop_watcher_;
   std::thread watcher_;
+  std::thread harvest_thread_;
   bool shut_down_ = false;
 };
 

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -240,11 +241,13 @@ struct DatasetStore::Rep {
                                             rocksdb::WriteBatch* batch, uint64_t* next_segment,
                                             uint64_t* seq, std::vector<std::string>* evict)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Writes `entry` as the catalog entry of `id` with change_seq `seq` and
-  // moves the dataset's change-log record to `seq`.
-  void PutCatalogChange(rocksdb::WriteBatch* batch, absl::string_view id,
-                        const std::optional<CatalogEntry>& previous, uint64_t seq,
-                        CatalogEntry* entry) const;
+  // Writes `entry` as the catalog entry of `id` with change_seq `seq` (or,
+  // when `entry` is null, deletes the entry) and moves the dataset's
+  // change-log record, with its prior-sharing record, to `seq`.
+  // Errors: DataLoss for a corrupt prior-sharing record; Unavailable for I/O.
+  absl::Status PutCatalogChange(const rocksdb::ReadOptions& ro, rocksdb::WriteBatch* batch,
+                                absl::string_view id, const std::optional<CatalogEntry>& previous,
+                                uint64_t seq, CatalogEntry* entry) const;
   void PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment, uint64_t seq) const;
 
   // Audit CF: up to `limit` records under `prefix` ('a' or 'h') with
@@ -544,16 +547,44 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
   return shared;
 }
 
-void DatasetStore::Rep::PutCatalogChange(rocksdb::WriteBatch* batch, absl::string_view id,
-                                         const std::optional<CatalogEntry>& previous, uint64_t seq,
-                                         CatalogEntry* entry) const {
-  entry->set_change_seq(seq);
+absl::Status DatasetStore::Rep::PutCatalogChange(const rocksdb::ReadOptions& ro,
+                                                 rocksdb::WriteBatch* batch, absl::string_view id,
+                                                 const std::optional<CatalogEntry>& previous,
+                                                 uint64_t seq, CatalogEntry* entry) const {
+  // The prior sharing moves with the change-log record and gains the state
+  // this change replaces, when that one was visible to members at all.
+  catalog::v1::PriorSharing prior;
   if (previous.has_value() && previous->change_seq() != 0) {
-    batch->Delete(catalog, CatalogChangeKey(previous->change_seq())).PermitUncheckedError();
+    const uint64_t old_seq = previous->change_seq();
+    FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                             Get(ro, catalog, CatalogPriorKey(old_seq)));
+    if (stored.has_value() && !prior.ParseFromString(*stored)) {
+      return absl::DataLossError(absl::StrCat("prior-sharing record of dataset ", id, " at change ",
+                                              old_seq, " is corrupt"));
+    }
+    batch->Delete(catalog, CatalogChangeKey(old_seq)).PermitUncheckedError();
+    batch->Delete(catalog, CatalogPriorKey(old_seq)).PermitUncheckedError();
   }
-  batch->Put(catalog, CatalogEntryKey(id), entry->SerializeAsString()).PermitUncheckedError();
+  if (previous.has_value() &&
+      previous->metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
+    const std::string& c = previous->schema().conforms_to();
+    if (std::find(prior.conforms_to().begin(), prior.conforms_to().end(), c) ==
+        prior.conforms_to().end()) {
+      prior.add_conforms_to(c);
+    }
+  }
+  if (prior.conforms_to_size() > 0) {
+    batch->Put(catalog, CatalogPriorKey(seq), prior.SerializeAsString()).PermitUncheckedError();
+  }
+  if (entry != nullptr) {
+    entry->set_change_seq(seq);
+    batch->Put(catalog, CatalogEntryKey(id), entry->SerializeAsString()).PermitUncheckedError();
+  } else {
+    batch->Delete(catalog, CatalogEntryKey(id)).PermitUncheckedError();
+  }
   batch->Put(catalog, CatalogChangeKey(seq), rocksdb::Slice(id.data(), id.size()))
       .PermitUncheckedError();
+  return absl::OkStatus();
 }
 
 void DatasetStore::Rep::PutCounters(rocksdb::WriteBatch* batch, uint64_t next_segment,
@@ -765,7 +796,7 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
   entry.set_version(next.version());
   entry.set_row_count(next.row_count());
   *entry.mutable_schema() = next.schema();
-  PutCatalogChange(batch, id, previous, ++*seq, &entry);
+  FEDNODE_RETURN_IF_ERROR(PutCatalogChange(ro, batch, id, previous, ++*seq, &entry));
 
   result.version = next.version();
   result.rows_written = table.num_rows;
@@ -982,7 +1013,7 @@ absl::Status DatasetStore::PutCatalogEntry(CatalogEntry entry) {
   }
   const uint64_t seq = rep.catalog_seq + 1;
   rocksdb::WriteBatch batch;
-  rep.PutCatalogChange(&batch, id, previous, seq, &entry);
+  FEDNODE_RETURN_IF_ERROR(rep.PutCatalogChange(ro, &batch, id, previous, seq, &entry));
   rep.PutCounters(&batch, rep.next_segment_id, seq);
   FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, "writing a catalog entry"));
   rep.catalog_seq = seq;
@@ -1005,18 +1036,109 @@ absl::Status DatasetStore::DeleteDataset(absl::string_view dataset_id) {
   const std::string prefix = DatasetPrefix(dataset_id);
   rocksdb::WriteBatch batch;
   batch.DeleteRange(rep.data, prefix, PrefixSuccessor(prefix)).PermitUncheckedError();
-  batch.Delete(rep.catalog, CatalogEntryKey(dataset_id)).PermitUncheckedError();
-  if (previous.has_value() && previous->change_seq() != 0) {
-    batch.Delete(rep.catalog, CatalogChangeKey(previous->change_seq())).PermitUncheckedError();
-  }
-  batch
-      .Put(rep.catalog, CatalogChangeKey(seq), rocksdb::Slice(dataset_id.data(), dataset_id.size()))
-      .PermitUncheckedError();
+  FEDNODE_RETURN_IF_ERROR(rep.PutCatalogChange(ro, &batch, dataset_id, previous, seq, nullptr));
   rep.PutCounters(&batch, rep.next_segment_id, seq);
   FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, absl::StrCat("deleting dataset ", dataset_id)));
   rep.catalog_seq = seq;
   rep.cache.EraseWithPrefix(prefix);
   return absl::OkStatus();
+}
+
+absl::StatusOr<CatalogChangePage> DatasetStore::ListCatalogChanges(uint64_t after_seq,
+                                                                   size_t limit) {
+  Rep& rep = *rep_;
+  CatalogChangePage page;
+  if (limit == 0 || after_seq == UINT64_MAX) {
+    return page;
+  }
+  // One snapshot for the log, the entries and the prior-sharing records.
+  const rocksdb::Snapshot* db_snapshot = rep.db->GetSnapshot();
+  absl::Cleanup release = [&] { rep.db->ReleaseSnapshot(db_snapshot); };
+  rocksdb::ReadOptions ro;
+  ro.snapshot = db_snapshot;
+  rocksdb::ReadOptions it_ro = ro;
+  const std::string upper = PrefixSuccessor(kCatalogChangePrefix);
+  const rocksdb::Slice upper_slice(upper);
+  it_ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(rep.db->NewIterator(it_ro, rep.catalog));
+  for (it->Seek(CatalogChangeKey(after_seq + 1)); it->Valid(); it->Next()) {
+    if (page.changes.size() == limit) {
+      page.more = true;
+      break;
+    }
+    absl::string_view key(it->key().data(), it->key().size());
+    CatalogChange change;
+    if (!absl::ConsumePrefix(&key, kCatalogChangePrefix) ||
+        !ConsumeBigEndian64(&key, &change.seq) || !key.empty()) {
+      return absl::DataLossError("malformed catalog change-log key");
+    }
+    change.dataset_id = it->value().ToString();
+    FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> entry,
+                             rep.ReadCatalogEntry(ro, change.dataset_id));
+    // A dataset deleted and created again keeps its deletion record: its
+    // entry belongs to a later change.
+    if (entry.has_value() && entry->change_seq() == change.seq) {
+      change.entry = *std::move(entry);
+    }
+    FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> prior,
+                             rep.Get(ro, rep.catalog, CatalogPriorKey(change.seq)));
+    if (prior.has_value()) {
+      catalog::v1::PriorSharing parsed;
+      if (!parsed.ParseFromString(*prior)) {
+        return absl::DataLossError(
+            absl::StrCat("prior-sharing record at change ", change.seq, " is corrupt"));
+      }
+      change.prior_conforms_to.assign(parsed.conforms_to().begin(), parsed.conforms_to().end());
+    }
+    page.changes.push_back(std::move(change));
+  }
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading the catalog change log"));
+  return page;
+}
+
+absl::Status DatasetStore::WriteHarvest(const HarvestBatch& harvest) {
+  if (harvest.peer_ags.empty()) {
+    return absl::InvalidArgumentError("harvest batch without a peer");
+  }
+  Rep& rep = *rep_;
+  rocksdb::WriteBatch batch;
+  for (uint64_t generation : harvest.drop_generations) {
+    const std::string prefix = HarvestedPrefix(harvest.peer_ags, generation);
+    batch.DeleteRange(rep.catalog, prefix, PrefixSuccessor(prefix)).PermitUncheckedError();
+  }
+  for (const HarvestBatch::Record& r : harvest.puts) {
+    FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(r.dataset_id));
+    batch.Put(rep.catalog, HarvestedKey(harvest.peer_ags, r.generation, r.dataset_id), r.value)
+        .PermitUncheckedError();
+  }
+  for (const HarvestBatch::Record& r : harvest.deletes) {
+    FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(r.dataset_id));
+    batch.Delete(rep.catalog, HarvestedKey(harvest.peer_ags, r.generation, r.dataset_id))
+        .PermitUncheckedError();
+  }
+  batch.Put(rep.catalog, HarvestStateKey(harvest.peer_ags), harvest.state).PermitUncheckedError();
+  // No rep.mu: harvest keys are written only here, by one harvester at a time.
+  return rep.Write(&batch, absl::StrCat("storing the harvest of member ", harvest.peer_ags));
+}
+
+absl::StatusOr<std::vector<std::string>> DatasetStore::ReadHarvested(absl::string_view peer_ags,
+                                                                     uint64_t generation) {
+  Rep& rep = *rep_;
+  const std::string prefix = HarvestedPrefix(peer_ags, generation);
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(rep.db->NewIterator(ro, rep.catalog));
+  std::vector<std::string> out;
+  for (it->Seek(prefix); it->Valid(); it->Next()) out.push_back(it->value().ToString());
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "reading harvested entries"));
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> DatasetStore::GetHarvestState(
+    absl::string_view peer_ags) {
+  return rep_->Get(rocksdb::ReadOptions(), rep_->catalog, HarvestStateKey(peer_ags));
 }
 
 absl::StatusOr<std::string> DatasetStore::GetMeta(absl::string_view key) {

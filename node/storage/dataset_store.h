@@ -110,6 +110,44 @@ struct TableSnapshot {
   uint64_t num_rows = 0;
 };
 
+// One record of the catalog change log (key_codec.h, catalog 'q').
+struct CatalogChange {
+  // The node's catalog change sequence of the change (> 0).
+  uint64_t seq = 0;
+  std::string dataset_id;
+  // The dataset's entry when it exists and this is its latest change;
+  // absent when the dataset was deleted at `seq` (it may exist again under a
+  // later change).
+  std::optional<catalog::v1::CatalogEntry> entry;
+  // conforms_to values of the dataset's earlier states that were not
+  // PRIVATE (catalog.v1.PriorSharing), unique; empty when none was shared.
+  std::vector<std::string> prior_conforms_to;
+};
+
+struct CatalogChangePage {
+  // Increasing seq.
+  std::vector<CatalogChange> changes;
+  // More changes follow the last one.
+  bool more = false;
+};
+
+// Writes of one harvest step of one peer (HarvestedEntry / PeerHarvestState
+// values are opaque bytes here; node/server/catalog_harvester.cc owns them).
+struct HarvestBatch {
+  struct Record {
+    uint64_t generation = 0;
+    std::string dataset_id;
+    std::string value;  // empty for deletes
+  };
+  std::string peer_ags;
+  // Generations of the peer whose records are deleted first.
+  std::vector<uint64_t> drop_generations;
+  std::vector<Record> puts;
+  std::vector<Record> deletes;
+  // The peer's new harvest state, written with the records.
+  std::string state;
+};
+
 class DatasetStore {
  public:
   // Opens (or creates) the database at options.path, with the column
@@ -171,6 +209,27 @@ class DatasetStore {
   // Removes the dataset, its segments and its catalog entry atomically.
   // Errors: NotFound.
   absl::Status DeleteDataset(absl::string_view dataset_id);
+
+  // Up to `limit` records of the catalog change log with seq > after_seq, in
+  // increasing seq, read from one snapshot. limit 0 = none. A dataset
+  // changed several times appears once, at its latest change.
+  // Errors: DataLoss for a malformed key or record; Unavailable for I/O.
+  absl::StatusOr<CatalogChangePage> ListCatalogChanges(uint64_t after_seq, size_t limit);
+
+  // ---- Harvested catalogs of other members (catalog CF, 'r' and 'p') ----
+
+  // Applies `harvest` in one synced WriteBatch: the dropped generations,
+  // then the deletes and puts, and the peer's state. All or nothing.
+  // Errors: InvalidArgument without peer_ags or for a bad dataset id;
+  // ResourceExhausted when the disk is full; Unavailable for I/O errors.
+  absl::Status WriteHarvest(const HarvestBatch& harvest);
+  // The record values of one generation of a peer, ordered by dataset id.
+  // Errors: Unavailable for I/O errors.
+  absl::StatusOr<std::vector<std::string>> ReadHarvested(absl::string_view peer_ags,
+                                                         uint64_t generation);
+  // The peer's harvest state value; nullopt when never written.
+  // Errors: Unavailable for I/O errors.
+  absl::StatusOr<std::optional<std::string>> GetHarvestState(absl::string_view peer_ags);
 
   // Node metadata (meta column family), e.g. "member_ags".
   // Errors: NotFound when unset.

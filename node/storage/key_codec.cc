@@ -215,6 +215,32 @@ std::string CatalogChangeKey(uint64_t seq) {
   return k;
 }
 
+std::string CatalogPriorKey(uint64_t seq) {
+  std::string k(1, 'x');
+  AppendBigEndian64(seq, &k);
+  return k;
+}
+
+std::string HarvestedPrefix(absl::string_view peer_ags, uint64_t generation) {
+  std::string k(1, 'r');
+  AppendEscaped(peer_ags, &k);
+  AppendBigEndian64(generation, &k);
+  return k;
+}
+
+std::string HarvestedKey(absl::string_view peer_ags, uint64_t generation,
+                         absl::string_view dataset_id) {
+  std::string k = HarvestedPrefix(peer_ags, generation);
+  AppendEscaped(dataset_id, &k);
+  return k;
+}
+
+std::string HarvestStateKey(absl::string_view peer_ags) {
+  std::string k(1, 'p');
+  AppendEscaped(peer_ags, &k);
+  return k;
+}
+
 std::string OperatorMetaKey(absl::string_view name) { return absl::StrCat("u/", name); }
 
 std::string AuditKey(uint64_t seq) {

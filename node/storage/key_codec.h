@@ -83,6 +83,24 @@
 //       again keeps its deletion record too. An incremental harvest reads
 //       from 'q' be64(since + 1) and looks up each id's entry.
 //       e.g. q \x00..\x00\x2a -> wahl
+//   'x' be64(seq)      -> catalog.v1.PriorSharing proto
+//       beside the change-log record at seq, when the states of the dataset
+//       that this change (and earlier changes folded into it) replaced were
+//       ever not PRIVATE: their conforms_to values. The federation uses it
+//       to tell exactly the members that could see the dataset that it was
+//       deleted or is hidden now. Moves with the 'q' record. Deletion records
+//       written before this record existed have none (such deletions reach
+//       harvesters only through a full re-harvest).
+//       e.g. x \x00..\x00\x2a -> { conforms_to: "urn:fednode:schema:x:v1" }
+//   'r' E(ags) be64(generation) E(id) -> catalog.v1.HarvestedEntry proto
+//       a catalog entry harvested from member ags (node/server/
+//       catalog_harvester.h). A full re-harvest fills a new generation and
+//       drops the old one (DeleteRange over 'r' E(ags) be64(old)) once done.
+//       e.g. r 06531011\x00\x01 \x00..\x00\x01 badeseen\x00\x01
+//   'p' E(ags)         -> catalog.v1.PeerHarvestState proto
+//       the harvest cursor, generation, last success and error of member ags;
+//       written in the same WriteBatch as the entries of each page.
+//       e.g. p 06531011\x00\x01
 //
 // ## meta
 //
@@ -190,6 +208,15 @@ inline constexpr char kCatalogEntryPrefix[] = "e";
 // catalog: 'q' be64(seq)
 std::string CatalogChangeKey(uint64_t seq);
 inline constexpr char kCatalogChangePrefix[] = "q";
+// catalog: 'x' be64(seq)
+std::string CatalogPriorKey(uint64_t seq);
+// catalog: 'r' E(ags) be64(generation)   (prefix of one harvested generation)
+std::string HarvestedPrefix(absl::string_view peer_ags, uint64_t generation);
+// catalog: 'r' E(ags) be64(generation) E(id)
+std::string HarvestedKey(absl::string_view peer_ags, uint64_t generation,
+                         absl::string_view dataset_id);
+// catalog: 'p' E(ags)
+std::string HarvestStateKey(absl::string_view peer_ags);
 
 // meta: 'u/' name
 std::string OperatorMetaKey(absl::string_view name);

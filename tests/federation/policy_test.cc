@@ -548,5 +548,29 @@ TEST(MayKnowOfTest, NonMemberAndExpiredAgreementSeeNothing) {
                          At("2029-01-01T00:00:00Z")));
 }
 
+TEST(GrantedAccessTest, HighestAccessOfTheMatchingGrantsIgnoringPurposeAndColumns) {
+  const agreement::v1::Agreement a = TestAgreement();
+  using agreement::v1::ACCESS_AGGREGATE;
+  using agreement::v1::ACCESS_CATALOG;
+  using agreement::v1::ACCESS_ROWS;
+  using agreement::v1::ACCESS_UNSPECIFIED;
+  // lich-parken (aggregate, with purposes and columns) beats katalog.
+  EXPECT_EQ(GrantedAccess(a, Caller{"06531011"}, "06531005", "parkhaus_rathaus", kPark, kNow),
+            ACCESS_AGGREGATE);
+  // Only the catalog grant for another member.
+  EXPECT_EQ(GrantedAccess(a, Caller{"06531001"}, "06531005", "parkhaus_rathaus", kPark, kNow),
+            ACCESS_CATALOG);
+  // The county: aggregate and rows on the directory.
+  EXPECT_EQ(GrantedAccess(a, Caller{"06531"}, "06531011", "gv", kGv, kNow), ACCESS_ROWS);
+  // Without the catalog grant, nothing.
+  agreement::v1::Agreement no_catalog = a;
+  no_catalog.mutable_grants()->DeleteSubrange(2, 1);
+  EXPECT_EQ(
+      GrantedAccess(no_catalog, Caller{"06531001"}, "06531005", "parkhaus_rathaus", kPark, kNow),
+      ACCESS_UNSPECIFIED);
+  EXPECT_EQ(GrantedAccess(a, Caller{"06531099"}, "06531005", "parkhaus_rathaus", kPark, kNow),
+            ACCESS_UNSPECIFIED);
+}
+
 }  // namespace
 }  // namespace fednode::policy

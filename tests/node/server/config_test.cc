@@ -80,6 +80,24 @@ TEST(ConfigTest, DefaultsFillUnsetFields) {
   EXPECT_EQ(c.log_level(), "info");
 }
 
+TEST(ConfigTest, CatalogHarvestIntervalIsOptionalAndBounded) {
+  auto c = ParseConfig(
+      "member_ags: \"06531005\" member_name: \"Gießen\" data_dir: \"/d\"\n"
+      "federation { listen_address: \"127.0.0.1:0\" key_file: \"k\" cert_file: \"c\"\n"
+      "  catalog_harvest_interval_seconds: 0 }\n",
+      "n.textproto");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_TRUE(c->federation().has_catalog_harvest_interval_seconds());  // 0 = off, not unset
+  EXPECT_EQ(c->federation().catalog_harvest_interval_seconds(), 0u);
+  EXPECT_THAT(Validate(*c), IsOk());
+  c->mutable_federation()->clear_catalog_harvest_interval_seconds();
+  EXPECT_FALSE(c->federation().has_catalog_harvest_interval_seconds());
+  c->mutable_federation()->set_catalog_harvest_interval_seconds(86401);
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     "federation.catalog_harvest_interval_seconds: 86401 is out "
+                                     "of range 0..86400"));
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   fednode::testing::TempDir dir;
   EXPECT_THAT(LoadConfig(dir.File("absent.textproto")),

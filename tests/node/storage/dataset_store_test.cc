@@ -23,6 +23,7 @@ namespace fednode::storage {
 namespace {
 
 using ::fednode::testing::IsOk;
+using ::fednode::testing::IsOkAndHolds;
 using ::fednode::testing::StatusIs;
 using ::testing::AllOf;
 using testing::Cell;
@@ -473,6 +474,125 @@ TEST_F(DatasetStoreTest, CatalogIsOrderedByIdAndEveryChangeBumpsTheSequence) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nicht_da")));
   EXPECT_THAT(store->GetCatalogEntry("nicht_da"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nicht_da")));
+}
+
+std::vector<uint64_t> Seqs(const CatalogChangePage& page) {
+  std::vector<uint64_t> out;
+  for (const auto& c : page.changes) out.push_back(c.seq);
+  return out;
+}
+
+TEST_F(DatasetStoreTest, ChangeLogPagesBySequenceAndKeepsWhatWasShared) {
+  auto store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  std::vector<DatasetWrite> writes;
+  for (const char* id : {"a", "b", "c"}) {
+    writes.push_back(
+        MakeWrite(id, ImportMode::kReplace, MakeTable(Gemeinden(), {{S("1"), S("A"), I(1)}})));
+  }
+  ASSERT_THAT(store->Commit(std::move(writes)), IsOk());  // a=1, b=2, c=3
+
+  auto page = store->ListCatalogChanges(0, 2);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Seqs(*page), ElementsAre(1u, 2u));
+  EXPECT_TRUE(page->more);
+  ASSERT_TRUE(page->changes[0].entry.has_value());
+  EXPECT_EQ(page->changes[0].dataset_id, "a");
+  EXPECT_EQ(page->changes[0].entry->change_seq(), 1u);
+  EXPECT_TRUE(page->changes[0].prior_conforms_to.empty());
+  page = store->ListCatalogChanges(2, 2);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Seqs(*page), ElementsAre(3u));
+  EXPECT_FALSE(page->more);
+  page = store->ListCatalogChanges(3, 2);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_TRUE(page->changes.empty());
+  EXPECT_FALSE(page->more);
+
+  // a becomes PRIVATE (seq 4): its record moves, remembering it was shared.
+  auto a = store->GetCatalogEntry("a");
+  ASSERT_THAT(a, IsOk());
+  a->mutable_metadata()->set_access_class(catalog::v1::ACCESS_CLASS_PRIVATE);
+  ASSERT_THAT(store->PutCatalogEntry(*a), IsOk());
+  // Another change of the private a (seq 5) keeps that memory.
+  a->mutable_metadata()->set_title("geheim");
+  ASSERT_THAT(store->PutCatalogEntry(*a), IsOk());
+  // b is deleted (seq 6).
+  ASSERT_THAT(store->DeleteDataset("b"), IsOk());
+  page = store->ListCatalogChanges(0, 10);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Seqs(*page), ElementsAre(3u, 5u, 6u));
+  EXPECT_EQ(page->changes[1].dataset_id, "a");
+  ASSERT_TRUE(page->changes[1].entry.has_value());
+  EXPECT_EQ(page->changes[1].entry->metadata().title(), "geheim");
+  EXPECT_THAT(page->changes[1].prior_conforms_to, ElementsAre("urn:fednode:schema:gemeinden:v1"));
+  EXPECT_EQ(page->changes[2].dataset_id, "b");
+  EXPECT_FALSE(page->changes[2].entry.has_value());
+  EXPECT_THAT(page->changes[2].prior_conforms_to, ElementsAre("urn:fednode:schema:gemeinden:v1"));
+
+  // b created again (seq 7): its deletion record stays, without the entry.
+  ASSERT_THAT(CommitOne(*store, MakeWrite("b", ImportMode::kReplace,
+                                          MakeTable(Gemeinden(), {{S("2"), S("B"), I(2)}}))),
+              IsOk());
+  page = store->ListCatalogChanges(5, 10);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Seqs(*page), ElementsAre(6u, 7u));
+  EXPECT_FALSE(page->changes[0].entry.has_value());
+  ASSERT_TRUE(page->changes[1].entry.has_value());
+  EXPECT_EQ(page->changes[1].entry->change_seq(), 7u);
+  EXPECT_TRUE(page->changes[1].prior_conforms_to.empty());
+
+  // The log survives a reopen.
+  store.reset();
+  store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  page = store->ListCatalogChanges(4, 1);
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(Seqs(*page), ElementsAre(5u));
+  EXPECT_TRUE(page->more);
+}
+
+TEST_F(DatasetStoreTest, HarvestRecordsAreKeptPerMemberAndGeneration) {
+  auto store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  HarvestBatch lich;
+  lich.peer_ags = "06531011";
+  lich.puts = {{1, "x", "X1"}, {1, "a", "A1"}, {2, "a", "A2"}};
+  lich.state = "S1";
+  ASSERT_THAT(store->WriteHarvest(lich), IsOk());
+  HarvestBatch county;  // "06531" is a prefix of "06531011": E() keeps them apart
+  county.peer_ags = "06531";
+  county.puts = {{1, "k", "K1"}};
+  county.state = "C1";
+  ASSERT_THAT(store->WriteHarvest(county), IsOk());
+  EXPECT_THAT(store->ReadHarvested("06531011", 1), IsOkAndHolds(ElementsAre("A1", "X1")));
+  EXPECT_THAT(store->ReadHarvested("06531011", 2), IsOkAndHolds(ElementsAre("A2")));
+  EXPECT_THAT(store->ReadHarvested("06531", 1), IsOkAndHolds(ElementsAre("K1")));
+  auto state = store->GetHarvestState("06531011");
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->value_or(""), "S1");
+  state = store->GetHarvestState("06531018");
+  ASSERT_THAT(state, IsOk());
+  EXPECT_FALSE(state->has_value());
+
+  HarvestBatch swap;
+  swap.peer_ags = "06531011";
+  swap.drop_generations = {1};
+  swap.deletes = {{2, "a", ""}};
+  swap.puts = {{2, "b", "B2"}};
+  swap.state = "S2";
+  ASSERT_THAT(store->WriteHarvest(swap), IsOk());
+  store.reset();
+  store = OpenStore(Options());
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(store->ReadHarvested("06531011", 1), IsOkAndHolds(ElementsAre()));
+  EXPECT_THAT(store->ReadHarvested("06531011", 2), IsOkAndHolds(ElementsAre("B2")));
+  EXPECT_THAT(store->ReadHarvested("06531", 1), IsOkAndHolds(ElementsAre("K1")));
+  state = store->GetHarvestState("06531011");
+  ASSERT_THAT(state, IsOk());
+  EXPECT_EQ(state->value_or(""), "S2");
+  // The own catalog does not see harvested records.
+  EXPECT_THAT(store->ListCatalog(), IsOkAndHolds(ElementsAre()));
 }
 
 TEST_F(DatasetStoreTest, DeleteDatasetRemovesRowsSegmentsAndEntry) {
