@@ -213,6 +213,13 @@ ctl "$COUNTY" catalog
 ctl "$COUNTY" query "SELECT verstaedterungbezeichnung, total, n, einwohner, suppressed FROM bevoelkerung_verstaedterung"
 ctl "$COUNTY" catalog export -o "$RUN/county_catalog.ttl"
 
+step "The federation catalog: every node harvests the catalog entries the others let it see"
+echo "\$ fedctl catalog --federation --refresh Badegewässer    (on the county node)"
+ctl "$COUNTY" catalog --federation --refresh Badegewässer
+echo
+echo "\$ fedctl catalog --federation --refresh Parkhaus    (on Lich's node)"
+ctl 06531011 catalog --federation --refresh Parkhaus | awk 'p || /^HOLDER/ { p = 1; print }'
+
 step "Bathing waters of the county: per year the highest water temperature and the measurements at or above 24 °C"
 BW=urn:fednode:schema:badegewaesser-messung:v1
 agg --conforms-to $BW --purpose regionalstatistik \

@@ -186,6 +186,25 @@ TEST(CountyDemoTest, RegionalStatisticsEqualTheSourceFiles) {
   EXPECT_GE(suppressed, 2);
   EXPECT_EQ(Row(cls, "Total").size() > 3 ? Row(cls, "Total")[3] : "", absl::StrCat(total));
 
+  // The federation catalog: the county harvested all 18 members and finds
+  // the four members' bathing waters, the measurements under its aggregate
+  // grant; Lich finds Gießen's two car parks under its aggregate grant.
+  std::string fedcat = After(out, "--refresh Badegewässer");
+  fedcat = fedcat.substr(0, fedcat.find("--refresh Parkhaus"));
+  for (const auto& [ags, m] : dir) {
+    EXPECT_THAT(fedcat, ::testing::ContainsRegex(absl::StrCat(ags, " .* ok +[0-9]+ +0 +1 +full")))
+        << ags;
+  }
+  EXPECT_THAT(fedcat, HasSubstr("(8 datasets)"));
+  for (const char* lake_ags : {"06531007", "06531008", "06531011", "06531018"}) {
+    EXPECT_THAT(fedcat, ::testing::ContainsRegex(absl::StrCat(
+                            lake_ags, " .* badeseen_measurements .* aggregate +federation")));
+  }
+  std::string parking = After(out, "--refresh Parkhaus");
+  EXPECT_THAT(parking, ::testing::ContainsRegex(
+                           "06531005 .* parkhaus_am_bahnhof .* aggregate +federation .* 21427"));
+  EXPECT_THAT(parking, HasSubstr("(2 datasets)"));
+
   // Bathing waters: per year the highest water temperature and the
   // measurements at or above 24 °C, over the four members that have bathing
   // waters; the other 14 are named as holding none, and the result is still
