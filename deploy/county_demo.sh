@@ -141,6 +141,7 @@ federation {
   key_file: "$d/tls/node.key"
   cert_file: "$d/tls/node.crt"
   chain_file: "$d/tls/chain.crt"
+  ${DEMO_FEDERATION_EXTRA:-}
 }
 CFG
   "$FEDNODE" --config "$d/fednode.textproto" 2> "$d/fednode.log" &

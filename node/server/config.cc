@@ -123,6 +123,18 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
     if (f.reload_interval_seconds() > 86400) {
       return absl::InvalidArgumentError("federation.reload_interval_seconds: at most 86400");
     }
+    for (const auto& [name, limit] :
+         {std::pair{"member_rate_limit", &f.member_rate_limit()},
+          std::pair{"refusal_audit_rate_limit", &f.refusal_audit_rate_limit()}}) {
+      if (limit->per_second() > 1000000 || limit->burst() > 10000000) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "federation.", name, ": per_second at most 1000000, burst at most 10000000"));
+      }
+      if (limit->burst() > 0 && limit->per_second() == 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("federation.", name, ".burst: set without per_second (0 means no limit)"));
+      }
+    }
     if (f.catalog_harvest_interval_seconds() > 86400) {
       return absl::InvalidArgumentError(absl::StrCat(
           "federation.catalog_harvest_interval_seconds: ", f.catalog_harvest_interval_seconds(),
@@ -137,6 +149,16 @@ void ApplyDefaults(config::v1::NodeConfig* config) {
     config->set_admin_socket(absl::StrCat(config->data_dir(), "/admin.sock"));
   }
   if (config->shutdown_grace_seconds() == 0) config->set_shutdown_grace_seconds(10);
+  if (config->has_federation()) {
+    auto* f = config->mutable_federation();
+    if (!f->has_member_rate_limit()) f->mutable_member_rate_limit()->set_per_second(200);
+    if (!f->has_refusal_audit_rate_limit()) {
+      f->mutable_refusal_audit_rate_limit()->set_per_second(10);
+    }
+    for (auto* limit : {f->mutable_member_rate_limit(), f->mutable_refusal_audit_rate_limit()}) {
+      if (limit->burst() == 0) limit->set_burst(2 * limit->per_second());
+    }
+  }
   if (config->log_level().empty()) config->set_log_level("info");
 }
 

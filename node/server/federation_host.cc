@@ -11,6 +11,16 @@ namespace {
 
 constexpr char kAgreementMetaKey[] = "agreement";
 
+// The host part of a gRPC peer string ("ipv4:127.0.0.1:54321" ->
+// "ipv4:127.0.0.1", "ipv6:[::1]:443" -> "ipv6:[::1]"): the key of the
+// refusal-audit limit, so that new connections from one host share it.
+std::string SourceAddress(absl::string_view peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t scheme = peer.find(':');
+  if (colon == absl::string_view::npos || colon == scheme) return std::string(peer);
+  return std::string(peer.substr(0, colon));
+}
+
 }  // namespace
 
 FederationHost::FederationHost(config::v1::NodeConfig config, storage::DatasetStore* store,
@@ -19,7 +29,15 @@ FederationHost::FederationHost(config::v1::NodeConfig config, storage::DatasetSt
       store_(store),
       clock_(clock),
       audit_(std::move(audit)),
-      authenticator_(clock) {}
+      authenticator_(clock),
+      member_limiter_(
+          {static_cast<double>(config_.federation().member_rate_limit().per_second()),
+           static_cast<double>(config_.federation().member_rate_limit().burst()), 10000},
+          clock),
+      refusal_audit_limiter_(
+          {static_cast<double>(config_.federation().refusal_audit_rate_limit().per_second()),
+           static_cast<double>(config_.federation().refusal_audit_rate_limit().burst()), 10000},
+          clock) {}
 
 absl::StatusOr<std::unique_ptr<FederationHost>> FederationHost::Create(
     const config::v1::NodeConfig& config, storage::DatasetStore* store, const Clock* clock,
@@ -150,19 +168,48 @@ absl::StatusOr<identity::Member> FederationHost::Authenticate(absl::string_view 
                                                               const std::string& request_id) {
   absl::StatusOr<identity::Member> member = authenticator_.Authenticate(leaf_pem, chain_pem);
   if (!member.ok()) {
+    // One entry per refusal up to the limit per source address; beyond it
+    // the refusals are counted and the count goes into the next entry.
+    const std::string source = SourceAddress(peer_address);
+    if (!refusal_audit_limiter_.Allow(source)) return member;
+    std::string reason(member.status().message());
+    const uint64_t unlogged = refusal_audit_limiter_.TakeRefusedCount(source);
+    if (unlogged > 0) {
+      absl::StrAppend(&reason, " (and ", unlogged, " earlier refusals from ", source,
+                      " not audited one by one: more than ",
+                      config_.federation().refusal_audit_rate_limit().per_second(), "/s)");
+    }
     audit::v1::AuditEntry e;
     e.set_caller("unauthenticated");
     e.set_peer_address(peer_address);
     e.set_operation(operation);
     e.set_decision(audit::v1::DECISION_DENY);
-    e.set_reason(std::string(member.status().message()));
+    e.set_reason(reason);
     e.set_request_id(request_id);
     absl::Status logged = Audit(std::move(e));
     if (!logged.ok()) return logged;  // no answer leaves without its audit entry
-    FEDNODE_LOG(WARNING) << "refused " << peer_address << " (" << operation
-                         << "): " << member.status().message();
+    FEDNODE_LOG(WARNING) << "refused " << peer_address << " (" << operation << "): " << reason;
   }
   return member;
+}
+
+absl::Status FederationHost::AdmitMember(const std::string& ags, const std::string& peer_address,
+                                         const std::string& operation,
+                                         const std::string& request_id) {
+  if (member_limiter_.Allow(ags)) return absl::OkStatus();
+  const auto& limit = config_.federation().member_rate_limit();
+  const std::string reason =
+      absl::StrCat("rate limit: member ", ags, " exceeds ", limit.per_second(), " calls/s (burst ",
+                   limit.burst(), "); retry later");
+  audit::v1::AuditEntry e;
+  e.set_caller(ags);
+  e.set_peer_address(peer_address);
+  e.set_operation(operation);
+  e.set_decision(audit::v1::DECISION_DENY);
+  e.set_reason(reason);
+  e.set_request_id(request_id);
+  FEDNODE_RETURN_IF_ERROR(Audit(std::move(e)));
+  return absl::ResourceExhaustedError(reason);
 }
 
 }  // namespace fednode::server

@@ -25,6 +25,7 @@
 #include "federation/identity/tls_credentials.h"
 #include "federation/policy/policy.h"
 #include "node/base/clock.h"
+#include "node/server/rate_limiter.h"
 #include "node/storage/dataset_store.h"
 #include "proto/agreement/v1/agreement.pb.h"
 #include "proto/audit/v1/audit.pb.h"
@@ -67,12 +68,21 @@ class FederationHost {
   const Clock* clock() const { return clock_; }
 
   // Authenticates a caller from the certificate it presented; on refusal
-  // appends the audit entry (caller "unauthenticated", the reason) itself.
+  // appends the audit entry (caller "unauthenticated", the reason) itself —
+  // at most at federation.refusal_audit_rate_limit per source address; the
+  // refusals beyond it are counted into the next entry for that address.
   absl::StatusOr<identity::Member> Authenticate(absl::string_view leaf_pem,
                                                 absl::string_view chain_pem,
                                                 const std::string& peer_address,
                                                 const std::string& operation,
                                                 const std::string& request_id);
+
+  // Admits one call of an authenticated member under its rate limit
+  // (config federation.member_rate_limit).
+  // Errors: ResourceExhausted "rate limit: ..." when the member exceeds it;
+  // the refusal is audited here (DENY) before it is returned.
+  absl::Status AdmitMember(const std::string& ags, const std::string& peer_address,
+                           const std::string& operation, const std::string& request_id);
 
   absl::Status Audit(audit::v1::AuditEntry entry);
 
@@ -87,6 +97,8 @@ class FederationHost {
   AuditAppender audit_;
   identity::MemberAuthenticator authenticator_;
   std::unique_ptr<identity::CredentialStager> stager_;
+  RateLimiter member_limiter_;
+  RateLimiter refusal_audit_limiter_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const agreement::v1::SignedAgreement> agreement_ ABSL_GUARDED_BY(mu_);
 };

@@ -10,6 +10,7 @@
 #include "federation/policy/policy.h"
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
+#include "node/base/status_macros.h"
 #include "node/base/table.h"
 #include "node/query/executor.h"
 #include "node/query/plan_info.h"
@@ -119,6 +120,7 @@ absl::StatusOr<FederationServiceImpl::Caller> FederationServiceImpl::Authenticat
       host_->Authenticate(leaf, chain, c.peer, operation, c.request_id);
   if (!member.ok()) return member.status();
   c.member = *member;
+  FEDNODE_RETURN_IF_ERROR(host_->AdmitMember(c.member.ags, c.peer, operation, c.request_id));
   c.agreement = host_->agreement();
   if (c.agreement == nullptr) return absl::UnauthenticatedError("no agreement installed");
   absl::Status in_force = agreement::CheckInForce(c.agreement->agreement(), host_->clock()->Now());

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -151,7 +152,8 @@ class TrustTest : public ::testing::Test {
     ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("chain.crt"), pki_.fed.cert_pem, 0644).ok());
   }
 
-  void WriteConfig(const std::string& path, const std::string& cert_file) {
+  void WriteConfig(const std::string& path, const std::string& cert_file,
+                   const std::string& extra_federation_lines = "") {
     std::ofstream(path) << "member_ags: \"" << kGiessen << "\"\n"
                         << "member_name: \"Gießen, Universitätsstadt\"\n"
                         << "data_dir: \"" << dir_.File("data") << "\"\n"
@@ -163,7 +165,7 @@ class TrustTest : public ::testing::Test {
                         << "  cert_file: \"" << cert_file << "\"\n"
                         << "  chain_file: \"" << dir_.File("chain.crt") << "\"\n"
                         << "  reload_interval_seconds: 3600\n"
-                        << "}\n";
+                        << extra_federation_lines << "}\n";
   }
 
   int ReadPort() {
@@ -337,6 +339,77 @@ TEST_F(TrustTest, EveryBadCertificateIsRefusedWithItsReasonAndAudited) {
     EXPECT_THAT(s.error_message(), HasSubstr(c.reason));
     EXPECT_TRUE(AuditHas("unauthenticated", "deny", c.reason)) << c.reason;
   }
+}
+
+TEST_F(TrustTest, RateLimitsRefuseAFloodingMemberAndCapTheRefusalAuditLog) {
+  ASSERT_EQ(node_->Stop(SIGTERM), 0) << node_->Log();
+  WriteConfig(dir_.File("giessen.textproto"), dir_.File("node.crt"),
+              "  member_rate_limit { per_second: 1 burst: 5 }\n"
+              "  refusal_audit_rate_limit { per_second: 1 burst: 3 }\n");
+  ASSERT_TRUE(node_->Start({FEDCTL_BIN, "--socket", socket_, "status"})) << node_->Log();
+  port_ = ReadPort();
+  const size_t entries_before = AuditEntries().size();
+
+  // Lich floods: the burst is admitted, the rest refused with
+  // RESOURCE_EXHAUSTED, each refusal audited; Allendorf is not affected.
+  auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
+  const absl::Time start = absl::Now();
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 20; ++i) {
+    grpc::Status s = Ping(lich.get());
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << s.error_message();
+      EXPECT_THAT(s.error_message(), HasSubstr("rate limit: member 06531011 exceeds 1 calls/s"));
+      ++limited;
+    }
+  }
+  // Burst 5, plus at most one token per second that passed.
+  const int refills = static_cast<int>(absl::ToDoubleSeconds(absl::Now() - start)) + 1;
+  EXPECT_GE(ok, 5);
+  EXPECT_LE(ok, 5 + refills);
+  EXPECT_EQ(ok + limited, 20);
+  auto allendorf = Client(port_, &members_[kAllendorf], pki_.fed.cert_pem);
+  EXPECT_TRUE(Ping(allendorf.get()).ok());
+
+  // Callers without a member's certificate: every call refused, but the
+  // audit log gets at most the refusal limit's entries; the count of the
+  // others is written with the next audited refusal, so none is lost.
+  auto stranger = Client(port_, nullptr, "");
+  const absl::Time flood = absl::Now();
+  for (int i = 0; i < 30; ++i) {
+    EXPECT_EQ(Ping(stranger.get()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  const int flood_refills = static_cast<int>(absl::ToDoubleSeconds(absl::Now() - flood)) + 1;
+  absl::SleepFor(absl::Milliseconds(1100));
+  EXPECT_EQ(Ping(stranger.get()).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+
+  std::vector<nlohmann::json> entries = AuditEntries();
+  int member_refusals = 0, unauthenticated_entries = 0;
+  int64_t refusals_accounted = 0;
+  for (size_t i = entries_before; i < entries.size(); ++i) {
+    const nlohmann::json& e = entries[i];
+    const std::string reason = e.value("reason", "");
+    if (e.value("caller", "") == kLich && absl::StrContains(reason, "rate limit")) {
+      ++member_refusals;
+    }
+    if (e.value("caller", "") != "unauthenticated") continue;
+    ++unauthenticated_entries;
+    int64_t earlier = 0;
+    const size_t and_pos = reason.find("(and ");
+    if (and_pos != std::string::npos) {
+      ASSERT_TRUE(absl::SimpleAtoi(
+          reason.substr(and_pos + 5, reason.find(' ', and_pos + 5) - and_pos - 5), &earlier))
+          << reason;
+      EXPECT_THAT(reason, HasSubstr("earlier refusals from ipv4:127.0.0.1 not audited one by one"));
+    }
+    refusals_accounted += 1 + earlier;
+  }
+  EXPECT_EQ(member_refusals, limited);
+  EXPECT_GE(unauthenticated_entries, 4);  // burst 3 + the one after the pause
+  EXPECT_LE(unauthenticated_entries, 3 + flood_refills + 1);
+  EXPECT_EQ(refusals_accounted, 31);
 }
 
 TEST_F(TrustTest, MemberWithoutGrantIsDeniedAndCannotLearnWhetherADatasetExists) {

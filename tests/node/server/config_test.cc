@@ -98,6 +98,25 @@ TEST(ConfigTest, CatalogHarvestIntervalIsOptionalAndBounded) {
                                      "of range 0..86400"));
 }
 
+TEST(ConfigTest, RateLimitsHaveDefaultsAndAreChecked) {
+  auto c = ParseConfig(
+      "member_ags: \"06531005\" member_name: \"Gießen\" data_dir: \"/d\"\n"
+      "federation { listen_address: \"127.0.0.1:0\" key_file: \"k\" cert_file: \"c\"\n"
+      "  refusal_audit_rate_limit { per_second: 0 } }\n",
+      "n.textproto");
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT(Validate(*c), IsOk());
+  ApplyDefaults(&*c);
+  EXPECT_EQ(c->federation().member_rate_limit().per_second(), 200u);
+  EXPECT_EQ(c->federation().member_rate_limit().burst(), 400u);
+  EXPECT_EQ(c->federation().refusal_audit_rate_limit().per_second(), 0u);  // set: off
+  c->mutable_federation()->mutable_member_rate_limit()->set_per_second(0);
+  c->mutable_federation()->mutable_member_rate_limit()->set_burst(5);
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     "federation.member_rate_limit.burst: set without per_second "
+                                     "(0 means no limit)"));
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   fednode::testing::TempDir dir;
   EXPECT_THAT(LoadConfig(dir.File("absent.textproto")),
