@@ -20,6 +20,7 @@
 #include "certs/pki.h"
 #include "federation/agreement/agreement.h"
 #include "node/base/status_macros.h"
+#include "node/server/node.h"
 #include "proto/audit/v1/audit.pb.h"
 
 namespace fednode::server {
@@ -350,6 +351,9 @@ absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir_text,
     if (entries.size() != static_cast<size_t>(report.manifest.datasets_size())) {
       return absl::DataLossError("the restored database lost datasets while copying");
     }
+    // Its change sequences may repeat ones the peers harvested from the
+    // database it replaces: a new epoch makes them harvest it in full.
+    FEDNODE_RETURN_IF_ERROR(RenewCatalogEpoch(store.get()));
   }
   done = true;
   return report;

@@ -28,14 +28,15 @@ google::protobuf::Timestamp ToProto(absl::Time t) {
 
 // Starts a full re-harvest from sequence 0 under `agreement_version` into a
 // new generation; an unfinished earlier re-harvest is dropped (into `batch`).
-void StartRebuild(uint64_t agreement_version, PeerHarvestState* state,
-                  storage::HarvestBatch* batch) {
+void StartRebuild(uint64_t agreement_version, const std::string& catalog_epoch,
+                  PeerHarvestState* state, storage::HarvestBatch* batch) {
   if (state->rebuild_generation() != 0) {
     batch->drop_generations.push_back(state->rebuild_generation());
   }
   state->set_rebuild_generation(std::max(state->generation(), state->rebuild_generation()) + 1);
   state->set_rebuild_cursor(0);
   state->set_rebuild_agreement_version(agreement_version);
+  state->set_rebuild_catalog_epoch(catalog_epoch);
 }
 
 // Checks an untrusted page of member `ags` requested after `after`.
@@ -178,14 +179,17 @@ absl::Status CatalogHarvester::Pull(const std::string& ags, PeerHarvestState* st
     if (adopt_version) {
       // Nothing harvested yet: the member's version is the basis.
       state->set_agreement_version(page->agreement_version());
+      state->set_catalog_epoch(page->catalog_epoch());
       adopt_version = false;
     }
     storage::HarvestBatch batch;
     const uint64_t basis =
         rebuilding ? state->rebuild_agreement_version() : state->agreement_version();
+    const std::string& basis_epoch =
+        rebuilding ? state->rebuild_catalog_epoch() : state->catalog_epoch();
     const bool went_back = !page->more() && page->next_sequence() < after;
-    if (page->agreement_version() != basis || went_back) {
-      StartRebuild(page->agreement_version(), state, &batch);
+    if (page->agreement_version() != basis || went_back || page->catalog_epoch() != basis_epoch) {
+      StartRebuild(page->agreement_version(), page->catalog_epoch(), state, &batch);
       report->set_full(true);
       FEDNODE_RETURN_IF_ERROR(Store(std::move(batch), *state));
       continue;
@@ -228,6 +232,8 @@ absl::Status CatalogHarvester::Pull(const std::string& ags, PeerHarvestState* st
         state->set_generation(state->rebuild_generation());
         state->set_cursor(state->rebuild_cursor());
         state->set_agreement_version(state->rebuild_agreement_version());
+        state->set_catalog_epoch(state->rebuild_catalog_epoch());
+        state->clear_rebuild_catalog_epoch();
         state->clear_rebuild_generation();
         state->clear_rebuild_cursor();
         state->clear_rebuild_agreement_version();

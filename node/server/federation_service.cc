@@ -171,6 +171,8 @@ grpc::Status FederationServiceImpl::GetCatalog(grpc::ServerContext* context,
                                                           dataset_id, conforms_to, now);
                                });
   response->set_agreement_version(agreement.version());
+  absl::StatusOr<std::string> epoch = node_->store()->GetMeta(kCatalogEpochKey);
+  if (epoch.ok()) response->set_catalog_epoch(*epoch);
   audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, "federation.GetCatalog", c->request_id);
   e.set_decision(audit::v1::DECISION_ALLOW);
   e.set_rows_returned(static_cast<uint64_t>(response->entries_size()));

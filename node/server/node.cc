@@ -3,6 +3,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -88,6 +89,15 @@ Node::Node(config::v1::NodeConfig config, std::unique_ptr<storage::DatasetStore>
            const Clock* clock)
     : config_(std::move(config)), store_(std::move(store)), clock_(clock) {}
 
+absl::Status RenewCatalogEpoch(storage::DatasetStore* store) {
+  absl::BitGen gen;
+  std::string epoch;
+  for (int i = 0; i < 2; ++i) {
+    absl::StrAppend(&epoch, absl::Hex(absl::Uniform<uint64_t>(gen), absl::kZeroPad16));
+  }
+  return store->PutMeta(kCatalogEpochKey, epoch);
+}
+
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(const config::v1::NodeConfig& config,
                                                    std::unique_ptr<storage::DatasetStore> store,
                                                    const Clock* clock) {
@@ -102,6 +112,12 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const config::v1::NodeConfig&
     FEDNODE_RETURN_IF_ERROR(store->PutMeta("member_ags", config.member_ags()));
   } else {
     return ags.status();
+  }
+  absl::StatusOr<std::string> epoch = store->GetMeta(kCatalogEpochKey);
+  if (absl::IsNotFound(epoch.status())) {
+    FEDNODE_RETURN_IF_ERROR(RenewCatalogEpoch(store.get()));
+  } else if (!epoch.ok()) {
+    return epoch.status();
   }
   return std::unique_ptr<Node>(new Node(config, std::move(store), clock));
 }

@@ -28,6 +28,15 @@ namespace fednode::server {
 // before the atomic commit). 2 GiB.
 inline constexpr size_t kMaxImportBytes = size_t{2} << 30;
 
+// Node metadata key of the catalog epoch: 32 random hex digits, made when a
+// database is first used and renewed when it is restored from a backup, so
+// that harvesting peers notice that change sequences may repeat.
+inline constexpr char kCatalogEpochKey[] = "catalog_epoch";
+
+// Stores a new random catalog epoch in `store`.
+// Errors: storage errors of PutMeta.
+absl::Status RenewCatalogEpoch(storage::DatasetStore* store);
+
 class Node {
  public:
   // `store` is owned; `clock` must outlive the Node.

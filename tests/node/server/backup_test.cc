@@ -19,6 +19,7 @@
 #include "node/audit/audit_log.h"
 #include "node/base/testing/status_matchers.h"
 #include "node/base/testing/temp_dir.h"
+#include "node/server/node.h"
 #include "node/storage/dataset_store.h"
 #include "tests/node/storage/test_tables.h"
 
@@ -149,6 +150,8 @@ TEST_F(BackupTest, BackupUnderLoadHoldsEveryAcknowledgedImportAndRestoresExactly
     }
     EXPECT_EQ(SnapshotRows(*snap), want) << d.dataset_id();
   }
+  // A restored database gets a new catalog epoch (peers harvest it anew).
+  EXPECT_THAT((*restored)->GetMeta(kCatalogEpochKey).status(), IsOk());
   auto log = audit::AuditLog::Open(restored->get(), audit::AuditLogOptions(), nullptr);
   ASSERT_THAT(log.status(), IsOk());
   uint64_t checked = 0;

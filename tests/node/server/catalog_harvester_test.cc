@@ -54,6 +54,7 @@ class FakeMember final : public CatalogPager {
     }
     federation::v1::GetCatalogResponse r;
     r.set_agreement_version(agreement_version);
+    r.set_catalog_epoch(epoch);
     if (loop_from.has_value() && after_sequence >= *loop_from) {
       r.set_next_sequence(after_sequence);  // claims more, never advances
       r.set_more(true);
@@ -87,8 +88,25 @@ class FakeMember final : public CatalogPager {
   size_t fail_at_call = 0;            // 1-based call that fails; 0 never
   std::optional<uint64_t> loop_from;  // from this sequence on, paging loops
   uint64_t agreement_version = 1;
+  std::string epoch = "e1";
   std::set<std::string> hidden;
   std::string ags_ = kLich;
+
+ public:
+  // The member's database replaced by an older copy: `keep` entries (the
+  // first ones written) remain, sequences continue from there.
+  void RestoreOlderCopy(size_t keep, const std::string& new_epoch) {
+    std::map<uint64_t, std::string> log;
+    std::map<std::string, catalog::v1::CatalogEntry> entries;
+    for (auto it = log_.begin(); it != log_.end() && log.size() < keep; ++it) {
+      log.insert(*it);
+      if (entries_.count(it->second) != 0) entries[it->second] = entries_[it->second];
+    }
+    log_ = log;
+    entries_ = entries;
+    seq_ = log_.empty() ? 0 : log_.rbegin()->first;
+    epoch = new_epoch;
+  }
 
  private:
   void Forget(const std::string& id) {
@@ -274,6 +292,28 @@ TEST_F(CatalogHarvesterTest, NewAgreementVersionReharvestsFullyAndSwapsOnlyWhenC
   EXPECT_FALSE(r.full());
   EXPECT_THAT(member_.calls, ElementsAre(3u));
   EXPECT_THAT(Shown(), ElementsAre("a=A", "c=C", "d=D"));
+}
+
+TEST_F(CatalogHarvesterTest, MemberRestoredFromAnOlderBackupIsReharvestedInFull) {
+  member_.Put("a", "A");
+  member_.Put("b", "B");
+  member_.Put("c", "C");
+  ASSERT_EQ(Harvest().state(), "ok");
+  // Restored to the copy holding a and b (sequences 1, 2), then a new
+  // dataset takes sequence 3 again: without the new epoch the harvester
+  // would take it for the change it already has.
+  member_.RestoreOlderCopy(2, "e2");
+  member_.Put("n", "N");
+  member_.calls.clear();
+  node::v1::PeerHarvest r = Harvest();
+  EXPECT_EQ(r.state(), "ok");
+  EXPECT_TRUE(r.full());
+  EXPECT_THAT(member_.calls, ElementsAre(3u, 0u, 2u));
+  EXPECT_THAT(Shown(), ElementsAre("a=A", "b=B", "n=N"));
+  member_.calls.clear();
+  r = Harvest();
+  EXPECT_FALSE(r.full());
+  EXPECT_THAT(member_.calls, ElementsAre(3u));
 }
 
 TEST_F(CatalogHarvesterTest, EntryOfAnotherHolderFailsThePage) {
