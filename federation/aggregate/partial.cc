@@ -91,7 +91,7 @@ int CompareValues(const Value& a, const Value& b) {
 }
 
 absl::StatusOr<PartialPlan> ToPartialPlan(const query::v1::QueryPlan& plan) {
-  if (plan.limit() != 0 || plan.offset() != 0) {
+  if (plan.has_limit() || plan.offset() != 0) {
     return absl::InvalidArgumentError(
         "partial aggregation does not support LIMIT or OFFSET (a partial top-k is not a top-k "
         "of the union)");

@@ -28,6 +28,8 @@ namespace sv1 = storage::v1;
 using storage::TableSnapshot;
 
 constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
+// A plan without LIMIT.
+constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
 constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
 
 bool IsIntLike(ColumnType t) {
@@ -320,7 +322,7 @@ struct BoundPlan {
   bool aggregate = false;        // grouped or has aggregates
   std::vector<int> group_items;  // indexes into items, in GROUP BY order
   std::vector<BoundOrder> order;
-  uint64_t limit = 0;
+  uint64_t limit = kNoLimit;
   uint64_t offset = 0;
 };
 
@@ -722,7 +724,7 @@ absl::StatusOr<BoundPlan> Bind(const v1::QueryPlan& plan, const Schema& schema) 
     }
     out.order.push_back(bo);
   }
-  out.limit = plan.limit();
+  out.limit = plan.has_limit() ? plan.limit() : kNoLimit;
   out.offset = plan.offset();
   return out;
 }
@@ -1054,7 +1056,7 @@ void EmitRows(const std::vector<OutColumn>& cols, const std::vector<BoundItem>& 
     });
   }
   size_t begin = std::min<uint64_t>(offset, n);
-  size_t end = limit == 0 ? n : std::min<uint64_t>(n, begin + limit);
+  size_t end = begin + std::min<uint64_t>(n - begin, limit);
   for (size_t r = begin; r < end; ++r) {
     v1::Row* row = result->add_rows();
     for (size_t c = 0; c < cols.size(); ++c) {
@@ -1136,8 +1138,9 @@ absl::Status RunProjection(const BoundPlan& plan, const TableSnapshot& snapshot,
   std::vector<OutColumn> cols(plan.items.size());
   for (size_t c = 0; c < cols.size(); ++c) cols[c].type = plan.items[c].out_type;
   // Without ORDER BY the first offset+limit rows suffice.
-  uint64_t cap = (plan.order.empty() && plan.limit > 0) ? plan.offset + plan.limit
-                                                        : std::numeric_limits<uint64_t>::max();
+  uint64_t cap = (plan.order.empty() && plan.limit <= kNoLimit - plan.offset)
+                     ? plan.offset + plan.limit
+                     : kNoLimit;
   uint64_t produced = 0;
   absl::Status scanned = scan->ForEachChunk(
       snapshot, [&](const TableSnapshot::Segment& seg, size_t begin, size_t end) {

@@ -120,7 +120,10 @@ class Translator {
         o->set_descending(dir == "SORTBY_DESC");
       }
     }
-    if (s.contains("limitCount")) {
+    // LIMIT ALL arrives as a NULL constant: no limit.
+    const bool limit_all = s.contains("limitCount") && s["limitCount"].contains("A_Const") &&
+                           s["limitCount"]["A_Const"].value("isnull", false);
+    if (s.contains("limitCount") && !limit_all) {
       FEDNODE_ASSIGN_OR_RETURN(uint64_t limit, Count(s["limitCount"], "LIMIT"));
       plan.set_limit(limit);
     }

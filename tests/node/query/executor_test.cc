@@ -186,6 +186,10 @@ TEST_F(ExecutorTest, OrderLimitOffset) {
               ElementsAre("Wetzlar", "Äpfelheim"));  // byte order: Ä after W
   EXPECT_THAT(Column0("SELECT name FROM test LIMIT 2 OFFSET 1"), ElementsAre("Wetzlar", "Marburg"));
   EXPECT_THAT(Column0("SELECT name FROM test OFFSET 10"), ElementsAre());
+  // LIMIT 0 returns no row (as in SQL), with and without ORDER BY or groups.
+  EXPECT_THAT(Column0("SELECT name FROM test LIMIT 0"), ElementsAre());
+  EXPECT_THAT(Column0("SELECT name FROM test ORDER BY name LIMIT 0"), ElementsAre());
+  EXPECT_THAT(Column0("SELECT COUNT(*) FROM test LIMIT 0"), ElementsAre());
   EXPECT_THAT(Column0("SELECT name, area FROM test ORDER BY 2 DESC LIMIT 1"),
               ElementsAre("Marburg"));
   EXPECT_THAT(Column0("SELECT active, name FROM test ORDER BY active DESC, name"),
