@@ -96,8 +96,13 @@ grpc::Status AdminServiceImpl::Audited(const absl::Status& status, const std::st
     absl::StatusOr<uint64_t> seq = ctx_.audit->Append(std::move(e));
     if (!seq.ok()) {
       FEDNODE_LOG(ERROR) << "audit log: " << seq.status();
-      return ToGrpcStatus(absl::UnavailableError(absl::StrCat(
-                              "the audit log cannot record this action: ", seq.status().message())),
+      // A full disk stays RESOURCE_EXHAUSTED: UNAVAILABLE would read as "the
+      // node cannot be reached" to fedctl.
+      const std::string message =
+          absl::StrCat("the audit log cannot record this action: ", seq.status().message());
+      return ToGrpcStatus(absl::IsResourceExhausted(seq.status())
+                              ? absl::ResourceExhaustedError(message)
+                              : absl::UnavailableError(message),
                           request_id);
     }
   }

@@ -118,7 +118,10 @@ class AdminServiceImpl final : public node::v1::AdminService::Service {
   void DescribeAgreement(node::v1::AgreementStatus* status);
 
  private:
-  // Appends the audit entry of an admin action (caller "admin").
+  // Appends the audit entry of an admin action (caller "admin") and returns
+  // `status` as a gRPC status. When the entry cannot be written, the action's
+  // outcome is withheld: RESOURCE_EXHAUSTED when the disk is full, else
+  // UNAVAILABLE, both "the audit log cannot record this action: ...".
   grpc::Status Audited(const absl::Status& status, const std::string& operation,
                        const std::string& dataset_id, uint64_t rows = 0);
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <utility>
@@ -167,6 +168,71 @@ absl::StatusOr<node::v1::BackupManifest> ReadManifest(const fs::path& dir) {
   return m;
 }
 
+// The checks of a database shared by VerifyBackup and VerifyDatabase, on
+// `db` (opened read-only): RocksDB's block checksums; every catalog entry has
+// its dataset version with the stated number of rows (read in full); the
+// audit chain verifies. With `expected` (a backup's manifest), the datasets
+// and the audit head must also equal the manifest's.
+absl::Status VerifyOpenDatabase(
+    storage::DatasetStore* db, const node::v1::BackupManifest* expected,
+    std::function<absl::Status(absl::string_view, absl::string_view, absl::string_view)>
+        verify_head,
+    DatabaseReport* report) {
+  report->format_version = db->format_version();
+  FEDNODE_RETURN_IF_ERROR(db->VerifyChecksums());
+
+  // Catalog and data agree with each other (and with the manifest).
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> entries, db->ListCatalog());
+  if (expected != nullptr && entries.size() != static_cast<size_t>(expected->datasets_size())) {
+    return absl::DataLossError(absl::StrCat("the copy holds ", entries.size(),
+                                            " datasets; the manifest lists ",
+                                            expected->datasets_size()));
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    if (expected != nullptr) {
+      const auto& d = expected->datasets(static_cast<int>(i));
+      if (e.dataset_id() != d.dataset_id() || e.version() != d.version() ||
+          e.row_count() != d.row_count()) {
+        return absl::DataLossError(
+            absl::StrCat("dataset ", e.dataset_id(), " version ", e.version(), " (", e.row_count(),
+                         " rows) differs from the manifest's ", d.dataset_id(), " version ",
+                         d.version(), " (", d.row_count(), " rows)"));
+      }
+    }
+    absl::StatusOr<storage::TableSnapshot> snap = db->OpenSnapshot(e.dataset_id());
+    if (!snap.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("dataset ", e.dataset_id(), " cannot be read: ", snap.status().message()));
+    }
+    if (snap->version != e.version() || snap->num_rows != e.row_count()) {
+      return absl::DataLossError(absl::StrCat("dataset ", e.dataset_id(),
+                                              ": the catalog says version ", e.version(), " with ",
+                                              e.row_count(), " rows, the data holds version ",
+                                              snap->version, " with ", snap->num_rows));
+    }
+    report->datasets.push_back({e.dataset_id(), e.version(), e.row_count()});
+    report->rows_checked += snap->num_rows;
+  }
+
+  // The audit chain (up to the head the manifest recorded).
+  node::v1::BackupManifest head;
+  FEDNODE_RETURN_IF_ERROR(ReadAuditHead(db, &head));
+  if (expected != nullptr && (head.audit_last_seq() != expected->audit_last_seq() ||
+                              head.audit_last_hash() != expected->audit_last_hash())) {
+    return absl::DataLossError(absl::StrCat("audit log ends at entry ", head.audit_last_seq(),
+                                            "; the manifest says ", expected->audit_last_seq()));
+  }
+  report->audit_last_seq = head.audit_last_seq();
+  audit::AuditLogOptions audit_options;
+  audit_options.verify_head = std::move(verify_head);
+  FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log,
+                           audit::AuditLog::Open(db, audit_options, nullptr));
+  FEDNODE_RETURN_IF_ERROR(log->Verify(&report->audit_entries_checked));
+  FEDNODE_RETURN_IF_ERROR(log->Close());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<node::v1::BackupManifest> CreateBackup(const BackupSource& source,
@@ -265,66 +331,32 @@ absl::StatusOr<BackupReport> VerifyBackup(const std::string& dir_text) {
     return absl::DataLossError(absl::StrCat("storage format version ", copy->format_version(),
                                             " differs from the manifest's ", m.format_version()));
   }
-  FEDNODE_RETURN_IF_ERROR(copy->VerifyChecksums());
-
-  // Catalog and data agree with each other and with the manifest.
-  FEDNODE_ASSIGN_OR_RETURN(std::vector<catalog::v1::CatalogEntry> entries, copy->ListCatalog());
-  if (entries.size() != static_cast<size_t>(m.datasets_size())) {
-    return absl::DataLossError(absl::StrCat("the copy holds ", entries.size(),
-                                            " datasets; the manifest lists ", m.datasets_size()));
-  }
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const auto& e = entries[i];
-    const auto& d = m.datasets(static_cast<int>(i));
-    if (e.dataset_id() != d.dataset_id() || e.version() != d.version() ||
-        e.row_count() != d.row_count()) {
-      return absl::DataLossError(
-          absl::StrCat("dataset ", e.dataset_id(), " version ", e.version(), " (", e.row_count(),
-                       " rows) differs from the "
-                       "manifest's ",
-                       d.dataset_id(), " version ", d.version(), " (", d.row_count(), " rows)"));
-    }
-    absl::StatusOr<storage::TableSnapshot> snap = copy->OpenSnapshot(e.dataset_id());
-    if (!snap.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("dataset ", e.dataset_id(), " cannot be read: ", snap.status().message()));
-    }
-    if (snap->version != e.version() || snap->num_rows != e.row_count()) {
-      return absl::DataLossError(absl::StrCat("dataset ", e.dataset_id(),
-                                              ": the catalog says version ", e.version(), " with ",
-                                              e.row_count(), " rows, the data holds version ",
-                                              snap->version, " with ", snap->num_rows));
-    }
-    ++report.datasets_checked;
-    report.rows_checked += snap->num_rows;
-  }
-
-  // The audit chain, up to the head the manifest recorded.
-  node::v1::BackupManifest head;
-  FEDNODE_RETURN_IF_ERROR(ReadAuditHead(copy.get(), &head));
-  if (head.audit_last_seq() != m.audit_last_seq() ||
-      head.audit_last_hash() != m.audit_last_hash()) {
-    return absl::DataLossError(absl::StrCat("audit log ends at entry ", head.audit_last_seq(),
-                                            "; the manifest says ", m.audit_last_seq()));
-  }
-  audit::AuditLogOptions audit_options;
+  // Heads signed by an earlier key (before a rotation) are checked against
+  // the chain only, as on the node.
   const std::string cert = m.node_certificate_pem();
   std::string cert_pin;
   if (!cert.empty()) {
     absl::StatusOr<std::string> pin = certs::SpkiSha256(cert);
     if (pin.ok()) cert_pin = *pin;
   }
-  audit_options.verify_head = [cert, cert_pin](absl::string_view data, absl::string_view signature,
-                                               absl::string_view spki) -> absl::Status {
-    // Heads signed by an earlier key (before a rotation) are checked
-    // against the chain only, as on the node.
+  auto verify_head = [cert, cert_pin](absl::string_view data, absl::string_view signature,
+                                      absl::string_view spki) -> absl::Status {
     if (cert.empty() || spki != cert_pin) return absl::OkStatus();
     return certs::VerifySignature(cert, data, signature);
   };
-  FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<audit::AuditLog> log,
-                           audit::AuditLog::Open(copy.get(), audit_options, nullptr));
-  FEDNODE_RETURN_IF_ERROR(log->Verify(&report.audit_entries_checked));
-  FEDNODE_RETURN_IF_ERROR(log->Close());
+  DatabaseReport checked;
+  FEDNODE_RETURN_IF_ERROR(VerifyOpenDatabase(copy.get(), &m, verify_head, &checked));
+  report.datasets_checked = checked.datasets.size();
+  report.rows_checked = checked.rows_checked;
+  report.audit_entries_checked = checked.audit_entries_checked;
+  return report;
+}
+
+absl::StatusOr<DatabaseReport> VerifyDatabase(const std::string& path) {
+  FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatasetStore> db,
+                           OpenCopyReadOnly(fs::path(path)));
+  DatabaseReport report;
+  FEDNODE_RETURN_IF_ERROR(VerifyOpenDatabase(db.get(), nullptr, nullptr, &report));
   return report;
 }
 

@@ -14,7 +14,9 @@
 // audit appends on the same store.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -71,6 +73,36 @@ struct BackupReport {
 // entry); FailedPrecondition for a newer storage format than this build
 // reads; Unavailable for I/O errors.
 absl::StatusOr<BackupReport> VerifyBackup(const std::string& dir);
+
+// What VerifyDatabase checked.
+struct DatabaseReport {
+  struct Dataset {
+    std::string dataset_id;
+    uint64_t version = 0;
+    uint64_t row_count = 0;
+  };
+  uint32_t format_version = 0;
+  // Every catalog entry, ordered by dataset id, each checked against its data.
+  std::vector<Dataset> datasets;
+  uint64_t rows_checked = 0;
+  uint64_t audit_entries_checked = 0;
+  // Seq of the audit log's last entry; 0 for an empty log.
+  uint64_t audit_last_seq = 0;
+};
+
+// Checks a node's database in `path` without changing it, the checks of
+// VerifyBackup without a manifest: it opens read-only (recovering the WAL in
+// memory, so a database left by a crash is seen as the next start would see
+// it; no lock is taken); RocksDB's block checksums of every table file; every
+// catalog entry has its dataset version with the stated number of rows (read
+// in full); the audit hash chain verifies from entry 1 to the last one (signed
+// heads against the chain, not their signatures).
+// The node must not write to `path` meanwhile (stop it first).
+// Errors: NotFound when `path` holds no database; DataLoss naming the first
+// mismatch (dataset or audit entry) or for a database without a storage
+// format version; FailedPrecondition for another storage format than this
+// build's; Unavailable for I/O errors.
+absl::StatusOr<DatabaseReport> VerifyDatabase(const std::string& path);
 
 // Verifies the backup in `dir` (VerifyBackup) and copies its database into
 // `data_dir`, which must not exist or be an empty directory (created with

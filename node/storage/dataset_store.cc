@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 
+#include "node/base/log.h"
 #include "node/base/status_macros.h"
 #include "node/storage/key_codec.h"
 #include "node/storage/rocksdb_options.h"
@@ -48,6 +50,9 @@ constexpr size_t kLookupBatch = 4096;
 constexpr uint32_t kMaxChunkRows = uint32_t{1} << 24;
 // The lock file that keeps a second store (in any process) off a directory.
 constexpr char kLockFileName[] = "fednode.lock";
+// Free space a commit must leave on the data directory's filesystem, for
+// audit entries, catalog edits and flushes (Rep::CheckFreeSpace). 1 MiB.
+constexpr uint64_t kFreeSpaceReserveBytes = uint64_t{1} << 20;
 
 absl::Status ValidateDatasetId(absl::string_view id) {
   if (id.empty()) {
@@ -215,9 +220,44 @@ struct DatasetStore::Rep {
   // The big-endian counter under meta `key`; `initial` when unset.
   absl::StatusOr<uint64_t> ReadCounter(const char* key, uint64_t initial) const;
 
+  // Writes `batch` (synced per options.sync_commits). A failed write (the
+  // disk ran full) leaves RocksDB stopped by a background error: every later
+  // write fails with that error, even after space was freed, until
+  // DB::Resume(). So after an I/O error Write resumes the database — Resume
+  // flushes the memtables to a new WAL and fails while the disk is still
+  // full — and, when that worked, writes the batch once more. The first
+  // write after space was freed thus succeeds without a restart.
+  // Errors: ResourceExhausted ("disk full: ...", naming the data directory)
+  // when the disk is full; else as FromRocksDbStatus.
   absl::Status Write(rocksdb::WriteBatch* batch, absl::string_view context) const {
-    return FromRocksDbStatus(db->Write(write_options, batch), context);
+    rocksdb::Status s = db->Write(write_options, batch);
+    if (s.IsIOError()) {
+      const rocksdb::Status resumed = db->Resume();
+      if (resumed.ok()) {
+        s = db->Write(write_options, batch);
+      } else {
+        FEDNODE_LOG(WARNING) << "data directory " << options.path
+                             << ": writes stay stopped after a storage error: "
+                             << resumed.ToString();
+      }
+    }
+    absl::Status status = FromRocksDbStatus(s, context);
+    if (absl::IsResourceExhausted(status)) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(status.message(), "; free space on the data directory's filesystem (",
+                       options.path, ") and try again"));
+    }
+    return status;
   }
+  // Refuses a commit of `batch_bytes` (WriteBatch::GetDataSize) before
+  // anything is written when the data directory's filesystem has less than
+  // about twice that free plus kFreeSpaceReserveBytes: the batch goes to the
+  // WAL and is later flushed into table files while the WAL still exists, and
+  // the reserve keeps room for audit entries and flushes. Writing into a full
+  // disk would only fail halfway and stop RocksDB's writes until Resume.
+  // Errors: ResourceExhausted "disk full: ..." with the sizes in MiB.
+  // When the free space cannot be read, nothing is refused.
+  absl::Status CheckFreeSpace(uint64_t batch_bytes, absl::string_view what) const;
   absl::StatusOr<std::optional<std::string>> Get(const rocksdb::ReadOptions& ro,
                                                  rocksdb::ColumnFamilyHandle* cf,
                                                  const std::string& key) const;
@@ -275,6 +315,23 @@ struct DatasetStore::Rep {
   uint64_t next_segment_id ABSL_GUARDED_BY(mu) = 1;
   uint64_t catalog_seq ABSL_GUARDED_BY(mu) = 0;
 };
+
+absl::Status DatasetStore::Rep::CheckFreeSpace(uint64_t batch_bytes, absl::string_view what) const {
+  struct statvfs fs = {};
+  if (::statvfs(options.path.c_str(), &fs) != 0) {
+    return absl::OkStatus();
+  }
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  const uint64_t needed = 2 * batch_bytes + kFreeSpaceReserveBytes;
+  if (free_bytes >= needed) {
+    return absl::OkStatus();
+  }
+  constexpr uint64_t kMiB = uint64_t{1} << 20;
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "disk full: ", what, " needs about ", (needed + kMiB - 1) / kMiB,
+      " MiB on the data directory's filesystem (", options.path, "), but only ", free_bytes / kMiB,
+      " MiB are free; free space there and try again (nothing was written)"));
+}
 
 absl::Status DatasetStore::Rep::AcquireDirectoryLock() {
   // RocksDB's own LOCK uses fcntl locks, which do not conflict inside one
@@ -916,6 +973,13 @@ absl::StatusOr<std::vector<CommitResult>> DatasetStore::Commit(std::vector<Datas
     return results;
   }
   rep.PutCounters(&batch, next_segment, seq);
+  std::vector<std::string> changed_ids;
+  for (const CommitResult& r : results) {
+    if (!r.unchanged) changed_ids.push_back(r.dataset_id);
+  }
+  FEDNODE_RETURN_IF_ERROR(rep.CheckFreeSpace(
+      batch.GetDataSize(), absl::StrCat("writing dataset", changed_ids.size() == 1 ? " " : "s ",
+                                        absl::StrJoin(changed_ids, ", "))));
   FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, "committing import"));
   rep.next_segment_id = next_segment;
   rep.catalog_seq = seq;

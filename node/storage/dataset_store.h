@@ -9,6 +9,13 @@
 // Thread-safety: safe for concurrent use. Commits are serialized by an
 // internal mutex; snapshots and reads run concurrently with commits and see
 // either the old or the new version, never a mix.
+//
+// A full disk: every write fails with ResourceExhausted ("disk full: ...")
+// and writes nothing; reads go on. RocksDB then stops writes with a
+// background error; the store resumes the database at the next write
+// (DB::Resume), so writes succeed again as soon as space is freed, without
+// reopening. RocksDB's own log goes to the node's log, never to a file on
+// the data disk.
 #pragma once
 
 #include <cstdint>
@@ -184,8 +191,12 @@ class DatasetStore {
   // Errors: InvalidArgument when a table is inconsistent, a schema differs
   // from the current one (append/upsert; naming the column), upsert without
   // primary key, new rows duplicate a primary key among themselves or (append)
-  // an existing row (naming the key values), or an id repeats; ResourceExhausted when the disk is
-  // full; Unavailable for other I/O errors; the make_catalog_entry error as is.
+  // an existing row (naming the key values), or an id repeats; ResourceExhausted
+  // ("disk full: ...", naming the data directory) when the disk is full —
+  // checked before writing: a commit is refused, with the sizes in MiB,
+  // when the data directory's filesystem has less than about twice its size
+  // plus 1 MiB free; Unavailable for other I/O errors; the
+  // make_catalog_entry error as is.
   absl::StatusOr<std::vector<CommitResult>> Commit(std::vector<DatasetWrite> writes);
 
   // The current version of `dataset_id`.

@@ -1,12 +1,16 @@
 #include "node/storage/rocksdb_options.h"
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <vector>
 
 #include "rocksdb/convenience.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/listener.h"
 #include "rocksdb/table.h"
 
+#include "node/base/log.h"
 #include "node/storage/key_codec.h"
 
 namespace fednode::storage {
@@ -26,6 +30,48 @@ rocksdb::CompressionType FirstSupported(std::initializer_list<rocksdb::Compressi
   }
   return rocksdb::kNoCompression;
 }
+
+// RocksDB's info log, written to the node's log (stderr) instead of a LOG
+// file in the data directory: on a full disk the LOG file's writer fails,
+// and Debian's librocksdb (built with assertions) aborts the process at the
+// next line written to it, e.g. when the background error itself is logged.
+class RocksDbLogger : public rocksdb::Logger {
+ public:
+  RocksDbLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buf[1024];
+    std::vsnprintf(buf, sizeof(buf), format, ap);  // truncates long lines
+    absl::string_view line(buf);
+    while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+      FEDNODE_LOG(ERROR) << "rocksdb: " << line;
+    } else if (level >= rocksdb::InfoLogLevel::WARN_LEVEL) {
+      FEDNODE_LOG(WARNING) << "rocksdb: " << line;
+    } else {
+      FEDNODE_LOG(INFO) << "rocksdb: " << line;
+    }
+  }
+};
+
+// Turns off RocksDB's automatic recovery from "no space" background errors.
+// That recovery (in its SstFileManager) waits until the free space exceeds
+// the sum of all write buffers, which a small disk may never have, and while
+// it waits DB::Resume() returns Busy. DatasetStore resumes the database
+// itself at the next write instead (dataset_store.cc, Rep::Write).
+class NoSpaceRecoveryListener : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status bg_error,
+                            bool* auto_recovery) override {
+    if (bg_error.IsNoSpace()) *auto_recovery = false;
+    bg_error.PermitUncheckedError();
+  }
+};
 
 }  // namespace
 
@@ -60,10 +106,19 @@ rocksdb::DBOptions MakeDbOptions(const DatasetStoreOptions& options) {
   // flushed; this forces flushes of rarely written families (meta, catalog)
   // so the WAL stays small.
   o.max_total_wal_size = 4 * options.write_buffer_bytes;
-  // RocksDB's own LOG: warnings only, few small files.
+  // RocksDB's own log: warnings and errors only, into the node's log (see
+  // RocksDbLogger: no LOG file on the data disk).
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  o.keep_log_file_num = 3;
-  o.max_log_file_size = size_t{1} << 20;
+  o.info_log = std::make_shared<RocksDbLogger>();
+  // After a background error (e.g. the disk ran full) writes stop until
+  // DB::Resume(); DatasetStore calls it, not RocksDB's own recovery.
+  o.listeners.push_back(std::make_shared<NoSpaceRecoveryListener>());
+  // No fallocate: RocksDB would otherwise reserve 1.1 x the largest write
+  // buffer for every WAL and 4 MiB for the MANIFEST up front (13 MiB for an
+  // idle node at the defaults). On a small disk that space counts as used,
+  // and the free-space check before a commit (dataset_store.cc) should see
+  // what the files really take.
+  o.allow_fallocate = false;
   // No manual WAL flush: every write reaches the WAL before Write returns
   // (and is fsynced when WriteOptions.sync, see DatasetStoreOptions).
   o.manual_wal_flush = false;

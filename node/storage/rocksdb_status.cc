@@ -45,6 +45,9 @@ absl::Status FromRocksDbStatus(const rocksdb::Status& s, absl::string_view conte
   if (!context.empty()) {
     message = absl::StrCat(context, ": ", message);
   }
+  if (code == absl::StatusCode::kResourceExhausted) {
+    message = absl::StrCat("disk full: ", message);
+  }
   return absl::Status(code, message);
 }
 

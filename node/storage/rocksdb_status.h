@@ -14,7 +14,8 @@
 namespace fednode::storage {
 
 // Maps `s` to an absl::Status with the code below and the message
-// "<context>: <s.ToString()>" ("<s.ToString()>" when context is empty).
+// "<context>: <s.ToString()>" ("<s.ToString()>" when context is empty),
+// prefixed with "disk full: " for ResourceExhausted.
 //   ok                              -> OK
 //   NotFound                        -> NotFound
 //   Corruption                      -> DataLoss

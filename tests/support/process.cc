@@ -6,11 +6,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 
 extern char** environ;
@@ -51,9 +53,9 @@ int WaitUntil(pid_t pid, absl::Time deadline, bool* exited) {
 }  // namespace
 
 RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
-  static int counter = 0;
+  static std::atomic<int> counter{0};  // Run may be called from several threads
   std::string base = absl::StrCat(std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp",
-                                  "/fednode-run-", getpid(), "-", counter++);
+                                  "/fednode-run-", getpid(), "-", counter.fetch_add(1));
   std::string out_path = base + ".out", err_path = base + ".err";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -84,6 +86,24 @@ RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
   unlink(out_path.c_str());
   unlink(err_path.c_str());
   return result;
+}
+
+std::vector<std::string> OutputLines(const std::string& text) {
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  for (auto& l : lines) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+  }
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  return lines;
+}
+
+std::string WriteNodeConfig(const std::string& path, const std::string& data_dir,
+                            const std::string& admin_socket) {
+  std::ofstream(path) << "member_ags: \"06531005\"\n"
+                      << "member_name: \"Gießen, Universitätsstadt\"\n"
+                      << "data_dir: \"" << data_dir << "\"\n"
+                      << "admin_socket: \"" << admin_socket << "\"\n";
+  return path;
 }
 
 NodeProcess::NodeProcess(std::string binary, std::string config_path, std::string log_path)

@@ -20,7 +20,17 @@ struct RunResult {
 };
 
 // Runs argv[0] with the arguments, waits at most `timeout` (then SIGKILL).
+// Safe to call from several threads at once.
 RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout = absl::Seconds(120));
+
+// The lines of a program's output, without "\n" or "\r\n" ends; no empty
+// last line.
+std::vector<std::string> OutputLines(const std::string& text);
+
+// Writes the smallest node config (member 06531005 Gießen, no federation)
+// with `data_dir` and `admin_socket` to `path`; returns `path`.
+std::string WriteNodeConfig(const std::string& path, const std::string& data_dir,
+                            const std::string& admin_socket);
 
 // A fednode process. Start() writes its stderr to `log_path`.
 class NodeProcess {
