@@ -279,4 +279,42 @@ absl::StatusOr<MergedTable> Merge(const PartialPlan& partial,
   return table;
 }
 
+std::vector<v1::PartialAggregate> MergeablePartials(
+    const PartialPlan& partial, const MergeOptions& options,
+    const std::vector<std::optional<v1::PartialAggregate>>& partials,
+    std::vector<std::string>* rejected) {
+  rejected->assign(partials.size(), "");
+  std::vector<size_t> present;
+  for (size_t i = 0; i < partials.size(); ++i) {
+    if (partials[i].has_value()) present.push_back(i);
+  }
+  std::vector<v1::PartialAggregate> accepted;
+  if (present.empty()) return accepted;
+  size_t basis = present.front();
+  int best = -1;
+  for (size_t i : present) {
+    int partners = 0;
+    for (size_t j : present) {
+      if (i == j) continue;
+      std::vector<v1::PartialAggregate> pair = {*partials[i], *partials[j]};
+      partners += Merge(partial, pair, options).ok() ? 1 : 0;
+    }
+    if (partners > best) {
+      best = partners;
+      basis = i;
+    }
+  }
+  accepted.push_back(*partials[basis]);
+  for (size_t i : present) {
+    if (i == basis) continue;
+    accepted.push_back(*partials[i]);
+    absl::Status merged = Merge(partial, accepted, options).status();
+    if (!merged.ok()) {
+      accepted.pop_back();
+      (*rejected)[i] = std::string(merged.message());
+    }
+  }
+  return accepted;
+}
+
 }  // namespace fednode::aggregate

@@ -120,4 +120,18 @@ absl::StatusOr<MergedTable> Merge(const PartialPlan& partial,
                                   absl::Span<const v1::PartialAggregate> partials,
                                   const MergeOptions& options = {});
 
+// MergeablePartials()
+//
+// The partials of `partials` (indexed by member; nullopt: no answer) that
+// merge with each other, so that one member whose values do not fit (a
+// column of another type under the same schema id) does not fail the whole
+// statistic. The partial that merges pairwise with the most others is the
+// basis; the others join in index order when Merge() still succeeds with
+// them. (*rejected)[i] (resized to partials.size()) is empty for an accepted
+// or absent partial, else the reason from Merge().
+std::vector<v1::PartialAggregate> MergeablePartials(
+    const PartialPlan& partial, const MergeOptions& options,
+    const std::vector<std::optional<v1::PartialAggregate>>& partials,
+    std::vector<std::string>* rejected);
+
 }  // namespace fednode::aggregate

@@ -413,6 +413,19 @@ grpc::Status AdminServiceImpl::AggregateFederation(
     return Audited(absl::FailedPreconditionError("no agreement installed"), op, "");
   }
   const agreement::v1::Agreement& a = signed_agreement->agreement();
+  bool county = false;
+  for (const auto& m : a.members()) {
+    county =
+        county || (m.ags() == ctx_.federation->own_ags() && m.role() == agreement::v1::ROLE_COUNTY);
+  }
+  if (!county) {
+    return Audited(absl::FailedPreconditionError(absl::StrCat(
+                       "regional statistics are computed on the county's node (ROLE_COUNTY in "
+                       "agreement ",
+                       a.agreement_id(), " v", a.version(), "); this node is member ",
+                       ctx_.federation->own_ags(), ": ask a neighbour with fedctl query --peer")),
+                   op, "");
+  }
   if (request->conforms_to().empty()) {
     return Audited(absl::InvalidArgumentError("conforms_to: required (the schema id of the "
                                               "members' datasets)"),
@@ -517,14 +530,25 @@ grpc::Status AdminServiceImpl::AggregateFederation(
   }
   for (auto& t : calls) t.join();
 
-  std::vector<aggregate::v1::PartialAggregate> answered;
-  for (auto& p : partials) {
-    if (p.has_value()) answered.push_back(*std::move(p));
+  aggregate::MergeOptions merge_options;
+  merge_options.group_by_member = request->group_by_member();
+  std::vector<std::string> mismatch(partials.size());
+  std::vector<aggregate::v1::PartialAggregate> answered =
+      aggregate::MergeablePartials(*partial_plan, merge_options, partials, &mismatch);
+  for (size_t i = 0; i < mismatch.size(); ++i) {
+    if (mismatch[i].empty()) continue;
+    outcomes[i].outcome = aggregate::Outcome::kSchemaMismatch;
+    outcomes[i].reason = mismatch[i];
   }
   absl::StatusOr<aggregate::Coverage> coverage = aggregate::ComputeCoverage(expected, outcomes);
   if (!coverage.ok()) return Audited(coverage.status(), op, request->conforms_to());
-  aggregate::MergeOptions merge_options;
-  merge_options.group_by_member = request->group_by_member();
+  if (answered.empty()) {
+    // Nothing to show: an empty table with suppression marks would suggest
+    // that there are confidential figures.
+    return Audited(absl::FailedPreconditionError(absl::StrCat("no member contributed data: ",
+                                                              aggregate::CoverageLine(*coverage))),
+                   op, request->conforms_to());
+  }
   absl::StatusOr<aggregate::MergedTable> merged =
       aggregate::Merge(*partial_plan, answered, merge_options);
   if (!merged.ok()) return Audited(merged.status(), op, request->conforms_to());

@@ -348,6 +348,22 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
     return Conclude(host_, e, decision, std::move(reason), std::move(status));
   };
 
+  // Partial aggregates carry every group with its unit count, unsuppressed:
+  // they go to the county, which merges them and applies disclosure control
+  // before anyone sees a figure. Other members ask with Query, whose answer
+  // the holder suppresses itself.
+  bool county = false;
+  for (const auto& m : c->agreement->agreement().members()) {
+    county = county || (m.ags() == c->member.ags && m.role() == agreement::v1::ROLE_COUNTY);
+  }
+  if (!county) {
+    const std::string reason =
+        absl::StrCat("partial aggregates are released to the county (ROLE_COUNTY) only; ",
+                     c->member.ags, " may ask with Query, whose result the holder suppresses");
+    return finish(audit::v1::DECISION_DENY, reason,
+                  grpc::Status(grpc::StatusCode::PERMISSION_DENIED, reason));
+  }
+
   // The member's own dataset of that kind. Looked up in our catalog, but the
   // decision below reads the same whether or not one exists.
   std::string dataset_id;

@@ -29,8 +29,14 @@ absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> PeerCha
   const std::string own_pin = host_->stager()->current().spki_sha256;
   absl::MutexLock lock(&mu_);
   Peer& peer = peers_[ags];
-  if (peer.stub == nullptr || peer.endpoint != member->endpoint() || peer.own_pin != own_pin) {
+  // A new agreement version gets new connections too: the server's identity
+  // is checked at the TLS handshake, against the pins of the version then in
+  // force.
+  const uint64_t version = signed_agreement->agreement().version();
+  if (peer.stub == nullptr || peer.endpoint != member->endpoint() || peer.own_pin != own_pin ||
+      peer.agreement_version != version) {
     peer.own_pin = own_pin;
+    peer.agreement_version = version;
     grpc::ChannelArguments args;
     // Keepalive both sides accept: gRPC servers by default refuse pings
     // more often than every 5 minutes without calls; 60 s with calls only.

@@ -1,8 +1,9 @@
 // PeerChannels: one long-lived mutual-TLS channel per member of the
 // agreement (a new TLS connection costs milliseconds of CPU, so never one per
 // call). A channel verifies that the server it reaches is the member expected
-// at that endpoint (federation/identity). Channels are rebuilt when the
-// agreement changes a member's endpoint.
+// at that endpoint (federation/identity). Channels are rebuilt when a new
+// agreement version is in force (pins may have changed) and when the node's
+// own key rotates.
 //
 // Layer: node/server (speaks gRPC). Safe for concurrent use.
 #pragma once
@@ -82,7 +83,8 @@ class PeerChannels {
   absl::flat_hash_map<std::string, Health> health_ ABSL_GUARDED_BY(mu_);
   struct Peer {
     std::string endpoint;
-    std::string own_pin;  // of the credentials the channel was made with
+    std::string own_pin;             // of the credentials the channel was made with
+    uint64_t agreement_version = 0;  // in force when the channel was made
     std::shared_ptr<grpc::Channel> channel;
     std::shared_ptr<federation::v1::FederationService::Stub> stub;
   };

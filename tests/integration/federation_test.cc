@@ -390,6 +390,15 @@ std::string JsonNumber(const nlohmann::json& j) {
   return j.dump();
 }
 
+TEST_F(FederationTest, NoContributionIsAnErrorNotAnEmptyTable) {
+  RunResult r = Fedctl(
+      kCounty, {"aggregate", "--conforms-to", "urn:fednode:schema:gibt-es-nicht:v1", "--purpose",
+                "regionalstatistik", "--deadline", "10", "SELECT COUNT(*) AS n FROM x"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("no member contributed data: partial: "));
+}
+
 TEST_F(FederationTest, MergedAggregateEqualsTheUnionComputedOnOneNodeAndInCpp) {
   Aggregated a = Aggregate(kByCategory);
   ASSERT_EQ(a.run.exit_code, 0);

@@ -412,6 +412,29 @@ TEST_F(TrustTest, RateLimitsRefuseAFloodingMemberAndCapTheRefusalAuditLog) {
   EXPECT_EQ(refusals_accounted, 31);
 }
 
+TEST_F(TrustTest, PartialAggregatesAreReleasedToTheCountyOnly) {
+  // Lich holds an aggregate grant on the car park, but unsuppressed partial
+  // aggregates (with their unit counts) are for the county's merge only.
+  auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  federation::v1::AggregateRequest req;
+  *req.mutable_plan() = HourlyOccupancy();
+  req.set_conforms_to("urn:fednode:schema:parkhaus-belegung:v1");
+  req.set_purpose("verkehrsplanung");
+  federation::v1::AggregateResponse resp;
+  grpc::Status s = lich->Aggregate(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("released to the county (ROLE_COUNTY) only"));
+  EXPECT_EQ(resp.partial().groups_size(), 0);
+  EXPECT_TRUE(AuditHas(kLich, "deny", "released to the county (ROLE_COUNTY) only"));
+  // And a municipality's node does not compute regional statistics.
+  RunResult r = Fedctl({"aggregate", "--conforms-to", "urn:fednode:schema:parkhaus-belegung:v1",
+                        "SELECT COUNT(*) FROM parkhaus_rathaus"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr("regional statistics are computed on the county's node"));
+}
+
 TEST_F(TrustTest, MemberWithoutGrantIsDeniedAndCannotLearnWhetherADatasetExists) {
   auto allendorf = Client(port_, &members_[kAllendorf], pki_.fed.cert_pem);
   query::v1::QueryPlan existing = HourlyOccupancy();

@@ -333,6 +333,32 @@ TEST(MergeTest, RejectsDuplicateMembersAndTamperedPartials) {
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
 }
 
+TEST(MergeTest, AMemberWhoseValuesDoNotFitIsLeftOutAndNamedNotFatal) {
+  absl::StatusOr<PartialPlan> pp = ToPartialPlan(FullPlan());
+  ASSERT_THAT(pp.status(), IsOk());
+  std::vector<std::optional<v1::PartialAggregate>> partials(4);
+  for (int i : {0, 2, 3}) {
+    absl::StatusOr<v1::PartialAggregate> p =
+        MemberPartial(*pp, absl::StrCat("0653100", i + 1), {{"A", false, i + 1, false, 1.5, "a"}});
+    ASSERT_THAT(p.status(), IsOk());
+    partials[i] = *p;
+  }
+  // Member 1 (first in order) sends its group key as a number: it does not
+  // fit the others and must not become the basis either.
+  partials[0]->mutable_groups(0)->mutable_key(0)->set_int64_value(7);
+  std::vector<std::string> rejected;
+  std::vector<v1::PartialAggregate> ok = MergeablePartials(*pp, {}, partials, &rejected);
+  ASSERT_EQ(ok.size(), 2u);
+  EXPECT_THAT(rejected[0], ::testing::Not(::testing::IsEmpty()));
+  EXPECT_THAT(rejected[1], ::testing::IsEmpty());  // no answer
+  EXPECT_THAT(rejected[2], ::testing::IsEmpty());
+  EXPECT_THAT(rejected[3], ::testing::IsEmpty());
+  absl::StatusOr<MergedTable> t = Merge(*pp, ok);
+  ASSERT_THAT(t.status(), IsOk());
+  EXPECT_THAT(Merge(*pp, {*partials[0], *partials[2]}).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+}
+
 // ---------------------------------------------------------------------------
 // Disclosure control
 
