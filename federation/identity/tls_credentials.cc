@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_certificate_verifier.h"
 #include "grpcpp/security/tls_credentials_options.h"
@@ -66,6 +67,13 @@ absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,
                                                   const agreement::v1::Agreement& agreement,
                                                   absl::string_view expected_ags, absl::Time now) {
   OwnCredentials c;
+  // A private key others can read is not private: refused, as ssh does.
+  struct stat st {};
+  if (::stat(files.key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(files.key_file, ": the private key is readable by group or others (mode ",
+                     absl::StrFormat("%04o", st.st_mode & 07777), "); chmod 600 it"));
+  }
   FEDNODE_ASSIGN_OR_RETURN(c.key_pem, ReadFile(files.key_file));
   FEDNODE_ASSIGN_OR_RETURN(c.cert_pem, ReadFile(files.cert_file));
   if (!files.chain_file.empty()) {

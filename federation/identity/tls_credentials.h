@@ -52,7 +52,8 @@ struct OwnCredentials {
 // agreement's trust anchors (so the chain is complete); the certificate names
 // `expected_ags`; its key is pinned for that member in `agreement`.
 // Errors: NotFound for a missing file; InvalidArgument for unparseable PEM or
-// a key that does not match; FailedPrecondition for an incomplete or
+// a key that does not match; FailedPrecondition for a key file readable by
+// group or others (mode & 077), an incomplete or
 // untrusted chain, an expired or revoked certificate, another member's AGS,
 // an unpinned key, or an agreement without trust anchors.
 absl::StatusOr<OwnCredentials> LoadOwnCredentials(const TlsFiles& files,

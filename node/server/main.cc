@@ -7,6 +7,7 @@
 // SIGTERM or SIGINT drains calls in flight and exits 0; SIGHUP re-reads the
 // TLS key and certificate. Logs go to stderr.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <iostream>
@@ -103,6 +104,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // NOLINT: a vanished client must not kill the node
+  // Every file the node creates (database, staged credentials, backups) is
+  // for its own user only.
+  umask(077);
 
   fednode::server::NodeServerOptions options;
   options.config = *config;

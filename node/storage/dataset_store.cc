@@ -922,7 +922,12 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
   }
   std::error_code ec;
   if (options.create_if_missing) {
-    std::filesystem::create_directories(options.path, ec);
+    // Owner only: the directory holds all of the member's data and its
+    // audit log.
+    if (std::filesystem::create_directories(options.path, ec) && !ec) {
+      std::filesystem::permissions(options.path, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, ec);
+    }
     if (ec) {
       return absl::UnavailableError(
           absl::StrCat("creating data directory ", options.path, ": ", ec.message()));

@@ -7,6 +7,7 @@
 // test clients present the certificates of other members (or bad ones)
 // directly to its federation port.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -346,8 +347,10 @@ TEST_F(TrustTest, RateLimitsRefuseAFloodingMemberAndCapTheRefusalAuditLog) {
   WriteConfig(dir_.File("giessen.textproto"), dir_.File("node.crt"),
               "  member_rate_limit { per_second: 1 burst: 5 }\n"
               "  refusal_audit_rate_limit { per_second: 1 burst: 3 }\n");
+  std::remove(dir_.File("port").c_str());  // the restarted node writes its new port
   ASSERT_TRUE(node_->Start({FEDCTL_BIN, "--socket", socket_, "status"})) << node_->Log();
-  port_ = ReadPort();
+  for (int i = 0; i < 200 && (port_ = ReadPort()) == 0; ++i) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_GT(port_, 0) << node_->Log();
   const size_t entries_before = AuditEntries().size();
 
   // Lich floods: the burst is admitted, the rest refused with
@@ -668,6 +671,17 @@ TEST_F(TrustTest, NodeRefusesToStartWithBrokenOwnCredentials) {
                             absl::Seconds(30));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("does not verify to the agreement's trust anchors"));
+  // A private key readable by others.
+  ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("chain.crt"), pki_.fed.cert_pem, 0644).ok());
+  ASSERT_EQ(::chmod(dir_.File("node.key").c_str(), 0640), 0);
+  r = fednode::testing::Run({FEDNODE_BIN, "--config", dir_.File("giessen.textproto")},
+                            absl::Seconds(30));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("the private key is readable by group or others (mode 0640)"));
+  // The data directory the node made is its user's only.
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.File("data").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 077, 0u);
 }
 
 TEST_F(TrustTest, AuditLogVerifiesAfterTheTraffic) {
