@@ -820,6 +820,7 @@ void PrintBackupReport(const server::BackupReport& r) {
             << "datasets: " << r.datasets_checked << " (" << r.rows_checked
             << " rows read), catalog and data agree\n"
             << "audit:    " << r.audit_entries_checked << " entries, hash chain verified\n";
+  for (const std::string& note : r.notes) std::cout << "note:     " << note << "\n";
 }
 
 int CmdBackupCreate(Client& client, const std::string& dir) {
@@ -856,19 +857,21 @@ int CmdBackupVerify(const std::string& dir) {
 }
 
 int CmdBackupRestore(const Globals& g, const std::string& dir, std::string data_dir) {
-  if (data_dir.empty() && !g.config.empty()) {
+  std::string member;
+  if (!g.config.empty()) {
     absl::StatusOr<config::v1::NodeConfig> config = server::LoadConfig(g.config);
     if (!config.ok()) {
       std::cerr << "fedctl: " << config.status().message() << "\n";
       return kExitUsage;
     }
-    data_dir = config->data_dir();
+    member = config->member_ags();
+    if (data_dir.empty()) data_dir = config->data_dir();
   }
   if (data_dir.empty()) {
     std::cerr << "fedctl: backup restore needs --data-dir DIR or --config FILE (its data_dir)\n";
     return kExitUsage;
   }
-  absl::StatusOr<server::BackupReport> r = server::RestoreBackup(dir, data_dir);
+  absl::StatusOr<server::BackupReport> r = server::RestoreBackup(dir, data_dir, member);
   if (!r.ok()) {
     std::cerr << "fedctl: restore refused: " << r.status().message() << "\n";
     return kExitFailed;

@@ -643,6 +643,7 @@ grpc::Status AdminServiceImpl::CreateBackup(grpc::ServerContext* /*context*/,
   source.store = node_->store();
   source.member_ags = node_->config().member_ags();
   source.member_name = node_->config().member_name();
+  source.data_dir = node_->config().data_dir();
   if (ctx_.federation != nullptr && ctx_.federation->stager() != nullptr) {
     source.node_certificate_pem = ctx_.federation->stager()->current().cert_pem;
   }

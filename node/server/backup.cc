@@ -29,10 +29,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// A filesystem error of the backup's own paths: the disk being full, or a
+// path the operator must fix (missing, not writable, not a directory) — not
+// an unreachable node.
 absl::Status IoError(absl::string_view what, const fs::path& p, const std::error_code& ec) {
   std::string msg = absl::StrCat(what, " ", p.string(), ": ", ec.message());
-  if (ec == std::errc::no_space_on_device) return absl::ResourceExhaustedError(msg);
-  return absl::UnavailableError(msg);
+  if (ec == std::errc::no_space_on_device) {
+    return absl::ResourceExhaustedError(absl::StrCat("disk full: ", msg));
+  }
+  return absl::FailedPreconditionError(msg);
 }
 
 // `dir` must not exist (it is created, mode 0700) or be an empty directory.
@@ -48,6 +53,8 @@ absl::Status PrepareEmptyDirectory(const fs::path& dir, absl::string_view role, 
       return absl::AlreadyExistsError(
           absl::StrCat(role, " ", dir.string(), " is not empty; choose a new or empty directory"));
     }
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+    if (ec) return IoError("setting permissions of", dir, ec);
     return absl::OkStatus();
   }
   if (!fs::create_directories(dir, ec) || ec) return IoError("creating", dir, ec);
@@ -123,6 +130,17 @@ absl::Status ReadAuditHead(storage::DatasetStore* store, node::v1::BackupManifes
   m->set_audit_last_seq(last->first);
   m->set_audit_last_hash(e.hash());
   return absl::OkStatus();
+}
+
+// The agreement stored in `store` (id and version), if any.
+void ReadAgreementVersion(storage::DatasetStore* store, node::v1::BackupManifest* m) {
+  absl::StatusOr<std::string> stored = store->GetMeta("agreement");
+  if (!stored.ok()) return;
+  absl::StatusOr<agreement::v1::SignedAgreement> parsed =
+      agreement::ParseAgreement(*stored, "stored agreement");
+  if (!parsed.ok()) return;
+  m->set_agreement_id(parsed->agreement().agreement_id());
+  m->set_agreement_version(parsed->agreement().version());
 }
 
 absl::Status WriteManifest(const fs::path& dir, const node::v1::BackupManifest& m) {
@@ -242,6 +260,16 @@ absl::StatusOr<node::v1::BackupManifest> CreateBackup(const BackupSource& source
     return absl::InvalidArgumentError(absl::StrCat(
         "backup directory ", dir_text, " must be an absolute path (the node resolves it)"));
   }
+  if (!source.data_dir.empty()) {
+    const fs::path data = fs::weakly_canonical(source.data_dir);
+    const fs::path target = fs::weakly_canonical(dir);
+    const auto [d, t] = std::mismatch(data.begin(), data.end(), target.begin(), target.end());
+    if (d == data.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("backup directory ", dir_text, " lies inside the data directory ",
+                       source.data_dir, "; a backup belongs on another disk, at least outside it"));
+    }
+  }
   bool created = false;
   FEDNODE_RETURN_IF_ERROR(PrepareEmptyDirectory(dir, "backup directory", &created));
   bool done = false;
@@ -278,6 +306,7 @@ absl::StatusOr<node::v1::BackupManifest> CreateBackup(const BackupSource& source
       d->set_row_count(e.row_count());
     }
     FEDNODE_RETURN_IF_ERROR(ReadAuditHead(copy.get(), &m));
+    ReadAgreementVersion(copy.get(), &m);
   }
   // Hashed after the read-only open is closed, which writes nothing.
   FEDNODE_ASSIGN_OR_RETURN(std::vector<std::string> files, ListFiles(db));
@@ -331,6 +360,17 @@ absl::StatusOr<BackupReport> VerifyBackup(const std::string& dir_text) {
     return absl::DataLossError(absl::StrCat("storage format version ", copy->format_version(),
                                             " differs from the manifest's ", m.format_version()));
   }
+  // The manifest is plain text: the member it names must be the one whose
+  // data the copy holds.
+  absl::StatusOr<std::string> owner = copy->GetMeta("member_ags");
+  if (owner.ok() && *owner != m.member_ags()) {
+    return absl::DataLossError(absl::StrCat("the manifest names member ", m.member_ags(),
+                                            ", but the database holds the data of ", *owner));
+  }
+  if (m.node_certificate_pem().empty()) {
+    report.notes.push_back(
+        "audit head signatures were not checked: the manifest holds no node certificate");
+  }
   // Heads signed by an earlier key (before a rotation) are checked against
   // the chain only, as on the node.
   const std::string cert = m.node_certificate_pem();
@@ -361,8 +401,15 @@ absl::StatusOr<DatabaseReport> VerifyDatabase(const std::string& path) {
 }
 
 absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir_text,
-                                           const std::string& data_dir_text) {
+                                           const std::string& data_dir_text,
+                                           const std::string& expected_member) {
   FEDNODE_ASSIGN_OR_RETURN(BackupReport report, VerifyBackup(dir_text));
+  if (!expected_member.empty() && expected_member != report.manifest.member_ags()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the backup holds the data of member ", report.manifest.member_ags(), " (",
+                     report.manifest.member_name(), "), not of ", expected_member,
+                     " whose node the configuration describes"));
+  }
   const fs::path data_dir(data_dir_text);
   bool created = false;
   FEDNODE_RETURN_IF_ERROR(PrepareEmptyDirectory(data_dir, "data directory", &created));
@@ -386,6 +433,13 @@ absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir_text,
     // Its change sequences may repeat ones the peers harvested from the
     // database it replaces: a new epoch makes them harvest it in full.
     FEDNODE_RETURN_IF_ERROR(RenewCatalogEpoch(store.get()));
+  }
+  if (report.manifest.agreement_version() > 0) {
+    report.notes.push_back(absl::StrCat(
+        "the restored node runs agreement ", report.manifest.agreement_id(), " v",
+        report.manifest.agreement_version(),
+        " as of the backup; if a later version was installed since, install it again (fedctl "
+        "agreement update FILE) before the node serves the federation"));
   }
   done = true;
   return report;

@@ -36,6 +36,8 @@ struct BackupSource {
   // The node's certificate (PEM), recorded for checking signed audit heads;
   // may be empty.
   std::string node_certificate_pem;
+  // The live data directory: a backup inside it is refused. May be empty.
+  std::string data_dir;
 };
 
 // Takes a backup of the running node into `dir` (absolute path; it must not
@@ -58,6 +60,9 @@ struct BackupReport {
   uint64_t datasets_checked = 0;
   uint64_t rows_checked = 0;
   uint64_t audit_entries_checked = 0;
+  // What the operator must know, e.g. that audit signatures were not
+  // checked, or which agreement version a restored node runs.
+  std::vector<std::string> notes;
 };
 
 // Checks the backup in `dir` without changing it: the manifest parses; every
@@ -112,6 +117,9 @@ absl::StatusOr<DatabaseReport> VerifyDatabase(const std::string& path);
 // Errors: as VerifyBackup; AlreadyExists when `data_dir` is not empty;
 // ResourceExhausted when the disk is full; Unavailable for I/O errors. On
 // error after copying began, `data_dir` is removed again.
-absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir, const std::string& data_dir);
+// When `expected_member` is set (the AGS of the configuration the restore is
+// for), a backup of another member is refused (FailedPrecondition).
+absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir, const std::string& data_dir,
+                                           const std::string& expected_member = "");
 
 }  // namespace fednode::server

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     // Everything the node needs, checked without starting it; every problem
     // named, exit 1 when there is one.
     const fednode::server::SetupReport report = fednode::server::CheckSetup(*config, absl::Now());
-    std::cout << path << ": configuration valid (member " << config->member_ags() << ", "
+    std::cout << path << ": configuration parses (member " << config->member_ags() << ", "
               << config->member_name() << ")\n";
     for (const std::string& note : report.notes) std::cout << "  " << note << "\n";
     for (const std::string& problem : report.problems) {

@@ -47,6 +47,16 @@ std::optional<agreement::v1::SignedAgreement> CheckDataDir(const config::v1::Nod
         absl::StrCat("data_dir ", config.data_dir(), ": does not exist yet; created at start"));
     return std::nullopt;
   }
+  if (!fs::is_directory(config.data_dir(), ec)) {
+    report->problems.push_back(
+        absl::StrCat("data_dir ", config.data_dir(), ": is not a directory"));
+    return std::nullopt;
+  }
+  if (fs::is_empty(config.data_dir(), ec)) {
+    report->notes.push_back(
+        absl::StrCat("data_dir ", config.data_dir(), ": empty; the database is created at start"));
+    return std::nullopt;
+  }
   storage::DatasetStoreOptions o;
   o.path = config.data_dir();
   o.create_if_missing = false;

@@ -220,6 +220,37 @@ TEST_F(BackupTest, DamagedIncompleteAndMisusedBackupsAreRefusedWithTheReason) {
   EXPECT_THAT(VerifyBackup(dir_.File("nowhere")).status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("does not exist")));
 
+  // A manifest edited to name another member.
+  ASSERT_THAT(store_->PutMeta("member_ags", "06531005"), IsOk());
+  ASSERT_THAT(CreateBackup(Source(), dir_.File("owned")).status(), IsOk());
+  fs::copy(dir_.File("owned"), dir_.File("renamed"), fs::copy_options::recursive);
+  {
+    const std::string path = dir_.File(absl::StrCat("renamed/", kBackupManifestName));
+    std::ifstream in(path);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("06531005"), 8, "06531011");
+    std::ofstream(path, std::ios::trunc) << text;
+  }
+  EXPECT_THAT(VerifyBackup(dir_.File("renamed")).status(),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("names member 06531011, but the database holds the data of "
+                                 "06531005")));
+  // Restoring one member's backup for another member's node.
+  EXPECT_THAT(RestoreBackup(dir_.File("owned"), dir_.File("r3"), "06531011").status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("holds the data of member 06531005")));
+  EXPECT_FALSE(fs::exists(dir_.File("r3")));
+  // A backup inside the live data directory.
+  BackupSource inside = Source();
+  inside.data_dir = dir_.File("data");
+  EXPECT_THAT(CreateBackup(inside, dir_.File("data/backup")).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inside the data directory")));
+  // An existing empty directory open to all becomes owner-only.
+  fs::create_directory(dir_.File("open"));
+  fs::permissions(dir_.File("open"), fs::perms::all);
+  ASSERT_THAT(CreateBackup(Source(), dir_.File("open")).status(), IsOk());
+  EXPECT_EQ(fs::status(dir_.File("open")).permissions(), fs::perms::owner_all);
+
   // The untouched backup still verifies and restores.
   EXPECT_THAT(RestoreBackup(dir_.File("b"), dir_.File("r2")).status(), IsOk());
 }

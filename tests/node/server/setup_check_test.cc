@@ -123,6 +123,10 @@ TEST_F(SetupCheckTest, WithoutDataOrAgreementTheNodeCanStartAndSaysSo) {
   EXPECT_THAT(r.problems, IsEmpty());
   EXPECT_THAT(r.notes, Contains(HasSubstr("does not exist yet; created at start")));
   EXPECT_THAT(r.notes, Contains(HasSubstr("no agreement installed")));
+  ASSERT_EQ(::mkdir(dir_.File("data").c_str(), 0700), 0);  // prepared by the operator
+  r = CheckSetup(config_, now_);
+  EXPECT_THAT(r.problems, IsEmpty());
+  EXPECT_THAT(r.notes, Contains(HasSubstr("empty; the database is created at start")));
 }
 
 TEST_F(SetupCheckTest, EveryBrokenPartIsNamed) {
