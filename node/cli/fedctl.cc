@@ -673,9 +673,9 @@ int CmdPingPeer(Client& client, const std::string& peer) {
   node::v1::PingPeerResponse r;
   grpc::Status s = client.stub()->PingPeer(&ctx, req, &r);
   if (!s.ok()) return client.Fail(s);
-  std::cout << "member " << r.peer_ags() << " answered in " << r.round_trip_ms()
-            << " ms; it runs agreement version " << r.peer_agreement_version() << " and sees us as "
-            << r.seen_as() << "\n";
+  std::cout << "member " << r.peer_ags() << " answered in "
+            << absl::StrFormat("%.1f", r.round_trip_ms()) << " ms; it runs agreement version "
+            << r.peer_agreement_version() << " and sees us as " << r.seen_as() << "\n";
   return 0;
 }
 

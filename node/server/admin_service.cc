@@ -182,6 +182,11 @@ grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
   CallStop stop(context);
   absl::StatusOr<query::v1::ResultSet> result = node_->Query(*request, stop.Options());
   std::string dataset = request->has_plan() ? request->plan().dataset_id() : "";
+  if (dataset.empty() && !request->sql().empty()) {
+    // The audit entry names the dataset of a SQL query too.
+    absl::StatusOr<query::v1::QueryPlan> parsed = query::ParseSql(request->sql());
+    if (parsed.ok()) dataset = parsed->dataset_id();
+  }
   if (!result.ok()) return Audited(result.status(), "admin.Query", dataset);
   grpc::Status audited = Audited(absl::OkStatus(), "admin.Query", dataset, result->rows_size());
   if (!audited.ok()) return audited;
