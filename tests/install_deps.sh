@@ -11,6 +11,7 @@ PACKAGES=(
   libicu-dev nlohmann-json3-dev libcsv-dev libpg-query-dev libcli11-dev
   clang-14 libclang-rt-14-dev  # tests/fuzz: clang with the libFuzzer runtime
   jq                           # deploy/county_demo.sh: splits the bathing-water file by city
+  python3 python3-yaml         # tests/deploy: parses the Kubernetes manifest
 )
 
 missing=()

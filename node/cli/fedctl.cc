@@ -45,6 +45,7 @@
 #include "node/query/format.h"
 #include "node/server/backup.h"
 #include "node/server/config.h"
+#include "proto/health/v1/health.grpc.pb.h"
 #include "proto/node/v1/admin.grpc.pb.h"
 
 namespace fednode::cli {
@@ -199,6 +200,7 @@ class Client {
   }
 
   node::v1::AdminService::Stub* stub() { return stub_.get(); }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
 
  private:
   const Globals& globals_;
@@ -206,6 +208,20 @@ class Client {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<node::v1::AdminService::Stub> stub_;
 };
+
+// The gRPC health check of the node (grpc.health.v1, on the admin socket):
+// for service managers and container health checks. Prints SERVING and
+// exits 0, else prints the state and exits 1 (3 when unreachable).
+int CmdHealth(Client& client) {
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  auto health = grpc::health::v1::Health::NewStub(client.channel());
+  grpc::health::v1::HealthCheckResponse r;
+  grpc::Status s = health->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &r);
+  if (!s.ok()) return client.Fail(s);
+  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(r.status()) << "\n";
+  return r.status() == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : kExitFailed;
+}
 
 int CmdStatus(Client& client) {
   grpc::ClientContext ctx;
@@ -903,6 +919,8 @@ int Run(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
 
   auto* status = app.add_subcommand("status", "Show the node's member, data and version");
+  auto* health = app.add_subcommand(
+      "health", "gRPC health check of the node (exit 0 when SERVING; for systemd and containers)");
 
   auto* schema = app.add_subcommand("schema", "Work with import recipes (schema files)");
   schema->require_subcommand(1);
@@ -1117,6 +1135,7 @@ int Run(int argc, char** argv) {
   if (!client.Connect()) return kExitUsage;
   if (bk_create->parsed()) return CmdBackupCreate(client, backup_dir);
   if (status->parsed()) return CmdStatus(client);
+  if (health->parsed()) return CmdHealth(client);
   if (import->parsed()) return CmdImport(client, ia);
   if (show->parsed()) return CmdCatalogShow(client, show_id);
   if (exp->parsed()) return CmdCatalogExport(client, exp_format, exp_out);
