@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -104,10 +105,25 @@ CatalogHarvester::CatalogHarvester(storage::DatasetStore* store, CatalogPager* p
 
 std::vector<node::v1::PeerHarvest> CatalogHarvester::HarvestAll(
     const std::vector<HarvestMember>& members) {
-  std::vector<node::v1::PeerHarvest> out;
-  out.reserve(members.size());
-  for (const HarvestMember& m : members) out.push_back(Harvest(m));
+  std::vector<node::v1::PeerHarvest> out(members.size());
+  if (members.size() == 1) {
+    out[0] = Harvest(members[0]);
+    return out;
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    threads.emplace_back([this, &members, &out, i] { out[i] = Harvest(members[i]); });
+  }
+  for (std::thread& t : threads) t.join();
   return out;
+}
+
+absl::Mutex* CatalogHarvester::MemberLock(const std::string& ags) {
+  absl::MutexLock lock(&locks_mu_);
+  std::unique_ptr<absl::Mutex>& m = member_locks_[ags];
+  if (m == nullptr) m = std::make_unique<absl::Mutex>();
+  return m.get();
 }
 
 absl::StatusOr<PeerHarvestState> CatalogHarvester::LoadState(const std::string& ags) {
@@ -127,7 +143,7 @@ absl::Status CatalogHarvester::Store(storage::HarvestBatch batch, const PeerHarv
 }
 
 node::v1::PeerHarvest CatalogHarvester::Harvest(const HarvestMember& member) {
-  absl::MutexLock lock(&run_mu_);
+  absl::MutexLock lock(MemberLock(member.ags));
   node::v1::PeerHarvest run;
   absl::StatusOr<PeerHarvestState> state = LoadState(member.ags);
   absl::Status pulled = state.ok() ? Pull(member.ags, &*state, &run) : absl::OkStatus();

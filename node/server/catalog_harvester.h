@@ -33,9 +33,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -104,7 +106,10 @@ class CatalogHarvester {
   CatalogHarvester(storage::DatasetStore* store, CatalogPager* pager, const Clock* clock,
                    CatalogHarvesterOptions options = {});
 
-  // Harvests each member in turn; one report per member, in order.
+  // Harvests all members at once (a thread each, so one unreachable member
+  // costs one call deadline, not one per member in turn); one report per
+  // member, in the order given. REQUIRES: the pager is safe for concurrent
+  // use when more than one member is given.
   std::vector<node::v1::PeerHarvest> HarvestAll(const std::vector<HarvestMember>& members);
   // Harvests one member: report with entries/removed/pages of this run, the
   // resulting state ("ok" or "error" with detail), entries held, cursor and
@@ -140,8 +145,13 @@ class CatalogHarvester {
   CatalogPager* pager_;
   const Clock* clock_;
   const CatalogHarvesterOptions options_;
+  // One harvest of a member at a time; members are independent (their
+  // records and state are under keys of their own).
+  absl::Mutex* MemberLock(const std::string& ags);
   std::atomic<bool> stopped_{false};
-  absl::Mutex run_mu_;  // one harvest at a time
+  absl::Mutex locks_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<absl::Mutex>> member_locks_
+      ABSL_GUARDED_BY(locks_mu_);
 };
 
 }  // namespace fednode::server
