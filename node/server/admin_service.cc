@@ -458,6 +458,10 @@ grpc::Status AdminServiceImpl::AggregateFederation(
   }
   absl::flat_hash_set<std::string> asked(request->members().begin(), request->members().end());
   for (const std::string& ags : asked) {
+    if (ags.empty()) {
+      return Audited(absl::InvalidArgumentError("members: an empty AGS in the list"), op,
+                     request->conforms_to());
+    }
     bool known = false;
     for (const auto& m : expected) known = known || m.ags == ags;
     if (!known) {
@@ -733,6 +737,9 @@ grpc::Status AdminServiceImpl::SearchFederationCatalog(
       for (const auto& h : *held) {
         if (!catalog::MatchesSearch(h.entry(), request->search())) continue;
         node::v1::FederationCatalogRow row = RowOf(h.entry());
+        // Who holds it is what the agreement says, not what the entry claims.
+        row.set_holder_ags(m.ags);
+        row.set_holder_name(m.name);
         row.set_access(AccessWord(policy::GrantedAccess(a, policy::Caller{own_ags}, m.ags,
                                                         h.entry().dataset_id(),
                                                         h.entry().schema().conforms_to(), now)));
