@@ -27,19 +27,11 @@
 namespace fednode {
 namespace {
 
+using ::fednode::testing::OutputLines;
 using ::fednode::testing::ReadFileOrDie;
 using ::fednode::testing::RunResult;
 using ::fednode::testing::SourcePath;
 using ::testing::HasSubstr;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines = absl::StrSplit(text, '\n');
-  for (auto& l : lines) {
-    if (!l.empty() && l.back() == '\r') l.pop_back();
-  }
-  if (!lines.empty() && lines.back().empty()) lines.pop_back();
-  return lines;
-}
 
 int64_t ToInt(absl::string_view s) {
   std::string digits = absl::StrReplaceAll(s, {{".", ""}, {" ", ""}});
@@ -51,7 +43,7 @@ int64_t ToInt(absl::string_view s) {
 // Parses fedctl's CSV output (no quoted fields expected in these results).
 std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& line : Lines(text)) rows.push_back(absl::StrSplit(line, ','));
+  for (const auto& line : OutputLines(text)) rows.push_back(absl::StrSplit(line, ','));
   return rows;
 }
 
@@ -122,7 +114,7 @@ TEST_F(GiessenNodeTest, ElectionTotalsEqualTheSourceFile) {
 
   // Independent: lines 4..77 are the 74 districts; fields by position (0-based):
   // 4 = A1+A2, 5 = B, 9 = D, 11 + 2k = F(k+1).
-  std::vector<std::string> lines = Lines(ReadFileOrDie(file));
+  std::vector<std::string> lines = OutputLines(ReadFileOrDie(file));
   ASSERT_GE(lines.size(), 78u);
   std::map<int, int64_t> sums;
   for (size_t i = 3; i < 77; ++i) {
@@ -150,7 +142,7 @@ TEST_F(GiessenNodeTest, MeanOccupancyPerHourEqualsTheSourceFile) {
 
   // Independent: "2023-10-24T19:50:00,171,79,250" -> hour 19, occupied 79.
   std::map<int, std::pair<double, int>> per_hour;
-  std::vector<std::string> lines = Lines(ReadFileOrDie(file));
+  std::vector<std::string> lines = OutputLines(ReadFileOrDie(file));
   for (size_t i = 1; i < lines.size(); ++i) {
     std::vector<std::string> f = absl::StrSplit(lines[i], ',');
     int hour = std::stoi(f[0].substr(11, 2));
@@ -177,7 +169,7 @@ TEST_F(GiessenNodeTest, MunicipalityRecordKeepsPopulationAreaAndLeadingZeros) {
   // precede any quoted field): land 06, rb 5, kreis 31, gemeinde 005.
   std::string all =
       ReadFileOrDie(SourcePath("deploy/data/gemeindeverzeichnis/AuszugGV4QAktuell.csv"));
-  std::vector<std::string> lines = Lines(all);
+  std::vector<std::string> lines = OutputLines(all);
   std::string extract = lines[0] + "\n";
   std::string row;
   for (const auto& l : lines) {
@@ -226,7 +218,7 @@ TEST_F(GiessenNodeTest, BadCellStopsTheImportNamesLineColumnValueAndKeepsTheOldV
   Import("parkhaus_rathaus", "deploy/specs/parkhaus_rathaus.textproto",
          "deploy/giessen/metadata/parkhaus_rathaus.textproto", file);
 
-  std::vector<std::string> lines = Lines(ReadFileOrDie(file));
+  std::vector<std::string> lines = OutputLines(ReadFileOrDie(file));
   std::vector<std::string> f = absl::StrSplit(lines[999], ',');  // physical line 1000
   f[2] = "7x";
   lines[999] = absl::StrJoin(f, ",");
@@ -327,7 +319,7 @@ TEST_F(GiessenNodeTest, CatalogExportPassesTheDcatApDeShapes) {
          SourcePath("deploy/data/giessen/parkleitsystem/rathaus.csv"));
   std::string all =
       ReadFileOrDie(SourcePath("deploy/data/gemeindeverzeichnis/AuszugGV4QAktuell.csv"));
-  std::vector<std::string> lines = Lines(all);
+  std::vector<std::string> lines = OutputLines(all);
   std::string extract = lines[0] + "\n";
   for (const auto& l : lines) {
     if (l.rfind("60,63,06,5,31,0005,005,", 0) == 0) extract += l + "\n";
