@@ -532,6 +532,13 @@ std::string CanonicalBytes(const v1::Agreement& agreement) {
   return bytes;
 }
 
+const v1::Member* FindMember(const v1::Agreement& agreement, absl::string_view ags) {
+  for (const v1::Member& m : agreement.members()) {
+    if (m.ags() == ags) return &m;
+  }
+  return nullptr;
+}
+
 std::string Fingerprint(const v1::Agreement& agreement) {
   return certs::Sha256Hex(CanonicalBytes(agreement));
 }

@@ -101,6 +101,12 @@ std::string CanonicalBytes(const v1::Agreement& agreement);
 
 // Fingerprint()
 //
+// FindMember()
+//
+// The member of `agreement` with AGS `ags`, or nullptr. The pointer is into
+// `agreement`.
+const v1::Member* FindMember(const v1::Agreement& agreement, absl::string_view ags);
+
 // SHA-256 of CanonicalBytes as 64 lower-case hex digits. Shown by `fedctl
 // agreement verify` and compared by the operator when the first agreement is
 // installed by hand.

@@ -420,12 +420,8 @@ grpc::Status AdminServiceImpl::AggregateFederation(
     return Audited(absl::FailedPreconditionError("no agreement installed"), op, "");
   }
   const agreement::v1::Agreement& a = signed_agreement->agreement();
-  bool county = false;
-  for (const auto& m : a.members()) {
-    county =
-        county || (m.ags() == ctx_.federation->own_ags() && m.role() == agreement::v1::ROLE_COUNTY);
-  }
-  if (!county) {
+  const agreement::v1::Member* self = agreement::FindMember(a, ctx_.federation->own_ags());
+  if (self == nullptr || self->role() != agreement::v1::ROLE_COUNTY) {
     return Audited(absl::FailedPreconditionError(absl::StrCat(
                        "regional statistics are computed on the county's node (ROLE_COUNTY in "
                        "agreement ",

@@ -21,6 +21,7 @@
 #include "certs/pki.h"
 #include "federation/agreement/agreement.h"
 #include "node/base/status_macros.h"
+#include "node/server/federation_host.h"
 #include "node/server/node.h"
 #include "proto/audit/v1/audit.pb.h"
 
@@ -134,13 +135,10 @@ absl::Status ReadAuditHead(storage::DatasetStore* store, node::v1::BackupManifes
 
 // The agreement stored in `store` (id and version), if any.
 void ReadAgreementVersion(storage::DatasetStore* store, node::v1::BackupManifest* m) {
-  absl::StatusOr<std::string> stored = store->GetMeta("agreement");
-  if (!stored.ok()) return;
-  absl::StatusOr<agreement::v1::SignedAgreement> parsed =
-      agreement::ParseAgreement(*stored, "stored agreement");
-  if (!parsed.ok()) return;
-  m->set_agreement_id(parsed->agreement().agreement_id());
-  m->set_agreement_version(parsed->agreement().version());
+  absl::StatusOr<std::optional<agreement::v1::SignedAgreement>> stored = LoadStoredAgreement(store);
+  if (!stored.ok() || !stored->has_value()) return;
+  m->set_agreement_id((*stored)->agreement().agreement_id());
+  m->set_agreement_version((*stored)->agreement().version());
 }
 
 absl::Status WriteManifest(const fs::path& dir, const node::v1::BackupManifest& m) {
@@ -362,7 +360,7 @@ absl::StatusOr<BackupReport> VerifyBackup(const std::string& dir_text) {
   }
   // The manifest is plain text: the member it names must be the one whose
   // data the copy holds.
-  absl::StatusOr<std::string> owner = copy->GetMeta("member_ags");
+  absl::StatusOr<std::string> owner = copy->GetMeta(kMemberAgsMetaKey);
   if (owner.ok() && *owner != m.member_ags()) {
     return absl::DataLossError(absl::StrCat("the manifest names member ", m.member_ags(),
                                             ", but the database holds the data of ", *owner));

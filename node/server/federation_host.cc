@@ -9,8 +9,6 @@
 namespace fednode::server {
 namespace {
 
-constexpr char kAgreementMetaKey[] = "agreement";
-
 // The host part of a gRPC peer string ("ipv4:127.0.0.1:54321" ->
 // "ipv4:127.0.0.1", "ipv6:[::1]:443" -> "ipv6:[::1]"): the key of the
 // refusal-audit limit, so that new connections from one host share it.
@@ -50,23 +48,30 @@ absl::StatusOr<std::unique_ptr<FederationHost>> FederationHost::Create(
     host->stager_ = std::make_unique<identity::CredentialStager>(config.data_dir() + "/tls", files,
                                                                  config.member_ags());
   }
-  absl::StatusOr<std::string> stored = store->GetMeta(kAgreementMetaKey);
-  if (stored.ok()) {
-    absl::StatusOr<agreement::v1::SignedAgreement> parsed =
-        agreement::ParseAgreement(*stored, "stored agreement");
-    if (!parsed.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("the stored agreement does not parse: ", parsed.status().message()));
-    }
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<agreement::v1::SignedAgreement> stored,
+                           LoadStoredAgreement(store));
+  if (stored.has_value()) {
     absl::MutexLock lock(&host->mu_);
-    auto shared = std::make_shared<agreement::v1::SignedAgreement>(*std::move(parsed));
+    auto shared = std::make_shared<agreement::v1::SignedAgreement>(*std::move(stored));
     host->authenticator_.SetAgreement(
         std::shared_ptr<const agreement::v1::Agreement>(shared, &shared->agreement()));
     host->agreement_ = shared;
-  } else if (!absl::IsNotFound(stored.status())) {
-    return stored.status();
   }
   return host;
+}
+
+absl::StatusOr<std::optional<agreement::v1::SignedAgreement>> LoadStoredAgreement(
+    storage::DatasetStore* store) {
+  absl::StatusOr<std::string> stored = store->GetMeta(kAgreementMetaKey);
+  if (absl::IsNotFound(stored.status())) return std::nullopt;
+  if (!stored.ok()) return stored.status();
+  absl::StatusOr<agreement::v1::SignedAgreement> parsed =
+      agreement::ParseAgreement(*stored, "stored agreement");
+  if (!parsed.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the stored agreement does not parse: ", parsed.status().message()));
+  }
+  return *std::move(parsed);
 }
 
 std::shared_ptr<const agreement::v1::SignedAgreement> FederationHost::agreement() const {
@@ -77,9 +82,7 @@ std::shared_ptr<const agreement::v1::SignedAgreement> FederationHost::agreement(
 absl::Status FederationHost::Adopt(agreement::v1::SignedAgreement signed_agreement,
                                    absl::string_view text) {
   // Our own membership: the agreement must name this node's member.
-  bool member = false;
-  for (const auto& m : signed_agreement.agreement().members()) member |= m.ags() == own_ags();
-  if (!member) {
+  if (agreement::FindMember(signed_agreement.agreement(), own_ags()) == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         "agreement ", signed_agreement.agreement().agreement_id(), " v",
         signed_agreement.agreement().version(), " does not name this node's member ", own_ags()));

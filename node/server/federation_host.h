@@ -16,6 +16,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -32,6 +33,16 @@
 #include "proto/config/v1/node_config.pb.h"
 
 namespace fednode::server {
+
+// Node metadata key (DatasetStore::GetMeta) of the signed agreement in
+// force, as its textproto.
+inline constexpr char kAgreementMetaKey[] = "agreement";
+
+// The signed agreement stored in `store`; nullopt when none is installed.
+// Read-only stores (backups, --check-config) work too.
+// Errors: DataLoss when it does not parse; storage errors of GetMeta.
+absl::StatusOr<std::optional<agreement::v1::SignedAgreement>> LoadStoredAgreement(
+    storage::DatasetStore* store);
 
 // Where audit entries go. Append returns once the entry is durable.
 using AuditAppender = std::function<absl::Status(audit::v1::AuditEntry)>;

@@ -352,11 +352,9 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   // they go to the county, which merges them and applies disclosure control
   // before anyone sees a figure. Other members ask with Query, whose answer
   // the holder suppresses itself.
-  bool county = false;
-  for (const auto& m : c->agreement->agreement().members()) {
-    county = county || (m.ags() == c->member.ags && m.role() == agreement::v1::ROLE_COUNTY);
-  }
-  if (!county) {
+  const agreement::v1::Member* caller =
+      agreement::FindMember(c->agreement->agreement(), c->member.ags);
+  if (caller == nullptr || caller->role() != agreement::v1::ROLE_COUNTY) {
     const std::string reason =
         absl::StrCat("partial aggregates are released to the county (ROLE_COUNTY) only; ",
                      c->member.ags, " may ask with Query, whose result the holder suppresses");

@@ -101,7 +101,7 @@ absl::Status RenewCatalogEpoch(storage::DatasetStore* store) {
 absl::StatusOr<std::unique_ptr<Node>> Node::Create(const config::v1::NodeConfig& config,
                                                    std::unique_ptr<storage::DatasetStore> store,
                                                    const Clock* clock) {
-  absl::StatusOr<std::string> ags = store->GetMeta("member_ags");
+  absl::StatusOr<std::string> ags = store->GetMeta(kMemberAgsMetaKey);
   if (ags.ok()) {
     if (*ags != config.member_ags()) {
       return absl::FailedPreconditionError(
@@ -109,7 +109,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Create(const config::v1::NodeConfig&
                        ", but the config says member_ags \"", config.member_ags(), "\""));
     }
   } else if (absl::IsNotFound(ags.status())) {
-    FEDNODE_RETURN_IF_ERROR(store->PutMeta("member_ags", config.member_ags()));
+    FEDNODE_RETURN_IF_ERROR(store->PutMeta(kMemberAgsMetaKey, config.member_ags()));
   } else {
     return ags.status();
   }

@@ -32,6 +32,8 @@ inline constexpr size_t kMaxImportBytes = size_t{2} << 30;
 // database is first used and renewed when it is restored from a backup, so
 // that harvesting peers notice that change sequences may repeat.
 inline constexpr char kCatalogEpochKey[] = "catalog_epoch";
+// Node metadata key of the member (AGS) a database belongs to.
+inline constexpr char kMemberAgsMetaKey[] = "member_ags";
 
 // Stores a new random catalog epoch in `store`.
 // Errors: storage errors of PutMeta.

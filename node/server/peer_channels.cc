@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 
+#include "federation/agreement/agreement.h"
+
 namespace fednode::server {
 
 absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> PeerChannels::Stub(
@@ -15,10 +17,7 @@ absl::StatusOr<std::shared_ptr<federation::v1::FederationService::Stub>> PeerCha
   if (ags == host_->own_ags()) {
     return absl::InvalidArgumentError(absl::StrCat(ags, " is this node"));
   }
-  const agreement::v1::Member* member = nullptr;
-  for (const auto& m : signed_agreement->agreement().members()) {
-    if (m.ags() == ags) member = &m;
-  }
+  const agreement::v1::Member* member = agreement::FindMember(signed_agreement->agreement(), ags);
   if (member == nullptr) {
     return absl::NotFoundError(absl::StrCat(ags, " is not a member of agreement ",
                                             signed_agreement->agreement().agreement_id(), " v",

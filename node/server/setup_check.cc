@@ -13,6 +13,8 @@
 #include "certs/pki.h"
 #include "federation/agreement/agreement.h"
 #include "federation/identity/tls_credentials.h"
+#include "node/server/federation_host.h"
+#include "node/server/node.h"
 #include "node/storage/dataset_store.h"
 
 namespace fednode::server {
@@ -68,7 +70,7 @@ std::optional<agreement::v1::SignedAgreement> CheckDataDir(const config::v1::Nod
         absl::StrCat("data_dir ", config.data_dir(), ": ", store.status().message()));
     return std::nullopt;
   }
-  absl::StatusOr<std::string> ags = (*store)->GetMeta("member_ags");
+  absl::StatusOr<std::string> ags = (*store)->GetMeta(kMemberAgsMetaKey);
   if (ags.ok() && *ags != config.member_ags()) {
     report->problems.push_back(absl::StrCat("data_dir ", config.data_dir(), ": holds the data of ",
                                             *ags, ", not of member_ags ", config.member_ags()));
@@ -77,16 +79,13 @@ std::optional<agreement::v1::SignedAgreement> CheckDataDir(const config::v1::Nod
   report->notes.push_back(absl::StrCat("data_dir ", config.data_dir(), ": storage format ",
                                        (*store)->format_version(), ", ",
                                        entries.ok() ? entries->size() : 0, " datasets"));
-  absl::StatusOr<std::string> stored = (*store)->GetMeta("agreement");
-  if (!stored.ok()) return std::nullopt;
-  absl::StatusOr<agreement::v1::SignedAgreement> parsed =
-      agreement::ParseAgreement(*stored, "stored agreement");
-  if (!parsed.ok()) {
-    report->problems.push_back(
-        absl::StrCat("installed agreement: does not parse: ", parsed.status().message()));
+  absl::StatusOr<std::optional<agreement::v1::SignedAgreement>> stored =
+      LoadStoredAgreement(store->get());
+  if (!stored.ok()) {
+    report->problems.push_back(absl::StrCat("installed agreement: ", stored.status().message()));
     return std::nullopt;
   }
-  return *std::move(parsed);
+  return *std::move(stored);
 }
 
 // `credentials_ok`: the files passed CheckCredentials (else their problems

@@ -1,5 +1,6 @@
 #include "federation/agreement/agreement.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -175,6 +176,18 @@ TEST_F(AgreementParseTest, ValidFileParses) {
   ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->agreement().members_size(), 5);
   EXPECT_EQ(parsed->agreement().grants_size(), 2);
+}
+
+TEST_F(AgreementParseTest, FindMemberByAgs) {
+  const v1::Agreement a = Base().agreement();
+  const v1::Member* lich = FindMember(a, "06531011");
+  ASSERT_NE(lich, nullptr);
+  EXPECT_EQ(lich, &a.members(static_cast<int>(
+                      std::find_if(a.members().begin(), a.members().end(),
+                                   [](const v1::Member& m) { return m.ags() == "06531011"; }) -
+                      a.members().begin())));
+  EXPECT_EQ(FindMember(a, "06532001"), nullptr);
+  EXPECT_EQ(FindMember(a, ""), nullptr);
 }
 
 TEST_F(AgreementParseTest, SyntaxErrorNamesFileLineAndColumn) {
