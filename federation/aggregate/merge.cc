@@ -279,17 +279,23 @@ absl::StatusOr<MergedTable> Merge(const PartialPlan& partial,
   return table;
 }
 
-std::vector<v1::PartialAggregate> MergeablePartials(
+absl::StatusOr<MergedTable> MergeFitting(
     const PartialPlan& partial, const MergeOptions& options,
     const std::vector<std::optional<v1::PartialAggregate>>& partials,
-    std::vector<std::string>* rejected) {
+    std::vector<std::string>* rejected, size_t* merged) {
   rejected->assign(partials.size(), "");
   std::vector<size_t> present;
+  std::vector<v1::PartialAggregate> all;
   for (size_t i = 0; i < partials.size(); ++i) {
-    if (partials[i].has_value()) present.push_back(i);
+    if (!partials[i].has_value()) continue;
+    present.push_back(i);
+    all.push_back(*partials[i]);
   }
-  std::vector<v1::PartialAggregate> accepted;
-  if (present.empty()) return accepted;
+  *merged = all.size();
+  absl::StatusOr<MergedTable> table = Merge(partial, all, options);
+  if (table.ok() || !absl::IsInvalidArgument(table.status())) return table;
+
+  // Some partial does not fit: choose the basis that fits most others.
   size_t basis = present.front();
   int best = -1;
   for (size_t i : present) {
@@ -304,17 +310,24 @@ std::vector<v1::PartialAggregate> MergeablePartials(
       basis = i;
     }
   }
-  accepted.push_back(*partials[basis]);
+  std::vector<v1::PartialAggregate> accepted;
+  // `table` keeps the failure until a partial merges (then *merged > 0).
+  std::vector<size_t> order = {basis};
   for (size_t i : present) {
-    if (i == basis) continue;
+    if (i != basis) order.push_back(i);
+  }
+  for (size_t i : order) {
     accepted.push_back(*partials[i]);
-    absl::Status merged = Merge(partial, accepted, options).status();
-    if (!merged.ok()) {
+    absl::StatusOr<MergedTable> with = Merge(partial, accepted, options);
+    if (with.ok()) {
+      table = std::move(with);
+    } else {
       accepted.pop_back();
-      (*rejected)[i] = std::string(merged.message());
+      (*rejected)[i] = std::string(with.status().message());
     }
   }
-  return accepted;
+  *merged = accepted.size();
+  return table;
 }
 
 }  // namespace fednode::aggregate

@@ -120,18 +120,21 @@ absl::StatusOr<MergedTable> Merge(const PartialPlan& partial,
                                   absl::Span<const v1::PartialAggregate> partials,
                                   const MergeOptions& options = {});
 
-// MergeablePartials()
+// MergeFitting()
 //
-// The partials of `partials` (indexed by member; nullopt: no answer) that
-// merge with each other, so that one member whose values do not fit (a
-// column of another type under the same schema id) does not fail the whole
-// statistic. The partial that merges pairwise with the most others is the
-// basis; the others join in index order when Merge() still succeeds with
-// them. (*rejected)[i] (resized to partials.size()) is empty for an accepted
-// or absent partial, else the reason from Merge().
-std::vector<v1::PartialAggregate> MergeablePartials(
+// Merges the partials of `partials` (indexed by member; nullopt: no answer)
+// so that one member whose values do not fit (a column of another type under
+// the same schema id) does not fail the whole statistic. Usually all of them
+// merge at once. Otherwise (Merge() says InvalidArgument) the partial that
+// merges pairwise with the most others is the basis and the others join in
+// index order while Merge() still succeeds. (*rejected)[i] (resized to
+// partials.size()) is empty for a merged or absent partial, else the reason
+// from Merge(); *merged = the number of partials in the table (0: the
+// error of the last failed Merge() is returned).
+// Errors: as Merge() for errors that are no single member's (OutOfRange).
+absl::StatusOr<MergedTable> MergeFitting(
     const PartialPlan& partial, const MergeOptions& options,
     const std::vector<std::optional<v1::PartialAggregate>>& partials,
-    std::vector<std::string>* rejected);
+    std::vector<std::string>* rejected, size_t* merged);
 
 }  // namespace fednode::aggregate

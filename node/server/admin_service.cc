@@ -567,9 +567,10 @@ grpc::Status AdminServiceImpl::AggregateFederation(
 
   aggregate::MergeOptions merge_options;
   merge_options.group_by_member = request->group_by_member();
-  std::vector<std::string> mismatch(partials.size());
-  std::vector<aggregate::v1::PartialAggregate> answered =
-      aggregate::MergeablePartials(*partial_plan, merge_options, partials, &mismatch);
+  std::vector<std::string> mismatch;
+  size_t merged_partials = 0;
+  absl::StatusOr<aggregate::MergedTable> merged =
+      aggregate::MergeFitting(*partial_plan, merge_options, partials, &mismatch, &merged_partials);
   for (size_t i = 0; i < mismatch.size(); ++i) {
     if (mismatch[i].empty()) continue;
     outcomes[i].outcome = aggregate::Outcome::kSchemaMismatch;
@@ -577,29 +578,20 @@ grpc::Status AdminServiceImpl::AggregateFederation(
   }
   absl::StatusOr<aggregate::Coverage> coverage = aggregate::ComputeCoverage(expected, outcomes);
   if (!coverage.ok()) return Audited(coverage.status(), op, request->conforms_to());
-  if (answered.empty()) {
+  if (merged_partials == 0) {
     // Nothing to show: an empty table with suppression marks would suggest
     // that there are confidential figures.
     return Audited(absl::FailedPreconditionError(absl::StrCat("no member contributed data: ",
                                                               aggregate::CoverageLine(*coverage))),
                    op, request->conforms_to());
   }
-  absl::StatusOr<aggregate::MergedTable> merged =
-      aggregate::Merge(*partial_plan, answered, merge_options);
   if (!merged.ok()) return Audited(merged.status(), op, request->conforms_to());
-  // The strictest threshold any answering member's grant requires, or the
-  // caller's stricter one; without answers, the agreement's default.
+  // The strictest threshold any merged member's grant requires, or the
+  // caller's stricter one (some member was merged: see above).
   uint32_t min_cell_count = request->min_cell_count();
-  bool any_answer = false;
   for (size_t i = 0; i < expected.size(); ++i) {
     if (outcomes[i].outcome != aggregate::Outcome::kAnswered) continue;
-    any_answer = true;
     min_cell_count = std::max(min_cell_count, required_min[i]);
-  }
-  if (!any_answer) {
-    min_cell_count = std::max(min_cell_count, a.disclosure().min_cell_count() == 0
-                                                  ? uint32_t{3}
-                                                  : a.disclosure().min_cell_count());
   }
   aggregate::DisclosureOptions disclosure;
   disclosure.min_cell_count = min_cell_count;

@@ -347,16 +347,29 @@ TEST(MergeTest, AMemberWhoseValuesDoNotFitIsLeftOutAndNamedNotFatal) {
   // fit the others and must not become the basis either.
   partials[0]->mutable_groups(0)->mutable_key(0)->set_int64_value(7);
   std::vector<std::string> rejected;
-  std::vector<v1::PartialAggregate> ok = MergeablePartials(*pp, {}, partials, &rejected);
-  ASSERT_EQ(ok.size(), 2u);
+  size_t merged = 0;
+  absl::StatusOr<MergedTable> t = MergeFitting(*pp, {}, partials, &rejected, &merged);
+  ASSERT_THAT(t.status(), IsOk());
+  EXPECT_EQ(merged, 2u);
   EXPECT_THAT(rejected[0], ::testing::Not(::testing::IsEmpty()));
   EXPECT_THAT(rejected[1], ::testing::IsEmpty());  // no answer
   EXPECT_THAT(rejected[2], ::testing::IsEmpty());
   EXPECT_THAT(rejected[3], ::testing::IsEmpty());
-  absl::StatusOr<MergedTable> t = Merge(*pp, ok);
-  ASSERT_THAT(t.status(), IsOk());
+  // The table is that of members 3 and 4: x = 3 + 4 in group A.
+  absl::StatusOr<MergedTable> want = Merge(*pp, {*partials[2], *partials[3]});
+  ASSERT_THAT(want.status(), IsOk());
+  ASSERT_EQ(t->cells.size(), want->cells.size());
+  ASSERT_FALSE(t->cells.empty());
+  EXPECT_EQ(t->cells[0].units, want->cells[0].units);
+  EXPECT_EQ(t->cells[0].units, 2);
   EXPECT_THAT(Merge(*pp, {*partials[0], *partials[2]}).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+  // All fitting: merged at once, nothing rejected.
+  partials[0].reset();
+  t = MergeFitting(*pp, {}, partials, &rejected, &merged);
+  ASSERT_THAT(t.status(), IsOk());
+  EXPECT_EQ(merged, 2u);
+  for (const std::string& r : rejected) EXPECT_THAT(r, ::testing::IsEmpty());
 }
 
 // ---------------------------------------------------------------------------
