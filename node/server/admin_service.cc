@@ -196,10 +196,11 @@ grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
   message.set_rows_scanned(result->rows_scanned());
   size_t bytes = 0;
   for (auto& row : *result->mutable_rows()) {
-    if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
     bytes += row.ByteSizeLong();
     *message.add_rows() = std::move(row);
     if (message.rows_size() >= kMaxRowsPerMessage || bytes >= kMaxBytesPerMessage) {
+      // Asked per message, not per row: IsCancelled takes the call's lock.
+      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
       if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
       message.Clear();
       bytes = 0;

@@ -322,11 +322,11 @@ grpc::Status FederationServiceImpl::Query(
   };
   size_t bytes = 0;
   for (auto& row : *result->mutable_rows()) {
-    if (context->IsCancelled()) return stream_stopped();
     bytes += row.ByteSizeLong();
     *message.add_rows() = std::move(row);
     if (message.rows_size() >= kMaxRowsPerMessage || bytes >= kMaxBytesPerMessage) {
-      if (!writer->Write(message)) return stream_stopped();
+      // Asked per message, not per row: IsCancelled takes the call's lock.
+      if (context->IsCancelled() || !writer->Write(message)) return stream_stopped();
       sent += static_cast<uint64_t>(message.rows_size());
       message.Clear();
       bytes = 0;

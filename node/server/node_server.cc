@@ -5,6 +5,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -99,10 +100,21 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
                            audit::AuditLog::Open(server->node_->store(), audit_options, clock));
 
   audit::AuditLog* audit_log = server->audit_.get();
+  bool audit_off = false;
+#ifdef FEDNODE_BENCH_HOOKS
+  // Benchmark builds only (CMake FEDNODE_BENCH_HOOKS): the audit-on/off
+  // comparison of tests/bench/federation.sh.
+  audit_off = std::getenv("FEDNODE_BENCH_AUDIT_OFF") != nullptr;
+  if (audit_off) {
+    FEDNODE_LOG(WARNING) << "BENCHMARK BUILD: FEDNODE_BENCH_AUDIT_OFF set, federation requests "
+                            "are NOT audited";
+  }
+#endif
   FEDNODE_ASSIGN_OR_RETURN(
       server->federation_,
       FederationHost::Create(config, server->node_->store(), clock,
-                             [audit_log](audit::v1::AuditEntry e) -> absl::Status {
+                             [audit_log, audit_off](audit::v1::AuditEntry e) -> absl::Status {
+                               if (audit_off) return absl::OkStatus();
                                return audit_log->Append(std::move(e)).status();
                              }));
 

@@ -118,5 +118,8 @@ int main(int argc, char** argv) {
   const double ratio = sa.p50_ms / so.p50_ms;
   std::printf("ratio p50 all / one: %.2f (goal: at most 3.00) %s; %d rounds after %d warm-up\n",
               ratio, ratio <= 3.0 ? "met" : "NOT met", rounds, warmup);
+  // For tests/bench/run.sh's table.
+  std::printf("figure\tfanout_one_p50_ms\t%.4f\tms\n", so.p50_ms);
+  std::printf("figure\tfanout_all_p50_ms\t%.4f\tms\n", sa.p50_ms);
   return 0;
 }
