@@ -1,0 +1,168 @@
+#include "node/query/batch.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace fednode::query {
+namespace {
+
+using storage::v1::ColumnType;
+
+enum class Slot { kInt, kDouble, kString };
+
+Slot SlotOf(ColumnType type) {
+  switch (type) {
+    case storage::v1::COLUMN_TYPE_DOUBLE:
+      return Slot::kDouble;
+    case storage::v1::COLUMN_TYPE_STRING:
+      return Slot::kString;
+    default:
+      return Slot::kInt;  // INT64, BOOL, DATE, TIMESTAMP
+  }
+}
+
+bool IsNull(const std::string& nulls, size_t i) {
+  return !nulls.empty() && (static_cast<unsigned char>(nulls[i / 8]) >> (i % 8) & 1) != 0;
+}
+
+void SetValue(ColumnType type, const v1::ColumnValues& values, size_t i, v1::Value* v) {
+  if (IsNull(values.nulls(), i)) {
+    v->set_null_value(true);
+    return;
+  }
+  switch (type) {
+    case storage::v1::COLUMN_TYPE_DOUBLE:
+      v->set_double_value(values.doubles(static_cast<int>(i)));
+      break;
+    case storage::v1::COLUMN_TYPE_STRING:
+      v->set_string_value(values.strings(static_cast<int>(i)));
+      break;
+    case storage::v1::COLUMN_TYPE_BOOL:
+      v->set_bool_value(values.int64s(static_cast<int>(i)) != 0);
+      break;
+    case storage::v1::COLUMN_TYPE_DATE:
+      v->set_date_days(values.int64s(static_cast<int>(i)));
+      break;
+    case storage::v1::COLUMN_TYPE_TIMESTAMP:
+      v->set_timestamp_micros(values.int64s(static_cast<int>(i)));
+      break;
+    default:
+      v->set_int64_value(values.int64s(static_cast<int>(i)));
+      break;
+  }
+}
+
+}  // namespace
+
+absl::Status ValidateBatch(const ResultColumns& columns, const v1::ColumnBatch& batch) {
+  if (batch.columns_size() != columns.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("column batch has ", batch.columns_size(),
+                                                   " columns, the result ", columns.size()));
+  }
+  const size_t n = batch.row_count();
+  for (int c = 0; c < columns.size(); ++c) {
+    const v1::ColumnValues& values = batch.columns(c);
+    const std::string& name = columns[c].name();
+    auto bad = [&](const std::string& what) {
+      return absl::InvalidArgumentError(absl::StrCat("column batch, column ", name, ": ", what));
+    };
+    if (!values.nulls().empty()) {
+      if (values.nulls().size() != (n + 7) / 8) {
+        return bad(
+            absl::StrCat("nulls bitmap of ", values.nulls().size(), " bytes for ", n, " rows"));
+      }
+      if (n % 8 != 0 && (static_cast<unsigned char>(values.nulls().back()) >> (n % 8)) != 0) {
+        return bad("nulls bitmap has bits past the last row");
+      }
+    }
+    const Slot slot = SlotOf(columns[c].type());
+    const size_t ints = static_cast<size_t>(values.int64s_size());
+    const size_t doubles = static_cast<size_t>(values.doubles_size());
+    const size_t strings = static_cast<size_t>(values.strings_size());
+    const size_t expected[] = {slot == Slot::kInt ? n : 0, slot == Slot::kDouble ? n : 0,
+                               slot == Slot::kString ? n : 0};
+    if (ints != expected[0] || doubles != expected[1] || strings != expected[2]) {
+      return bad(absl::StrCat("expected ", n, " values of its type, got ", ints, " int64s, ",
+                              doubles, " doubles, ", strings, " strings"));
+    }
+    if (columns[c].type() == storage::v1::COLUMN_TYPE_BOOL) {
+      for (int64_t v : values.int64s()) {
+        if (v != 0 && v != 1) return bad(absl::StrCat("BOOL value ", v));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AppendBatchRows(const ResultColumns& columns, const v1::ColumnBatch& batch,
+                             Rows* rows) {
+  if (absl::Status valid = ValidateBatch(columns, batch); !valid.ok()) return valid;
+  rows->Reserve(rows->size() + static_cast<int>(batch.row_count()));
+  for (size_t i = 0; i < batch.row_count(); ++i) {
+    v1::Row* row = rows->Add();
+    row->mutable_values()->Reserve(columns.size());
+    for (int c = 0; c < columns.size(); ++c) {
+      SetValue(columns[c].type(), batch.columns(c), i, row->add_values());
+    }
+  }
+  return absl::OkStatus();
+}
+
+void AppendRowsToBatch(const ResultColumns& columns, const Rows& rows, int begin, int end,
+                       v1::ColumnBatch* batch) {
+  while (batch->columns_size() < columns.size()) batch->add_columns();
+  const size_t first = batch->row_count();
+  const size_t n = first + static_cast<size_t>(end - begin);
+  for (int c = 0; c < columns.size(); ++c) {
+    v1::ColumnValues* values = batch->mutable_columns(c);
+    const Slot slot = SlotOf(columns[c].type());
+    std::string* nulls = values->mutable_nulls();
+    if (!nulls->empty()) nulls->resize((n + 7) / 8, '\0');
+    for (int r = begin; r < end; ++r) {
+      const v1::Value& v = rows[r].values(c);
+      const size_t i = first + static_cast<size_t>(r - begin);
+      if (v.kind_case() == v1::Value::kNullValue) {
+        if (nulls->empty()) nulls->assign((n + 7) / 8, '\0');
+        (*nulls)[i / 8] = static_cast<char>((*nulls)[i / 8] | (1 << (i % 8)));
+      }
+      switch (slot) {
+        case Slot::kDouble:
+          values->add_doubles(v.double_value());
+          break;
+        case Slot::kString:
+          values->add_strings(v.string_value());
+          break;
+        case Slot::kInt:
+          switch (v.kind_case()) {
+            case v1::Value::kBoolValue:
+              values->add_int64s(v.bool_value() ? 1 : 0);
+              break;
+            case v1::Value::kDateDays:
+              values->add_int64s(v.date_days());
+              break;
+            case v1::Value::kTimestampMicros:
+              values->add_int64s(v.timestamp_micros());
+              break;
+            default:
+              values->add_int64s(v.int64_value());
+              break;
+          }
+          break;
+      }
+    }
+  }
+  batch->set_row_count(static_cast<uint32_t>(n));
+}
+
+size_t BatchBytes(const v1::ColumnBatch& batch) {
+  size_t bytes = 0;
+  for (const v1::ColumnValues& values : batch.columns()) {
+    bytes += values.nulls().size() + 8 * static_cast<size_t>(values.int64s_size()) +
+             8 * static_cast<size_t>(values.doubles_size());
+    for (const std::string& s : values.strings()) bytes += s.size() + 8;
+  }
+  return bytes;
+}
+
+}  // namespace fednode::query

@@ -1,0 +1,47 @@
+// Column batches (query.v1.ColumnBatch): result rows in columns, the wire
+// form of streamed row results. One packed array per column instead of a
+// message per value: a peer's row download is bounded by the network and the
+// scan, not by allocating and encoding millions of small messages.
+//
+// Layer: node/query; used by node/server (federation and admin streams) and
+// by clients that print rows (fedctl). Pure functions, thread-compatible.
+#pragma once
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+#include "google/protobuf/repeated_ptr_field.h"
+
+#include "proto/query/v1/query.pb.h"
+
+namespace fednode::query {
+
+using ResultColumns = google::protobuf::RepeatedPtrField<v1::ResultColumn>;
+using Rows = google::protobuf::RepeatedPtrField<v1::Row>;
+
+// Checks that `batch` is well formed for `columns` (it may come from a
+// peer): one ColumnValues per column, exactly row_count values in the array
+// of the column's type and none in the others, a nulls bitmap that is empty
+// or ceil(row_count / 8) bytes with no bit set past row_count, BOOL values 0
+// or 1. (UTF-8 of strings is checked by protobuf parsing: `string` fields.)
+// Errors: InvalidArgument naming the column and what is wrong.
+absl::Status ValidateBatch(const ResultColumns& columns, const v1::ColumnBatch& batch);
+
+// Appends the rows of `batch` to `rows` as Row/Value messages (NULL as
+// Value.null_value, DATE as date_days, TIMESTAMP as timestamp_micros).
+// Errors: InvalidArgument as ValidateBatch; `rows` is then unchanged.
+absl::Status AppendBatchRows(const ResultColumns& columns, const v1::ColumnBatch& batch,
+                             Rows* rows);
+
+// Appends rows [begin, end) of `rows` to `batch` (which must be empty or
+// hold batches of the same columns). Each row has one value per column, of
+// the column's type or NULL (as the executor produces them).
+// Shapes: begin <= end <= rows.size().
+void AppendRowsToBatch(const ResultColumns& columns, const Rows& rows, int begin, int end,
+                       v1::ColumnBatch* batch);
+
+// Bytes the values of `batch` take in memory, approximately (8 per number,
+// size + 8 per string): for cutting streams into messages of bounded size.
+size_t BatchBytes(const v1::ColumnBatch& batch);
+
+}  // namespace fednode::query
