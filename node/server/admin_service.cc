@@ -23,6 +23,7 @@
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
 #include "node/catalog/catalog.h"
+#include "node/query/batch.h"
 #include "node/query/sql.h"
 #include "node/server/backup.h"
 #include "node/server/call_stop.h"
@@ -358,10 +359,13 @@ grpc::Status AdminServiceImpl::QueryPeer(grpc::ServerContext* context,
   federation::v1::QueryRequest peer_request;
   *peer_request.mutable_plan() = *plan;
   peer_request.set_purpose(request->purpose());
+  peer_request.set_column_batches(true);
   auto reader = (*stub)->Query(&call, peer_request);
   federation::v1::QueryResponse in;
   uint64_t rows = 0;
   bool first = true;
+  query::ResultColumns columns;
+  absl::Status malformed;
   while (reader->Read(&in)) {
     if (context->IsCancelled()) {
       call.TryCancel();
@@ -369,6 +373,7 @@ grpc::Status AdminServiceImpl::QueryPeer(grpc::ServerContext* context,
     }
     node::v1::QueryPeerResponse out;
     if (first) {
+      columns = in.columns();
       *out.mutable_columns() = in.columns();
       out.set_holder_ags(in.holder_ags());
       out.set_dataset_id(in.dataset_id());
@@ -377,11 +382,25 @@ grpc::Status AdminServiceImpl::QueryPeer(grpc::ServerContext* context,
       out.set_grant_id(in.grant_id());
       first = false;
     }
-    rows += in.rows_size();
     *out.mutable_rows() = std::move(*in.mutable_rows());
+    if (in.has_batch()) {
+      // The fedctl side prints rows; the peer's batch is checked first.
+      malformed = query::AppendBatchRows(columns, in.batch(), out.mutable_rows());
+      if (!malformed.ok()) {
+        call.TryCancel();
+        break;
+      }
+    }
+    rows += static_cast<uint64_t>(out.rows_size());
     if (!writer->Write(out)) call.TryCancel();
   }
   grpc::Status s = reader->Finish();
+  if (!malformed.ok()) {
+    return Audited(
+        absl::DataLossError(absl::StrCat("member ", request->peer_ags(),
+                                         " sent a malformed answer: ", malformed.message())),
+        op, plan->dataset_id(), rows);
+  }
   return Audited(PeerStatus(s, request->peer_ags()), op, plan->dataset_id(), rows);
 }
 

@@ -340,6 +340,7 @@ int main(int argc, char** argv) {
   echo_request.mutable_payload()->assign(sample.ByteSizeLong(), 'x');
 
   std::vector<double> echo_rate, node_rate, echo_p50, node_p50, echo_mbps, node_mbps;
+  std::vector<double> legacy_mbps, node_rows, legacy_rows;
   for (int r = 0; r < rounds; ++r) {
     // Under load: `in_flight` calls on one completion queue.
     {
@@ -398,14 +399,18 @@ int main(int argc, char** argv) {
       *req.mutable_plan() = *plan;
       req.set_purpose(purpose);
       uint64_t bytes = 0, rows = 0;
-      {
+      // Rows as Row messages (the older form), then as column batches.
+      for (bool batches : {false, true}) {
+        req.set_column_batches(batches);
         grpc::ClientContext ctx;
         const Clock::time_point t = Clock::now();
         auto reader = node_stub->Query(&ctx, req);
         QueryResponse m;
+        bytes = 0;
+        rows = 0;
         while (reader->Read(&m)) {
           bytes += m.ByteSizeLong();
-          rows += static_cast<uint64_t>(m.rows_size());
+          rows += static_cast<uint64_t>(m.rows_size()) + m.batch().row_count();
         }
         grpc::Status s = reader->Finish();
         const double sec = std::chrono::duration<double>(Clock::now() - t).count();
@@ -413,7 +418,8 @@ int main(int argc, char** argv) {
           std::cerr << "federation_bench: stream: " << s.error_message() << "\n";
           return 1;
         }
-        node_mbps.push_back(static_cast<double>(bytes) / sec / 1e6);
+        (batches ? node_mbps : legacy_mbps).push_back(static_cast<double>(bytes) / sec / 1e6);
+        (batches ? node_rows : legacy_rows).push_back(static_cast<double>(rows) / sec);
       }
       {
         grpc::ClientContext ctx;
@@ -449,8 +455,11 @@ int main(int argc, char** argv) {
     if (!node_mbps.empty()) {
       Figure("raw_stream_MB_per_s", Median(echo_mbps), "MB/s");
       Figure("row_stream_MB_per_s", Median(node_mbps), "MB/s");
-      std::cerr << "raw stream MB/s " << spread(echo_mbps) << "; row stream MB/s "
-                << spread(node_mbps) << "\n";
+      Figure("row_stream_rows_per_s", Median(node_rows), "rows/s");
+      Figure("row_stream_legacy_MB_per_s", Median(legacy_mbps), "MB/s");
+      Figure("row_stream_legacy_rows_per_s", Median(legacy_rows), "rows/s");
+      std::cerr << "raw stream MB/s " << spread(echo_mbps) << "; column batches MB/s "
+                << spread(node_mbps) << "; Row messages MB/s " << spread(legacy_mbps) << "\n";
     }
   }
   return 0;
