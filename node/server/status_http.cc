@@ -1,5 +1,7 @@
 #include "node/server/status_http.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -165,6 +167,12 @@ absl::StatusOr<std::unique_ptr<StatusHttpServer>> StatusHttpServer::Start(
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
   http.set_payload_max_length(4096);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let
+  // a second process share a port that is in use instead of failing.
+  http.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   server->Route();
 
   const std::string bind_host = BindHost(server->host_);

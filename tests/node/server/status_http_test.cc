@@ -100,7 +100,7 @@ class StatusHttpTest : public ::testing::Test {
     }
     absl::StrAppend(&text, "  trust_anchors_pem: ", testing::Quote(root_.cert_pem), "\n",
                     "  grants { id: \"katalog\" grantees: \"*\" holders: \"*\" datasets: \"*\" "
-                    "access: ACCESS_CATALOG }\n}\n");
+                    "access: ACCESS_CATALOG }\n  amendment_rule { kind: KIND_MAJORITY }\n}\n");
     text =
         testing::SignAgreementText(text, {kGiessen, kLich}, {{kGiessen, giessen_}, {kLich, lich_}});
     auto parsed = agreement::ParseAgreement(text, "agreement");
