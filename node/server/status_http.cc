@@ -249,6 +249,9 @@ void StatusHttpServer::Route() {
   http.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(kStatusPageHtml), "text/html; charset=utf-8");
   });
+  // Browsers ask for it on their own; no icon, and no 404 in their console.
+  http.Get("/favicon.ico",
+           [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   http.Get("/status.js", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(std::string(kStatusPageJs), "text/javascript; charset=utf-8");
   });

@@ -5,6 +5,7 @@
 //   GET /                 the read-only status page (HTML; script and style
 //   GET /status.js        are separate routes so that the Content-Security-
 //   GET /status.css       Policy can forbid inline script)
+//   GET /favicon.ico      204 (there is none)
 //   GET /api/status       node and agreement state   (admin: GetStatus, GetAgreement)
 //   GET /api/peers        peers' recorded health and catalog harvest state
 //                         (admin: ListPeers without its pings, catalog --federation)

@@ -32,7 +32,6 @@ namespace fednode {
 namespace {
 
 using ::fednode::testing::OutputLines;
-using ::fednode::testing::Run;
 using ::fednode::testing::RunResult;
 using ::fednode::testing::SourcePath;
 using ::testing::HasSubstr;
@@ -68,8 +67,9 @@ class StatusPageTest : public ::testing::Test {
     // run_check.sh installs playwright-core below the build directory.
     setenv("FEDNODE_BUILD_DIR", FEDNODE_BUILD_DIR, 1);
     setenv("COUNTY_DEMO_SETUP_ONLY", "1", 1);
-    RunResult r = Run({"/bin/bash", SourcePath("deploy/county_demo.sh"), FEDNODE_BUILD_DIR, run_},
-                      absl::Seconds(200));
+    RunResult r = fednode::testing::Run(
+        {"/bin/bash", SourcePath("deploy/county_demo.sh"), FEDNODE_BUILD_DIR, run_},
+        absl::Seconds(200));
     unsetenv("COUNTY_DEMO_SETUP_ONLY");
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     ASSERT_THAT(r.out,
@@ -97,14 +97,15 @@ class StatusPageTest : public ::testing::Test {
   static RunResult Fedctl(const std::string& ags, std::vector<std::string> args) {
     args.insert(args.begin(),
                 {FEDCTL_BIN, "--socket", absl::StrCat(run_, "/", ags, "/admin.sock")});
-    return Run(args, absl::Seconds(60));
+    return fednode::testing::Run(args, absl::Seconds(60));
   }
 
   // Loads the page; the screenshot goes to the build directory.
   static nlohmann::json LoadPage(const std::string& screenshot_name) {
     const std::string screenshot = absl::StrCat(FEDNODE_BUILD_DIR, "/", screenshot_name);
-    RunResult r = Run({"/bin/sh", SourcePath("tests/status_page/run_check.sh"), *url_, screenshot},
-                      absl::Seconds(150));
+    RunResult r = fednode::testing::Run(
+        {"/bin/sh", SourcePath("tests/status_page/run_check.sh"), *url_, screenshot},
+        absl::Seconds(150));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     std::cout << "status page screenshot: " << screenshot << "\n";
     EXPECT_TRUE(std::filesystem::exists(screenshot));
@@ -230,7 +231,7 @@ void StatusPageTest::SuppressedCells() {
     const std::string label = s["label"];
     EXPECT_EQ(s["text"], absl::StrCat("suppressed ", marks[label])) << label;
   }
-  for (const std::string& bar : page["chart"]["bars"]) EXPECT_EQ(marks.count(bar), 0u) << bar;
+  for (const std::string bar : page["chart"]["bars"]) EXPECT_EQ(marks.count(bar), 0u) << bar;
 
   // The stored result is the county's one catalog entry, with fedctl's rows.
   std::string rows;
