@@ -114,9 +114,8 @@ grpc::Status FederationServiceImpl::Observed(FederationMethod method, F serve) {
   std::string peer = "unauthenticated";
   grpc::Status status = serve(&peer);
   if (metrics_ != nullptr) {
-    metrics_->RecordFederationCall(
-        peer, method, absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
-        absl::Now() - start);
+    metrics_->RecordFederationCall(peer, method, static_cast<absl::StatusCode>(status.error_code()),
+                                   absl::Now() - start);
   }
   return status;
 }

@@ -114,13 +114,35 @@ NodeMetrics::NodeMetrics(metrics::Registry* registry) : registry_(registry) {
       {"peer"});
 }
 
+NodeMetrics::CallerCounters& NodeMetrics::CountersOf(absl::string_view peer) {
+  {
+    absl::ReaderMutexLock lock(&callers_mu_);
+    auto it = callers_.find(peer);
+    if (it != callers_.end()) return *it->second;
+  }
+  absl::MutexLock lock(&callers_mu_);
+  std::unique_ptr<CallerCounters>& counters = callers_[peer];
+  if (counters == nullptr) counters = std::make_unique<CallerCounters>();
+  return *counters;
+}
+
 void NodeMetrics::RecordFederationCall(absl::string_view peer, FederationMethod method,
-                                       absl::string_view code, absl::Duration latency) {
-  requests_
-      ->WithLabels(
-          {std::string(peer), std::string(FederationMethodName(method)), std::string(code)})
-      ->Increment();
-  latency_[static_cast<int>(method)]->Observe(absl::ToDoubleSeconds(latency));
+                                       absl::StatusCode code, absl::Duration latency) {
+  const int m = static_cast<int>(method);
+  const int c = static_cast<int>(code);
+  if (c >= 0 && c < 17) {
+    std::atomic<metrics::Counter*>& cell = CountersOf(peer)[m][c];
+    metrics::Counter* counter = cell.load(std::memory_order_acquire);
+    if (counter == nullptr) {
+      // A series appears on /metrics once it counted a call. Two first
+      // calls at once store the same pointer (WithLabels is idempotent).
+      counter = requests_->WithLabels({std::string(peer), std::string(FederationMethodName(method)),
+                                       absl::StatusCodeToString(code)});
+      cell.store(counter, std::memory_order_release);
+    }
+    counter->Increment();
+  }
+  latency_[m]->Observe(absl::ToDoubleSeconds(latency));
 }
 
 void NodeMetrics::RecordQueryRows(QueryApi api, uint64_t scanned, uint64_t returned) {

@@ -10,9 +10,14 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 #include "node/audit/audit_log.h"
@@ -53,10 +58,11 @@ class NodeMetrics {
   void CollectFrom(MetricSources sources);
 
   // One call on the federation port: `peer` is the caller's AGS, or
-  // "unauthenticated" when no member was identified; `code` the gRPC status
-  // code's name (e.g. "OK", "PERMISSION_DENIED"); `latency` from the
+  // "unauthenticated" when no member was identified; `code` the call's
+  // status code (the `code` label is its name, e.g. "OK",
+  // "PERMISSION_DENIED"; gRPC's codes are abseil's); `latency` from the
   // handler's start to its answer.
-  void RecordFederationCall(absl::string_view peer, FederationMethod method, absl::string_view code,
+  void RecordFederationCall(absl::string_view peer, FederationMethod method, absl::StatusCode code,
                             absl::Duration latency);
   // Rows a query read from storage and returned to its caller.
   void RecordQueryRows(QueryApi api, uint64_t scanned, uint64_t returned);
@@ -68,8 +74,20 @@ class NodeMetrics {
  private:
   void Collect(const MetricSources& sources);
 
+  // The request counters of one caller, by method and gRPC code (0..16),
+  // created on the caller's first call: a call then costs one reader lock
+  // and one hash of the AGS, no allocation. Callers are the agreement's
+  // members and "unauthenticated", so the map stays small.
+  // Cells start null (C++20 value-initialises atomics) and are filled on
+  // the first call with that method and code.
+  using CallerCounters = std::array<std::array<std::atomic<metrics::Counter*>, 17>, 4>;
+  CallerCounters& CountersOf(absl::string_view peer);
+
   metrics::Registry* registry_;
   metrics::Family<metrics::Counter>* requests_;
+  absl::Mutex callers_mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<CallerCounters>> callers_
+      ABSL_GUARDED_BY(callers_mu_);
   std::array<metrics::Histogram*, 4> latency_{};      // by FederationMethod
   std::array<metrics::Counter*, 2> rows_scanned_{};   // by QueryApi
   std::array<metrics::Counter*, 2> rows_returned_{};  // by QueryApi
