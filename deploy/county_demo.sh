@@ -10,6 +10,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${1:-$ROOT/build}"
 RUN="${2:-${TMPDIR:-/tmp}/fednode-county}"
 PORT_BASE="${DEMO_PORT_BASE:-17400}"
+# The county's HTTP status page and metrics (loopback only); 0 = any free
+# port (tests), written to $RUN/06531/http.port.
+HTTP_PORT="${DEMO_HTTP_PORT:-$((PORT_BASE + 64))}"
 FEDNODE="$BUILD_DIR/node/server/fednode"
 FEDCTL="$BUILD_DIR/node/cli/fedctl"
 DATA="$ROOT/deploy/data"
@@ -144,6 +147,10 @@ federation {
   ${DEMO_FEDERATION_EXTRA:-}
 }
 CFG
+  if [[ $ags == "$COUNTY" ]]; then
+    printf 'http {\n  listen_address: "127.0.0.1:%s"\n  port_file: "%s"\n}\n' "$HTTP_PORT" "$d/http.port" \
+      >> "$d/fednode.textproto"
+  fi
   "$FEDNODE" --config "$d/fednode.textproto" 2> "$d/fednode.log" &
   PIDS+=($!)
 done
@@ -153,6 +160,8 @@ for ags in "${MEMBERS[@]}"; do
   ctl "$ags" agreement install "$A" --fingerprint "$FINGERPRINT" >/dev/null
 done
 echo "19 nodes up; agreement kv-landkreis-giessen v1 installed by hand on each (fingerprint $FINGERPRINT)"
+for _ in $(seq 1 100); do [[ -s "$RUN/$COUNTY/http.port" ]] && break; sleep 0.1; done
+echo "the county's status page while the demo runs: http://127.0.0.1:$(cat "$RUN/$COUNTY/http.port")/ (metrics: /metrics)"
 
 # A member's catalog metadata from a template: @NAME@ and @AGS@ replaced.
 metadata_for() {

@@ -32,8 +32,10 @@ step "Configuring the Gießen node in $DEMO_DIR"
 rm -rf "$DEMO_DIR"
 mkdir -p "$DEMO_DIR"
 CONFIG="$DEMO_DIR/giessen.textproto"
+# The status page on any free loopback port (the example's 9464 may be taken).
 sed -e "s|^data_dir: .*|data_dir: \"$DEMO_DIR/data\"|" \
     -e "s|^admin_socket: .*|admin_socket: \"$DEMO_DIR/admin.sock\"|" \
+    -e "s|^  listen_address: \"127.0.0.1:9464\"|  listen_address: \"127.0.0.1:0\" port_file: \"$DEMO_DIR/http.port\"|" \
     "$ROOT/deploy/giessen/fednode.textproto" > "$CONFIG"
 "$FEDNODE" --config "$CONFIG" --check-config
 
@@ -56,6 +58,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 fedctl status
+echo "status page: http://127.0.0.1:$(cat "$DEMO_DIR/http.port")/ (metrics: /metrics)"
 
 step "Importing Gießen's own data (real files, as published)"
 # Gießen's record of the Destatis municipality directory: the header and the

@@ -9,6 +9,7 @@ PACKAGES=(
   librocksdb-dev libabsl-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   libicu-dev nlohmann-json3-dev libcsv-dev libpg-query-dev libcli11-dev
+  libcpp-httplib-dev           # the node's local HTTP port: metrics and status page
   clang-14 libclang-rt-14-dev  # tests/fuzz: clang with the libFuzzer runtime
   jq                           # deploy/county_demo.sh: splits the bathing-water file by city
   python3 python3-yaml         # tests/deploy: parses the Kubernetes manifest
@@ -20,11 +21,16 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-# The DCAT-AP.de SHACL check runs on Node.js. Machines that carry Node.js from
-# another source (with npm bundled) keep it; otherwise Debian's packages.
+# The DCAT-AP.de SHACL check runs on Node.js, and so does the status page's
+# browser test (tests/status_page: Playwright drives Debian's headless
+# Chromium). Machines that carry Node.js from another source (with npm
+# bundled) keep it; otherwise Debian's packages. FEDNODE_SKIP_NODEJS=1 (the
+# container's build stage) skips Node.js and Chromium.
 if [[ "${FEDNODE_SKIP_NODEJS:-}" != 1 ]]; then
   command -v node >/dev/null || missing+=(nodejs)
   command -v npm >/dev/null || missing+=(npm)
+  dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" ||
+    missing+=(chromium)
 fi
 
 if ((${#missing[@]} == 0)); then

@@ -139,6 +139,7 @@ grpc::Status AdminServiceImpl::Import(grpc::ServerContext* /*context*/,
     for (const auto& d : result->datasets()) rows += d.rows_imported();
     *response = std::move(*result);
   }
+  if (ctx_.metrics != nullptr) ctx_.metrics->RecordImport(rows, !result.ok());
   return Audited(result.status(), "admin.Import", header.dataset_id(), rows);
 }
 
@@ -189,6 +190,10 @@ grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
     if (parsed.ok()) dataset = parsed->dataset_id();
   }
   if (!result.ok()) return Audited(result.status(), "admin.Query", dataset);
+  if (ctx_.metrics != nullptr) {
+    ctx_.metrics->RecordQueryRows(QueryApi::kAdmin, result->rows_scanned(),
+                                  static_cast<uint64_t>(result->rows_size()));
+  }
   grpc::Status audited = Audited(absl::OkStatus(), "admin.Query", dataset, result->rows_size());
   if (!audited.ok()) return audited;
   node::v1::QueryResponse message;
@@ -636,6 +641,17 @@ grpc::Status AdminServiceImpl::AggregateFederation(
     if (!stored.ok()) return Audited(stored.status(), op, request->store_dataset_id());
     *response->mutable_stored() = *std::move(stored);
   }
+  // What the status page shows as the latest regional statistic: exactly
+  // this answer. Losing it is no reason to withhold the statistic.
+  node::v1::LatestStatistic latest;
+  latest.set_conforms_to(request->conforms_to());
+  latest.set_sql(request->sql());
+  latest.set_purpose(request->purpose());
+  latest.set_group_by_member(request->group_by_member());
+  latest.set_computed_at(agreement::FormatRfc3339(ctx_.federation->clock()->Now()));
+  *latest.mutable_response() = *response;
+  absl::Status kept = node_->KeepLatestStatistic(latest);
+  if (!kept.ok()) FEDNODE_LOG(WARNING) << "latest statistic not kept: " << kept;
   return Audited(absl::OkStatus(), op, request->conforms_to(), response->result().rows_size());
 }
 
@@ -647,15 +663,7 @@ grpc::Status AdminServiceImpl::ListPeers(grpc::ServerContext* /*context*/,
     return Audited(absl::FailedPreconditionError("no agreement installed"), "admin.ListPeers", "");
   }
   const agreement::v1::Agreement& a = ctx_.federation->agreement()->agreement();
-  std::vector<node::v1::PeerHealth> health;
-  for (const auto& m : a.members()) {
-    if (m.ags() == ctx_.federation->own_ags()) continue;
-    node::v1::PeerHealth h;
-    h.set_ags(m.ags());
-    h.set_name(m.name());
-    h.set_endpoint(m.endpoint());
-    health.push_back(h);
-  }
+  std::vector<node::v1::PeerHealth> health = ctx_.peers->Recorded(a);
   std::vector<std::thread> calls;
   for (auto& h : health) {
     calls.emplace_back([&] {

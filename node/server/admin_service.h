@@ -16,6 +16,7 @@
 #include "node/server/catalog_harvester.h"
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
+#include "node/server/node_metrics.h"
 #include "node/server/peer_channels.h"
 #include "proto/node/v1/admin.grpc.pb.h"
 
@@ -40,6 +41,8 @@ struct AdminContext {
   std::function<absl::StatusOr<std::string>()> start_federation;
   // The bound federation address, empty when closed.
   std::function<std::string()> federation_address;
+  // Records imports and query rows; null records nothing.
+  NodeMetrics* metrics = nullptr;
 };
 
 class AdminServiceImpl final : public node::v1::AdminService::Service {

@@ -39,6 +39,23 @@ bool AllDigits(absl::string_view s) {
   return !s.empty();
 }
 
+// Splits "host:port" (host may be "[v6]"); false when it is not that form
+// or the port is outside 0..65535.
+bool SplitHostPort(const std::string& addr, std::string* host, int* port) {
+  size_t colon = addr.rfind(':');
+  if (addr.empty() || colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(addr.substr(colon + 1), port) || *port < 0 || *port > 65535) {
+    return false;
+  }
+  *host = addr.substr(0, colon);
+  return true;
+}
+
+// 127.0.0.0/8, ::1 or localhost (RFC 1122 3.2.1.3, RFC 4291 2.5.3).
+bool IsLoopbackHost(absl::string_view host) {
+  return host == "localhost" || host == "[::1]" || absl::StartsWith(host, "127.");
+}
+
 }  // namespace
 
 absl::StatusOr<config::v1::NodeConfig> ParseConfig(absl::string_view text,
@@ -111,10 +128,9 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
   if (config.has_federation()) {
     const auto& f = config.federation();
     const std::string& addr = f.listen_address();
-    size_t colon = addr.rfind(':');
+    std::string host;
     int port = -1;
-    if (addr.empty() || colon == std::string::npos || colon == 0 ||
-        !absl::SimpleAtoi(addr.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    if (!SplitHostPort(addr, &host, &port)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "federation.listen_address: \"", addr, "\" is not host:port (e.g. \"0.0.0.0:7443\")"));
     }
@@ -141,6 +157,26 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
           " is out of range 0..86400"));
     }
   }
+  if (config.has_http()) {
+    const auto& h = config.http();
+    std::string host;
+    int port = -1;
+    if (!SplitHostPort(h.listen_address(), &host, &port)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http.listen_address: \"", h.listen_address(),
+                       "\" is not host:port (e.g. \"127.0.0.1:9464\")"));
+    }
+    if (!IsLoopbackHost(host) && !h.allow_remote()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "http.listen_address: \"", h.listen_address(),
+          "\" is not a loopback address; the status page shows what the admin socket shows, to "
+          "anyone who can connect: set http.allow_remote: true to allow it"));
+    }
+    if (h.threads() > 16) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("http.threads: ", h.threads(), " is out of range 1..16"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -159,6 +195,7 @@ void ApplyDefaults(config::v1::NodeConfig* config) {
       if (limit->burst() == 0) limit->set_burst(2 * limit->per_second());
     }
   }
+  if (config->has_http() && config->http().threads() == 0) config->mutable_http()->set_threads(2);
   if (config->log_level().empty()) config->set_log_level("info");
 }
 

@@ -108,8 +108,50 @@ constexpr char kUnitCountAlias[] = "__fednode_units";
 
 }  // namespace
 
+template <typename F>
+grpc::Status FederationServiceImpl::Observed(FederationMethod method, F serve) {
+  const absl::Time start = absl::Now();
+  std::string peer = "unauthenticated";
+  grpc::Status status = serve(&peer);
+  if (metrics_ != nullptr) {
+    metrics_->RecordFederationCall(peer, method, static_cast<absl::StatusCode>(status.error_code()),
+                                   absl::Now() - start);
+  }
+  return status;
+}
+
+grpc::Status FederationServiceImpl::Ping(grpc::ServerContext* context,
+                                         const federation::v1::PingRequest* /*request*/,
+                                         federation::v1::PingResponse* response) {
+  return Observed(FederationMethod::kPing,
+                  [&](std::string* peer) { return ServePing(context, response, peer); });
+}
+
+grpc::Status FederationServiceImpl::GetCatalog(grpc::ServerContext* context,
+                                               const federation::v1::GetCatalogRequest* request,
+                                               federation::v1::GetCatalogResponse* response) {
+  return Observed(FederationMethod::kGetCatalog, [&](std::string* peer) {
+    return ServeGetCatalog(context, request, response, peer);
+  });
+}
+
+grpc::Status FederationServiceImpl::Query(
+    grpc::ServerContext* context, const federation::v1::QueryRequest* request,
+    grpc::ServerWriter<federation::v1::QueryResponse>* writer) {
+  return Observed(FederationMethod::kQuery,
+                  [&](std::string* peer) { return ServeQuery(context, request, writer, peer); });
+}
+
+grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
+                                              const federation::v1::AggregateRequest* request,
+                                              federation::v1::AggregateResponse* response) {
+  return Observed(FederationMethod::kAggregate, [&](std::string* peer) {
+    return ServeAggregate(context, request, response, peer);
+  });
+}
+
 absl::StatusOr<FederationServiceImpl::Caller> FederationServiceImpl::Authenticate(
-    grpc::ServerContext* context, const std::string& operation) {
+    grpc::ServerContext* context, const std::string& operation, std::string* peer) {
   Caller c;
   c.peer = context->peer();
   c.request_id = NextRequestId(host_->own_ags());
@@ -120,6 +162,7 @@ absl::StatusOr<FederationServiceImpl::Caller> FederationServiceImpl::Authenticat
       host_->Authenticate(leaf, chain, c.peer, operation, c.request_id);
   if (!member.ok()) return member.status();
   c.member = *member;
+  *peer = c.member.ags;
   FEDNODE_RETURN_IF_ERROR(host_->AdmitMember(c.member.ags, c.peer, operation, c.request_id));
   c.agreement = host_->agreement();
   if (c.agreement == nullptr) return absl::UnauthenticatedError("no agreement installed");
@@ -136,10 +179,10 @@ absl::StatusOr<FederationServiceImpl::Caller> FederationServiceImpl::Authenticat
   return c;
 }
 
-grpc::Status FederationServiceImpl::Ping(grpc::ServerContext* context,
-                                         const federation::v1::PingRequest* /*request*/,
-                                         federation::v1::PingResponse* response) {
-  absl::StatusOr<Caller> c = Authenticate(context, "federation.Ping");
+grpc::Status FederationServiceImpl::ServePing(grpc::ServerContext* context,
+                                              federation::v1::PingResponse* response,
+                                              std::string* peer) {
+  absl::StatusOr<Caller> c = Authenticate(context, "federation.Ping", peer);
   if (!c.ok()) return ToGrpcStatus(c.status());
   audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, "federation.Ping", c->request_id);
   e.set_decision(audit::v1::DECISION_ALLOW);
@@ -152,10 +195,10 @@ grpc::Status FederationServiceImpl::Ping(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status FederationServiceImpl::GetCatalog(grpc::ServerContext* context,
-                                               const federation::v1::GetCatalogRequest* request,
-                                               federation::v1::GetCatalogResponse* response) {
-  absl::StatusOr<Caller> c = Authenticate(context, "federation.GetCatalog");
+grpc::Status FederationServiceImpl::ServeGetCatalog(
+    grpc::ServerContext* context, const federation::v1::GetCatalogRequest* request,
+    federation::v1::GetCatalogResponse* response, std::string* peer) {
+  absl::StatusOr<Caller> c = Authenticate(context, "federation.GetCatalog", peer);
   if (!c.ok()) return ToGrpcStatus(c.status());
   // Changes the caller may not see are read and skipped like the others, so
   // paging advances over them and the caller cannot tell they exist.
@@ -184,11 +227,11 @@ grpc::Status FederationServiceImpl::GetCatalog(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status FederationServiceImpl::Query(
+grpc::Status FederationServiceImpl::ServeQuery(
     grpc::ServerContext* context, const federation::v1::QueryRequest* request,
-    grpc::ServerWriter<federation::v1::QueryResponse>* writer) {
+    grpc::ServerWriter<federation::v1::QueryResponse>* writer, std::string* peer) {
   const std::string op = "federation.Query";
-  absl::StatusOr<Caller> c = Authenticate(context, op);
+  absl::StatusOr<Caller> c = Authenticate(context, op, peer);
   if (!c.ok()) return ToGrpcStatus(c.status());
   const query::v1::QueryPlan& asked = request->plan();
   audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
@@ -288,6 +331,10 @@ grpc::Status FederationServiceImpl::Query(
     result->mutable_columns(units)->set_type(storage::v1::COLUMN_TYPE_BOOL);
   }
 
+  if (metrics_ != nullptr) {
+    metrics_->RecordQueryRows(QueryApi::kFederation, result->rows_scanned(),
+                              static_cast<uint64_t>(result->rows_size()));
+  }
   e.set_rows_returned(static_cast<uint64_t>(result->rows_size()));
   e.set_cells_returned(static_cast<uint64_t>(result->rows_size()) *
                        static_cast<uint64_t>(result->columns_size()));
@@ -336,11 +383,12 @@ grpc::Status FederationServiceImpl::Query(
   return grpc::Status::OK;
 }
 
-grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
-                                              const federation::v1::AggregateRequest* request,
-                                              federation::v1::AggregateResponse* response) {
+grpc::Status FederationServiceImpl::ServeAggregate(grpc::ServerContext* context,
+                                                   const federation::v1::AggregateRequest* request,
+                                                   federation::v1::AggregateResponse* response,
+                                                   std::string* peer) {
   const std::string op = "federation.Aggregate";
-  absl::StatusOr<Caller> c = Authenticate(context, op);
+  absl::StatusOr<Caller> c = Authenticate(context, op, peer);
   if (!c.ok()) return ToGrpcStatus(c.status());
   audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
   e.set_purpose(request->purpose());
@@ -440,6 +488,10 @@ grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
   if (!partial.ok()) {
     return finish(audit::v1::DECISION_ERROR, std::string(partial.status().message()),
                   ToGrpcStatus(partial.status(), c->request_id));
+  }
+  if (metrics_ != nullptr) {
+    metrics_->RecordQueryRows(QueryApi::kFederation, result->rows_scanned(),
+                              static_cast<uint64_t>(partial->groups_size()));
   }
   *response->mutable_partial() = *std::move(partial);
   response->set_grant_id(d.grant_id);

@@ -7,16 +7,21 @@
 // Safe for concurrent use.
 #pragma once
 
+#include <string>
+
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
+#include "node/server/node_metrics.h"
 #include "proto/federation/v1/federation.grpc.pb.h"
 
 namespace fednode::server {
 
 class FederationServiceImpl final : public federation::v1::FederationService::Service {
  public:
-  // `node` and `host` must outlive the service.
-  FederationServiceImpl(Node* node, FederationHost* host) : node_(node), host_(host) {}
+  // `node`, `host` and `metrics` (optional: null records nothing) must
+  // outlive the service.
+  FederationServiceImpl(Node* node, FederationHost* host, NodeMetrics* metrics = nullptr)
+      : node_(node), host_(host), metrics_(metrics) {}
 
   grpc::Status Ping(grpc::ServerContext* context, const federation::v1::PingRequest* request,
                     federation::v1::PingResponse* response) override;
@@ -37,10 +42,29 @@ class FederationServiceImpl final : public federation::v1::FederationService::Se
     std::string request_id;
     std::string peer;
   };
-  absl::StatusOr<Caller> Authenticate(grpc::ServerContext* context, const std::string& operation);
+  // Authenticates the caller; `*peer` becomes its AGS once known (metrics).
+  absl::StatusOr<Caller> Authenticate(grpc::ServerContext* context, const std::string& operation,
+                                      std::string* peer);
+
+  // The handlers; `*peer` as for Authenticate.
+  grpc::Status ServePing(grpc::ServerContext* context, federation::v1::PingResponse* response,
+                         std::string* peer);
+  grpc::Status ServeGetCatalog(grpc::ServerContext* context,
+                               const federation::v1::GetCatalogRequest* request,
+                               federation::v1::GetCatalogResponse* response, std::string* peer);
+  grpc::Status ServeQuery(grpc::ServerContext* context, const federation::v1::QueryRequest* request,
+                          grpc::ServerWriter<federation::v1::QueryResponse>* writer,
+                          std::string* peer);
+  grpc::Status ServeAggregate(grpc::ServerContext* context,
+                              const federation::v1::AggregateRequest* request,
+                              federation::v1::AggregateResponse* response, std::string* peer);
+  // Runs `serve(&peer)` and records the call (caller, method, code, latency).
+  template <typename F>
+  grpc::Status Observed(FederationMethod method, F serve);
 
   Node* node_;
   FederationHost* host_;
+  NodeMetrics* metrics_;
 };
 
 }  // namespace fednode::server

@@ -399,4 +399,19 @@ absl::StatusOr<node::v1::GetStatusResponse> Node::Status() {
   return s;
 }
 
+absl::Status Node::KeepLatestStatistic(const node::v1::LatestStatistic& statistic) {
+  return store_->PutMeta(kLatestStatisticMetaKey, statistic.SerializeAsString());
+}
+
+absl::StatusOr<std::optional<node::v1::LatestStatistic>> Node::LatestStatistic() {
+  absl::StatusOr<std::string> bytes = store_->GetMeta(kLatestStatisticMetaKey);
+  if (absl::IsNotFound(bytes.status())) return std::nullopt;
+  if (!bytes.ok()) return bytes.status();
+  node::v1::LatestStatistic statistic;
+  if (!statistic.ParseFromString(*bytes)) {
+    return absl::DataLossError("the stored latest statistic does not parse");
+  }
+  return statistic;
+}
+
 }  // namespace fednode::server

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ inline constexpr size_t kMaxImportBytes = size_t{2} << 30;
 inline constexpr char kCatalogEpochKey[] = "catalog_epoch";
 // Node metadata key of the member (AGS) a database belongs to.
 inline constexpr char kMemberAgsMetaKey[] = "member_ags";
+// Node metadata key of the latest regional statistic (node::v1::LatestStatistic).
+inline constexpr char kLatestStatisticMetaKey[] = "latest_statistic";
 
 // Stores a new random catalog epoch in `store`.
 // Errors: storage errors of PutMeta.
@@ -85,6 +88,15 @@ class Node {
                                                         absl::string_view conforms_to);
 
   absl::Status DeleteDataset(absl::string_view dataset_id);
+
+  // The county's latest regional statistic (status page): stored in the
+  // meta column family under kLatestStatisticMetaKey, replacing the one
+  // before, so it survives a restart (and is part of a backup).
+  // Errors: storage errors of PutMeta.
+  absl::Status KeepLatestStatistic(const node::v1::LatestStatistic& statistic);
+  // The one kept last; nullopt when none was.
+  // Errors: DataLoss when the stored value does not parse; storage errors.
+  absl::StatusOr<std::optional<node::v1::LatestStatistic>> LatestStatistic();
   absl::StatusOr<node::v1::GetStatusResponse> Status();
 
   storage::DatasetStore* store() { return store_.get(); }

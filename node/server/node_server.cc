@@ -73,6 +73,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
 
   auto server = std::unique_ptr<NodeServer>(new NodeServer());
   server->config_ = config;
+  server->metrics_ = std::make_unique<NodeMetrics>(&server->registry_);
   FEDNODE_ASSIGN_OR_RETURN(server->node_, Node::Create(config, std::move(store), clock));
   NodeServer* self = server.get();
 
@@ -130,9 +131,10 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
   ctx.audit = server->audit_.get();
   ctx.start_federation = [self]() { return self->StartFederation(); };
   ctx.federation_address = [self]() { return self->federation_address(); };
+  ctx.metrics = server->metrics_.get();
   server->admin_service_ = std::make_unique<AdminServiceImpl>(std::move(ctx));
-  server->federation_service_ =
-      std::make_unique<FederationServiceImpl>(server->node_.get(), server->federation_.get());
+  server->federation_service_ = std::make_unique<FederationServiceImpl>(
+      server->node_.get(), server->federation_.get(), server->metrics_.get());
   server->admin_socket_ = config.admin_socket();
 
   // Never remove anything but a stale socket: a regular file or a directory
@@ -161,6 +163,26 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
   FEDNODE_LOG(INFO) << "node " << config.member_ags() << " (" << config.member_name()
                     << ") serving admin API on " << server->admin_socket_ << ", data in "
                     << config.data_dir();
+
+  MetricSources metric_sources;
+  metric_sources.store = server->node_->store();
+  metric_sources.data_dir = config.data_dir();
+  metric_sources.audit = server->audit_.get();
+  metric_sources.federation = server->federation_.get();
+  metric_sources.peers = server->peers_.get();
+  metric_sources.harvester = server->harvester_.get();
+  server->metrics_->CollectFrom(std::move(metric_sources));
+  if (config.has_http()) {
+    StatusSources sources;
+    sources.node = server->node_.get();
+    sources.admin = server->admin_service_.get();
+    sources.federation = server->federation_.get();
+    sources.peers = server->peers_.get();
+    sources.harvester = server->harvester_.get();
+    sources.audit = server->audit_.get();
+    sources.registry = &server->registry_;
+    FEDNODE_ASSIGN_OR_RETURN(server->http_, StatusHttpServer::Start(config.http(), sources));
+  }
 
   if (config.has_federation()) {
     if (server->federation_->agreement() != nullptr) {
@@ -266,6 +288,8 @@ void NodeServer::Shutdown(absl::Duration grace) {
   // A harvest in progress stops before its next page (each page has a
   // deadline), so neither thread delays the shutdown by more than one call.
   if (harvester_ != nullptr) harvester_->Stop();
+  // The status page reads everything below: it stops first.
+  if (http_ != nullptr) http_->Stop();
   stop_watcher_.Notify();
   if (watcher_.joinable()) watcher_.join();
   if (harvest_thread_.joinable()) harvest_thread_.join();
@@ -288,6 +312,7 @@ void NodeServer::Shutdown(absl::Duration grace) {
     absl::Status closed = audit_->Close();
     if (!closed.ok()) FEDNODE_LOG(ERROR) << "audit log close: " << closed;
   }
+  http_.reset();
   federation_service_.reset();
   admin_service_.reset();
   harvester_.reset();

@@ -21,12 +21,15 @@
 
 #include "node/audit/audit_log.h"
 #include "node/base/clock.h"
+#include "node/base/metrics.h"
 #include "node/server/admin_service.h"
 #include "node/server/catalog_harvester.h"
 #include "node/server/federation_host.h"
 #include "node/server/federation_service.h"
 #include "node/server/node.h"
+#include "node/server/node_metrics.h"
 #include "node/server/peer_channels.h"
+#include "node/server/status_http.h"
 #include "proto/config/v1/node_config.pb.h"
 
 namespace fednode::server {
@@ -48,9 +51,11 @@ class NodeServer {
   // With an installed agreement and a federation block, the node's own
   // credentials must verify: it refuses to start when its chain is
   // incomplete, its key does not match or the agreement has no trust anchor.
+  // With an `http` block, the HTTP status port (status_http.h) opens too.
   // Errors: FailedPrecondition for those and when the data directory is in
   // use by another process or belongs to another member; Unavailable when a
-  // port or the socket cannot be bound; storage errors from Open.
+  // port (federation or http, naming its address) or the socket cannot be
+  // bound; storage errors from Open.
   static absl::StatusOr<std::unique_ptr<NodeServer>> Create(const NodeServerOptions& options);
 
   ~NodeServer();
@@ -68,6 +73,10 @@ class NodeServer {
   const std::string& admin_socket() const { return admin_socket_; }
   // "host:port" of the federation port, empty when closed.
   std::string federation_address() const;
+  // "host:port" of the HTTP status port (config block `http`), empty when off.
+  std::string http_address() const { return http_ != nullptr ? http_->address() : ""; }
+  // The node's metrics (rendered at the HTTP port's /metrics).
+  metrics::Registry* metrics_registry() { return &registry_; }
 
  private:
   NodeServer() = default;
@@ -77,6 +86,9 @@ class NodeServer {
   void HarvestCatalogs(absl::Duration interval);
 
   config::v1::NodeConfig config_;
+  // Declared first: destroyed last, after everything that records into it.
+  metrics::Registry registry_;
+  std::unique_ptr<NodeMetrics> metrics_;
   std::unique_ptr<Node> node_;
   std::unique_ptr<audit::AuditLog> audit_;
   std::unique_ptr<FederationHost> federation_;
@@ -87,6 +99,7 @@ class NodeServer {
   std::unique_ptr<CatalogHarvester> harvester_;
   std::unique_ptr<grpc::Server> admin_server_;
   std::string admin_socket_;
+  std::unique_ptr<StatusHttpServer> http_;
 
   mutable absl::Mutex mu_;
   std::unique_ptr<grpc::Server> federation_server_ ABSL_GUARDED_BY(mu_);

@@ -116,4 +116,19 @@ void PeerChannels::Describe(node::v1::PeerHealth* health) {
   }
 }
 
+std::vector<node::v1::PeerHealth> PeerChannels::Recorded(
+    const agreement::v1::Agreement& agreement) {
+  std::vector<node::v1::PeerHealth> out;
+  for (const auto& m : agreement.members()) {
+    if (m.ags() == host_->own_ags()) continue;
+    node::v1::PeerHealth h;
+    h.set_ags(m.ags());
+    h.set_name(m.name());
+    h.set_endpoint(m.endpoint());
+    Describe(&h);
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
 }  // namespace fednode::server

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -71,6 +72,10 @@ class PeerChannels {
   // Fills state, detail, last contact, agreement version, round trip and
   // the peer certificate's expiry of `health` (health->ags() set).
   void Describe(node::v1::PeerHealth* health);
+  // Every member of `agreement` except this node, in agreement order, with
+  // ags, name and endpoint from the agreement and the rest as Describe fills
+  // it: what the last call recorded. Makes no call.
+  std::vector<node::v1::PeerHealth> Recorded(const agreement::v1::Agreement& agreement);
 
  private:
   struct Health {

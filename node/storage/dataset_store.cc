@@ -1233,6 +1233,27 @@ absl::Status DatasetStore::PutMeta(absl::string_view key, absl::string_view valu
   return rep_->Write(&batch, absl::StrCat("writing meta key ", key));
 }
 
+DatasetStore::Stats DatasetStore::GetStats() {
+  Stats stats;
+  uint64_t v = 0;
+  if (rep_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kLiveSstFilesSize, &v)) {
+    stats.live_sst_bytes = v;
+  }
+  if (rep_->db->GetIntProperty(rep_->audit, rocksdb::DB::Properties::kLiveSstFilesSize, &v)) {
+    stats.audit_bytes = v;
+  }
+  if (rep_->db->GetIntProperty(rep_->audit, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) {
+    stats.audit_bytes += v;
+  }
+  if (rep_->db->GetIntProperty(rocksdb::DB::Properties::kIsWriteStopped, &v)) {
+    stats.write_stopped = v != 0;
+  }
+  if (rep_->db->GetIntProperty(rocksdb::DB::Properties::kActualDelayedWriteRate, &v)) {
+    stats.delayed_write_rate = v;
+  }
+  return stats;
+}
+
 absl::Status DatasetStore::AppendAudit(const std::vector<AuditRecord>& records) {
   if (records.empty()) {
     return absl::OkStatus();

@@ -302,6 +302,23 @@ class DatasetStore {
   // I/O errors.
   absl::Status VerifyChecksums();
 
+  // RocksDB's own figures for monitoring (metrics). Best effort: a property
+  // RocksDB cannot give reads as 0. Sizes in bytes; rates in bytes/second.
+  struct Stats {
+    // rocksdb.live-sst-files-size summed over all column families.
+    uint64_t live_sst_bytes = 0;
+    // The same for the audit column family alone, plus its memtables
+    // (rocksdb.cur-size-all-mem-tables): the audit log's size.
+    uint64_t audit_bytes = 0;
+    // rocksdb.is-write-stopped: writes are stopped (too many L0 files or
+    // memtables, or pending compaction bytes over the hard limit).
+    bool write_stopped = false;
+    // rocksdb.actual-delayed-write-rate: the rate writes are slowed to, 0
+    // when they are not delayed (a write stall).
+    uint64_t delayed_write_rate = 0;
+  };
+  Stats GetStats();
+
   // The on-disk format version (key_codec.h: kFormatVersion).
   uint32_t format_version() const;
   const std::string& path() const;

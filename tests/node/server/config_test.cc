@@ -11,6 +11,7 @@ namespace {
 
 using ::fednode::testing::IsOk;
 using ::fednode::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 config::v1::NodeConfig ValidConfig() {
@@ -115,6 +116,30 @@ TEST(ConfigTest, RateLimitsHaveDefaultsAndAreChecked) {
   EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
                                      "federation.member_rate_limit.burst: set without per_second "
                                      "(0 means no limit)"));
+}
+
+TEST(ConfigTest, HttpPortIsLoopbackUnlessRemoteIsAllowed) {
+  auto c = ValidConfig();
+  c.mutable_http()->set_listen_address("127.0.0.1:0");
+  EXPECT_THAT(Validate(c), IsOk());
+  ApplyDefaults(&c);
+  EXPECT_EQ(c.http().threads(), 2u);
+  for (const char* ok : {"localhost:9464", "[::1]:9464", "127.0.0.2:1"}) {
+    c.mutable_http()->set_listen_address(ok);
+    EXPECT_THAT(Validate(c), IsOk()) << ok;
+  }
+  c.mutable_http()->set_listen_address("0.0.0.0:9464");
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    AllOf(HasSubstr("http.listen_address: \"0.0.0.0:9464\""),
+                                          HasSubstr("http.allow_remote: true"))));
+  c.mutable_http()->set_allow_remote(true);
+  EXPECT_THAT(Validate(c), IsOk());
+  c.mutable_http()->set_listen_address("9464");
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                    HasSubstr("http.listen_address: \"9464\" is not host:port")));
+  c.mutable_http()->set_listen_address("127.0.0.1:9464");
+  c.mutable_http()->set_threads(17);
+  EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("http.threads")));
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {
