@@ -103,9 +103,9 @@ absl::StatusOr<ArchiveReport> VerifyArchive(const v1::AuditArchive& archive,
   ArchiveReport report;
   report.statement = s;
   if (verify) {
-    FEDNODE_RETURN_IF_ERROR(CheckSignature(verify, ArchiveSigningData(s),
-                                           archive.signature_base64(), s.spki_sha256(),
-                                           "archive statement"));
+    FEDNODE_RETURN_IF_ERROR(CheckSignature(
+        verify, ArchiveSigningData(s), archive.signature_base64(), s.spki_sha256(),
+        absl::StrCat("archive statement of entries ", s.first_seq(), "..", s.last_seq())));
     report.signature_checked = true;
   }
   return report;

@@ -91,7 +91,7 @@ absl::StatusOr<v1::AuditArchive> ReadArchiveFile(const std::string& path);
 //   "archived entry 18: prev_hash does not match the hash of entry 17 (entry
 //    17 changed or chain broken)"
 //   "archive statement: last_hash does not match entry 40"
-//   "archive statement: signature does not verify: <reason>"
+//   "archive statement of entries 1..40: signature does not verify: <reason>"
 absl::StatusOr<ArchiveReport> VerifyArchive(const v1::AuditArchive& archive,
                                             const SignatureVerifier& verify);
 

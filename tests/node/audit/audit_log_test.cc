@@ -636,9 +636,10 @@ TEST_F(AuditArchiveTest, TamperedArchivesAreNamedBySequenceNumber) {
     a->mutable_statement()->set_last_hash(a->entries(4).hash());
     a->mutable_statement()->set_last_time_unix_micros(a->entries(4).time_unix_micros());
   });
-  EXPECT_THAT(VerifyFile("a.fnarchive"),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       "archive statement: signature does not verify: bad signature"));
+  EXPECT_THAT(
+      VerifyFile("a.fnarchive"),
+      StatusIs(absl::StatusCode::kDataLoss,
+               "archive statement of entries 1..5: signature does not verify: bad signature"));
   restore();
   // Signed by another key.
   EditFile("a.fnarchive", [](v1::AuditArchive* a) {
