@@ -1,6 +1,8 @@
 #include "node/audit/audit_log.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
@@ -12,6 +14,8 @@
 #include "nlohmann/json.hpp"
 
 #include "certs/digest.h"
+#include "certs/pki.h"
+#include "node/audit/audit_archive.h"
 #include "node/base/log.h"
 #include "node/base/status_macros.h"
 
@@ -25,18 +29,6 @@ using audit::v1::HeadSignature;
 constexpr size_t kReadChunk = 4096;
 // Largest valid AuditLogOptions::max_batch_entries.
 constexpr size_t kMaxBatchEntries = 1'000'000;
-
-// Deterministic wire encoding (file comment of audit_log.h).
-std::string SerializeDeterministic(const google::protobuf::MessageLite& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializePartialToCodedStream(&coded);
-  }
-  return out;
-}
 
 // hash = SHA-256(prev_hash || canonical bytes), where `canonical` already has
 // prev_hash and hash cleared.
@@ -62,6 +54,38 @@ absl::Status EntryError(uint64_t seq, absl::string_view what) {
 }
 
 }  // namespace
+
+std::string SerializeDeterministic(const google::protobuf::MessageLite& message) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializePartialToCodedStream(&coded);
+  }
+  return out;
+}
+
+absl::Status CheckChainEntry(const AuditEntry& entry, uint64_t seq, absl::string_view prev_hash,
+                             absl::string_view label, bool later_is_gap) {
+  if (ComputeEntryHash(entry) != entry.hash()) {
+    return absl::DataLossError(absl::StrCat(label, " ", seq, ": hash mismatch (entry changed)"));
+  }
+  if (entry.seq() != seq) {
+    if (later_is_gap && entry.seq() > seq) {
+      return absl::DataLossError(
+          absl::StrCat(label, " ", seq, " missing (gap after ", seq - 1, ")"));
+    }
+    return absl::DataLossError(
+        absl::StrCat(label, " ", seq, ": holds entry ", entry.seq(), " (entries reordered)"));
+  }
+  if (entry.prev_hash() != prev_hash) {
+    return absl::DataLossError(
+        absl::StrCat(label, " ", seq, ": prev_hash does not match the hash of entry ", seq - 1,
+                     " (entry ", seq - 1, " changed or chain broken)"));
+  }
+  return absl::OkStatus();
+}
 
 std::string CanonicalBytes(const AuditEntry& entry) {
   AuditEntry copy = entry;
@@ -109,6 +133,8 @@ std::string ToJsonLine(const AuditEntry& entry) {
 // caller reads them only after done.
 struct AuditLog::Pending {
   AuditEntry entry;
+  // Set by Archive: the entry is written in one batch with this cut.
+  const storage::DatasetStore::AuditCut* cut = nullptr;
   absl::Status status;
   bool done = false;
 };
@@ -146,6 +172,13 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(storage::DatasetStore* 
     last_seq = last->first;
     log->next_seq_ = last_seq + 1;
     log->last_hash_ = entry.hash();
+  } else {
+    // Nothing stored: the chain continues from the anchor (the genesis when
+    // nothing was archived).
+    FEDNODE_ASSIGN_OR_RETURN(audit::v1::ChainAnchor anchor, log->Anchor());
+    last_seq = anchor.seq();
+    log->next_seq_ = anchor.seq() + 1;
+    log->last_hash_ = AnchorHash(anchor);
   }
   FEDNODE_ASSIGN_OR_RETURN(std::optional<storage::DatasetStore::AuditRecord> head,
                            store->LastAuditHead());
@@ -173,8 +206,14 @@ AuditLog::~AuditLog() {
 }
 
 absl::StatusOr<uint64_t> AuditLog::Append(AuditEntry entry) {
+  return Enqueue(std::move(entry), nullptr);
+}
+
+absl::StatusOr<uint64_t> AuditLog::Enqueue(AuditEntry entry,
+                                           const storage::DatasetStore::AuditCut* cut) {
   Pending p;
   p.entry = std::move(entry);
+  p.cut = cut;
   absl::MutexLock lock(&mu_);
   auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closing_ || queue_.size() < options_.max_pending_entries;
@@ -272,10 +311,26 @@ absl::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
     prev = std::move(hash);
     ++seq;
   }
-  FEDNODE_RETURN_IF_ERROR(store_->AppendAudit(records));
+  const storage::DatasetStore::AuditCut* cut = nullptr;
+  for (const Pending* p : batch) {
+    if (p->cut != nullptr) cut = p->cut;  // at most one: Archive runs alone
+  }
+  if (cut != nullptr) {
+    absl::MutexLock lock(&mu_);
+    if (fail_next_cut_) {
+      fail_next_cut_ = false;
+      return absl::UnavailableError("cutting the audit log: failed for the test");
+    }
+  }
+  FEDNODE_RETURN_IF_ERROR(store_->AppendAudit(records, cut));
   next_seq_ = seq;
   last_hash_ = std::move(prev);
   return absl::OkStatus();
+}
+
+std::string AuditLog::SignerSpki() const {
+  return options_.current_signer_spki_sha256 ? options_.current_signer_spki_sha256()
+                                             : options_.signer_spki_sha256;
 }
 
 absl::Status AuditLog::SignHead(uint64_t seq, const std::string& hash) {
@@ -284,7 +339,7 @@ absl::Status AuditLog::SignHead(uint64_t seq, const std::string& hash) {
   head.set_seq(seq);
   head.set_hash(hash);
   head.set_time_unix_micros(absl::ToUnixMicros(clock_->Now()));
-  head.set_spki_sha256(options_.signer_spki_sha256);
+  head.set_spki_sha256(SignerSpki());
   head.set_signature_base64(absl::Base64Escape(signature));
   FEDNODE_RETURN_IF_ERROR(store_->PutAuditHead(seq, SerializeDeterministic(head)));
   signed_seq_ = seq;
@@ -292,6 +347,7 @@ absl::Status AuditLog::SignHead(uint64_t seq, const std::string& hash) {
 }
 
 absl::Status AuditLog::Verify(uint64_t* entries_checked) {
+  absl::MutexLock archive_lock(&archive_mu_);
   uint64_t checked = 0;
   absl::Cleanup report = [&] {
     if (entries_checked != nullptr) {
@@ -325,9 +381,14 @@ absl::Status AuditLog::Verify(uint64_t* entries_checked) {
   uint64_t max_head = heads.empty() ? 0 : heads.back().seq();
   limit = std::max(limit, max_head);
 
+  // The chain starts at the anchor; a cut removed the heads up to it.
+  FEDNODE_ASSIGN_OR_RETURN(audit::v1::ChainAnchor anchor, Anchor());
+  FEDNODE_RETURN_IF_ERROR(CheckAnchor(anchor, options_.verify_head));
   size_t head_index = 0;
-  uint64_t expected = 1;
-  std::string prev = kGenesisHash;
+  while (head_index < heads.size() && heads[head_index].seq() <= anchor.seq()) ++head_index;
+  const uint64_t first = anchor.seq() + 1;
+  uint64_t expected = first;
+  std::string prev = AnchorHash(anchor);
   auto check_head = [&](uint64_t seq, const std::string& hash) -> absl::Status {
     for (; head_index < heads.size() && heads[head_index].seq() <= seq; ++head_index) {
       const HeadSignature& head = heads[head_index];
@@ -366,25 +427,20 @@ absl::Status AuditLog::Verify(uint64_t* entries_checked) {
         break;
       }
       if (seq != expected) {
-        return EntryError(expected, expected == 1
-                                        ? absl::StrCat(" missing (log starts at ", seq, ")")
-                                        : absl::StrCat(" missing (gap after ", expected - 1, ")"));
+        if (expected != first) {
+          return EntryError(expected, absl::StrCat(" missing (gap after ", expected - 1, ")"));
+        }
+        return EntryError(expected,
+                          anchor.seq() == 0
+                              ? absl::StrCat(" missing (log starts at ", seq, ")")
+                              : absl::StrCat(" missing (log starts at ", seq,
+                                             "; the chain anchor is at ", anchor.seq(), ")"));
       }
       AuditEntry entry;
       if (!entry.ParseFromString(bytes)) {
         return EntryError(seq, ": unparseable (entry changed)");
       }
-      if (ComputeEntryHash(entry) != entry.hash()) {
-        return EntryError(seq, ": hash mismatch (entry changed)");
-      }
-      if (entry.seq() != seq) {
-        return EntryError(seq, absl::StrCat(": holds entry ", entry.seq(), " (entries reordered)"));
-      }
-      if (entry.prev_hash() != prev) {
-        return EntryError(
-            seq, absl::StrCat(": prev_hash does not match the hash of entry ", seq - 1, " (entry ",
-                              seq - 1, " changed or chain broken)"));
-      }
+      FEDNODE_RETURN_IF_ERROR(CheckChainEntry(entry, seq, prev, "audit entry", false));
       ++checked;
       FEDNODE_RETURN_IF_ERROR(check_head(seq, entry.hash()));
       prev = entry.hash();
@@ -401,6 +457,127 @@ absl::Status AuditLog::Verify(uint64_t* entries_checked) {
                                              " entries were written)"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<audit::v1::ChainAnchor> AuditLog::Anchor() {
+  FEDNODE_ASSIGN_OR_RETURN(std::string bytes, store_->GetAuditAnchor());
+  return ParseAnchor(bytes);
+}
+
+absl::StatusOr<std::vector<AuditEntry>> AuditLog::CollectForArchive(
+    const audit::v1::ChainAnchor& anchor, const ArchiveRequest& request, bool* more) {
+  uint64_t limit = last_seq();
+  if (request.through_seq > 0) limit = std::min(limit, request.through_seq);
+  const int64_t before = absl::ToUnixMicros(request.before);
+  std::vector<AuditEntry> out;
+  uint64_t expected = anchor.seq() + 1;
+  std::string prev = AnchorHash(anchor);
+  *more = false;
+  while (expected <= limit) {
+    FEDNODE_ASSIGN_OR_RETURN(std::vector<storage::DatasetStore::AuditRecord> records,
+                             store_->ReadAudit(expected, kReadChunk));
+    if (records.empty()) {
+      return EntryError(expected, absl::StrCat(" missing (log ends at ", expected - 1, ")"));
+    }
+    for (const auto& [seq, bytes] : records) {
+      if (seq > limit) return out;
+      if (seq != expected) {
+        return EntryError(expected, absl::StrCat(" missing (gap after ", expected - 1, ")"));
+      }
+      AuditEntry entry;
+      if (!entry.ParseFromString(bytes)) {
+        return EntryError(seq, ": unparseable (entry changed)");
+      }
+      if (entry.time_unix_micros() >= before) return out;
+      if (out.size() >= kMaxArchiveEntries) {
+        *more = true;
+        return out;
+      }
+      FEDNODE_RETURN_IF_ERROR(CheckChainEntry(entry, seq, prev, "audit entry", false));
+      prev = entry.hash();
+      out.push_back(std::move(entry));
+      ++expected;
+    }
+  }
+  return out;
+}
+
+bool AuditLog::IsUncutArchive(const std::string& path, const audit::v1::ChainAnchor& anchor) {
+  absl::StatusOr<audit::v1::AuditArchive> existing = ReadArchiveFile(path);
+  return existing.ok() && existing->statement().first_seq() == anchor.seq() + 1 &&
+         existing->statement().last_seq() > anchor.seq();
+}
+
+absl::StatusOr<ArchiveResult> AuditLog::Archive(const ArchiveRequest& request) {
+  if (!options_.sign_head) {
+    return absl::FailedPreconditionError(
+        "archiving the audit log needs the node key to sign the archive (a federation block "
+        "with key_file and cert_file, and an installed agreement)");
+  }
+  if (request.path.empty() || request.path.front() != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("archive file \"", request.path, "\" must be an absolute path"));
+  }
+  absl::MutexLock archive_lock(&archive_mu_);
+  FEDNODE_ASSIGN_OR_RETURN(audit::v1::ChainAnchor anchor, Anchor());
+  FEDNODE_RETURN_IF_ERROR(CheckAnchor(anchor, options_.verify_head));
+  ArchiveResult result;
+  absl::StatusOr<std::vector<AuditEntry>> entries =
+      CollectForArchive(anchor, request, &result.more);
+  if (absl::IsDataLoss(entries.status())) {
+    return absl::DataLossError(absl::StrCat(entries.status().message(), "; nothing archived"));
+  }
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) return result;
+  std::error_code ec;
+  if (std::filesystem::exists(request.path, ec) && !IsUncutArchive(request.path, anchor)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("archive file ", request.path, " exists; choose another name"));
+  }
+
+  audit::v1::AuditArchive archive;
+  audit::v1::ArchiveStatement& st = *archive.mutable_statement();
+  st.set_format(kArchiveFormat);
+  st.set_member_ags(request.member_ags);
+  st.set_first_seq(entries->front().seq());
+  st.set_last_seq(entries->back().seq());
+  st.set_count(entries->size());
+  st.set_prev_hash(AnchorHash(anchor));
+  st.set_last_hash(entries->back().hash());
+  st.set_first_time_unix_micros(entries->front().time_unix_micros());
+  st.set_last_time_unix_micros(entries->back().time_unix_micros());
+  st.set_created_unix_micros(absl::ToUnixMicros(clock_->Now()));
+  st.set_spki_sha256(SignerSpki());
+  FEDNODE_ASSIGN_OR_RETURN(std::string signature, options_.sign_head(ArchiveSigningData(st)));
+  archive.set_signature_base64(absl::Base64Escape(signature));
+  for (AuditEntry& e : *entries) *archive.add_entries() = std::move(e);
+  const std::string bytes = SerializeArchive(archive);
+  // Durable before anything is cut.
+  FEDNODE_RETURN_IF_ERROR(certs::WriteFileAtomically(request.path, bytes, 0600));
+  result.count = st.count();
+  result.first_seq = st.first_seq();
+  result.last_seq = st.last_seq();
+  result.last_hash = st.last_hash();
+  result.path = request.path;
+  result.file_sha256 = certs::Sha256Hex(bytes);
+
+  audit::v1::ChainAnchor next;
+  next.set_seq(st.last_seq());
+  next.set_hash(st.last_hash());
+  next.set_archive_file(request.path);
+  next.set_archive_sha256(result.file_sha256);
+  *next.mutable_statement() = st;
+  next.set_signature_base64(archive.signature_base64());
+  const storage::DatasetStore::AuditCut cut{st.last_seq(), SerializeDeterministic(next)};
+  AuditEntry record = request.record;
+  record.set_decision(audit::v1::DECISION_ALLOW);
+  record.set_rows_returned(st.count());
+  record.set_reason(absl::StrCat("archived entries ", st.first_seq(), "..", st.last_seq(), " to ",
+                                 request.path, " (sha256 ", result.file_sha256, ")"));
+  const std::string reason = record.reason();
+  FEDNODE_ASSIGN_OR_RETURN(result.record_seq, Enqueue(std::move(record), &cut));
+  FEDNODE_LOG(INFO) << "audit log: " << reason;
+  return result;
 }
 
 absl::StatusOr<std::vector<AuditEntry>> AuditLog::Read(uint64_t from_seq, size_t limit) {
@@ -461,6 +638,11 @@ void AuditLog::PauseWriterForTest() {
 void AuditLog::ResumeWriterForTest() {
   absl::MutexLock lock(&mu_);
   paused_ = false;
+}
+
+void AuditLog::FailNextCutForTest() {
+  absl::MutexLock lock(&mu_);
+  fail_next_cut_ = true;
 }
 
 void AuditLog::WaitForQueuedForTest(size_t n) {

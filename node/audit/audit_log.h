@@ -56,6 +56,20 @@
 // Unavailable) fails every Append of that batch with the storage error; the
 // entries are not in the log and their seqs are reused by the next batch.
 //
+// ## Retention: archive and cut
+//
+// Archive() moves the oldest entries into a signed archive file
+// (audit_archive.h) and then cuts them from the store: one WriteBatch
+// deletes them (and their head signatures), stores the chain anchor (the
+// last archived seq and hash; storage format 2) and appends the audit entry
+// that records the cut. From then on the log starts at anchor seq + 1 and
+// its first prev_hash is the anchor hash; Verify starts there and checks
+// the anchor against the archive statement it carries (signed like the
+// heads). The file is durable before anything is cut: a crash between the
+// two leaves the whole log in place (it verifies) and an archive file whose
+// entries are still in the log; the next Archive of the same range
+// replaces that file.
+//
 // ## Head signatures
 //
 // When options.sign_head is set, the writer signs "<seq>|<hash>" of the head
@@ -79,6 +93,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
 
 #include "node/base/clock.h"
 #include "node/storage/dataset_store.h"
@@ -106,6 +122,11 @@ struct AuditLogOptions {
   // SHA-256 (hex) of the signing key's SubjectPublicKeyInfo, stored in each
   // HeadSignature so a verifier knows which key signed. Default "".
   std::string signer_spki_sha256;
+  // When set, called at each signature (heads and archives) for the SPKI
+  // SHA-256 of the key sign_head signs with now (it changes when the node
+  // key is rotated); overrides signer_spki_sha256. Called on the signing
+  // thread; must not call back into the log.
+  std::function<std::string()> current_signer_spki_sha256;
   // Sign the head after this many entries since the last signed head.
   // Default 1000; 0 = only at Close.
   uint64_t sign_every_entries = 1000;
@@ -119,6 +140,45 @@ struct AuditLogOptions {
                              absl::string_view spki_sha256)>
       verify_head;
 };
+
+// What Archive should do.
+struct ArchiveRequest {
+  // Entries whose time is before this are archived (at most
+  // kMaxArchiveEntries per call, the oldest first).
+  absl::Time before = absl::InfinitePast();
+  // Archive at most the entries up to this seq (0 = no limit); tests and
+  // `fedctl audit archive --through SEQ`.
+  uint64_t through_seq = 0;
+  // Where to write the file: an absolute path. An existing file there is
+  // refused (AlreadyExists) unless it is an archive of this log whose
+  // entries were never cut (left by an interrupted Archive).
+  std::string path;
+  // AGS of the node's member, bound by the statement.
+  std::string member_ags;
+  // The audit entry that records the cut: caller, operation ("audit.Archive"),
+  // request_id. Archive sets reason ("archived entries A..B to FILE (sha256
+  // ...)"), decision allow and rows_returned (the count).
+  audit::v1::AuditEntry record;
+};
+
+struct ArchiveResult {
+  // 0 when nothing was old enough (no file written, nothing cut).
+  uint64_t count = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::string last_hash;
+  std::string path;
+  // SHA-256 (hex) of the file.
+  std::string file_sha256;
+  // Seq of the entry that records the cut.
+  uint64_t record_seq = 0;
+  // More entries were old enough than one archive takes.
+  bool more = false;
+};
+
+// Most entries one archive file holds (all in memory while it is written;
+// about 300 MB at the largest entries).
+inline constexpr uint64_t kMaxArchiveEntries = 500'000;
 
 class AuditLog {
  public:
@@ -151,7 +211,9 @@ class AuditLog {
   // (ResourceExhausted for a full disk, Unavailable) when the write failed.
   absl::StatusOr<uint64_t> Append(audit::v1::AuditEntry entry);
 
-  // Walks the whole chain from seq 1 to the head as of the call and checks
+  // Walks the whole chain from the anchor (seq 1 when nothing was archived)
+  // to the head as of the call; checks the anchor against the archive
+  // statement it carries (with options.verify_head, its signature), then
   // each entry: parses, its key matches its seq, hash = SHA-256(prev_hash ||
   // canonical bytes), prev_hash = hash of the previous entry, no gaps; and
   // each stored head signature: its seq exists, its hash equals that entry's
@@ -166,10 +228,30 @@ class AuditLog {
   //   "audit entry 18: prev_hash does not match the hash of entry 17 (entry 17
   //    changed or chain broken)"
   //   "audit entry 21 missing (log ends at 20, but head 25 is signed)"
+  //   "audit entry 41 missing (log starts at 45; the chain anchor is at 40)"
+  //   "audit chain anchor at 40: signature does not verify: <reason>"
   //   "audit head signature at 10: hash does not match entry 10"
   //   "audit head signature at 10: signature does not verify: <reason>"
   // Storage errors as is.
   absl::Status Verify(uint64_t* entries_checked);
+
+  // Writes the entries older than request.before (from the start of the
+  // live log) to the archive file request.path, signed with
+  // options.sign_head, and then cuts them from the log together with the new
+  // chain anchor and the entry request.record (see "Retention" above).
+  // Archives run one at a time; appends go on meanwhile.
+  // Errors: FailedPrecondition without options.sign_head (archives are
+  // signed with the node key) or after Close; InvalidArgument for a relative
+  // path; AlreadyExists when request.path holds a file that is not an
+  // uncut archive of this log; DataLoss naming the entry when the entries to
+  // archive do not verify (nothing is written); the signing error; Unavailable
+  // or ResourceExhausted when writing the file or the cut fails (when the cut
+  // fails the file stays, and the log is whole).
+  absl::StatusOr<ArchiveResult> Archive(const ArchiveRequest& request);
+
+  // The chain anchor in force (seq 0: nothing archived).
+  // Errors: as DatasetStore::GetAuditAnchor; DataLoss when it does not parse.
+  absl::StatusOr<audit::v1::ChainAnchor> Anchor();
 
   // Up to `limit` entries with seq >= from_seq, in seq order.
   // Errors: DataLoss for an entry that does not parse; storage errors.
@@ -194,20 +276,35 @@ class AuditLog {
   void ResumeWriterForTest();
   // Blocks until at least n entries are queued.
   void WaitForQueuedForTest(size_t n);
+  // The next Archive writes its file and then fails its cut with
+  // Unavailable, as a crash between the two would leave it.
+  void FailNextCutForTest();
 
  private:
   struct Pending;
 
   AuditLog(storage::DatasetStore* store, const AuditLogOptions& options, const Clock* clock);
 
+  // Append, with an optional cut written in the same batch.
+  absl::StatusOr<uint64_t> Enqueue(audit::v1::AuditEntry entry,
+                                   const storage::DatasetStore::AuditCut* cut);
   void WriterLoop();
   // Writes one batch; returns the storage status.
   absl::Status WriteBatch(const std::vector<Pending*>& batch);
+  // The SPKI SHA-256 of the signing key (options).
+  std::string SignerSpki() const;
   // Signs and stores the head (seq, hash); called by the writer only.
   absl::Status SignHead(uint64_t seq, const std::string& hash);
   // SignHead(seq, last_hash_); logs and records a failure (retried after
   // another sign_every_entries entries, and at Close).
   void MaybeSignHead(uint64_t seq);
+
+  // The entries the archive takes, checked against the chain from `anchor`.
+  absl::StatusOr<std::vector<audit::v1::AuditEntry>> CollectForArchive(
+      const audit::v1::ChainAnchor& anchor, const ArchiveRequest& request, bool* more);
+  // Whether `path` holds an archive of this log whose entries were never cut
+  // (its last seq lies above the anchor's).
+  bool IsUncutArchive(const std::string& path, const audit::v1::ChainAnchor& anchor);
 
   storage::DatasetStore* const store_;
   const AuditLogOptions options_;
@@ -220,6 +317,11 @@ class AuditLog {
   uint64_t durable_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t batches_written_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+  bool fail_next_cut_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Held by Archive and Verify: one archive at a time, and Verify never sees
+  // a cut halfway through its walk.
+  absl::Mutex archive_mu_;
 
   // Writer-thread state (touched only by the writer thread, and by Open
   // before it starts).
@@ -236,6 +338,20 @@ class AuditLog {
 
 // CanonicalBytes(entry) as defined in the file comment.
 std::string CanonicalBytes(const audit::v1::AuditEntry& entry);
+
+// The deterministic wire encoding of `message` (fields in number order).
+std::string SerializeDeterministic(const google::protobuf::MessageLite& message);
+
+// Checks `entry` as entry `seq` of a chain whose previous hash is
+// `prev_hash`: its hash (ComputeEntryHash), its seq, its prev_hash, in this
+// order. Errors: DataLoss "<label> <seq>: hash mismatch (entry changed)",
+// "<label> <seq> missing (gap after <seq - 1>)" when it holds a later entry
+// and `later_is_gap` (a list without keys, such as an archive), else
+// "<label> <seq>: holds entry N (entries reordered)",
+// "<label> <seq>: prev_hash does not match the hash of entry <seq - 1> ...".
+absl::Status CheckChainEntry(const audit::v1::AuditEntry& entry, uint64_t seq,
+                             absl::string_view prev_hash, absl::string_view label,
+                             bool later_is_gap);
 
 // hash(entry) given its prev_hash field, as defined in the file comment.
 std::string ComputeEntryHash(const audit::v1::AuditEntry& entry);

@@ -36,8 +36,11 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 
+#include "certs/pki.h"
 #include "certs/pki_commands.h"
+#include "federation/agreement/agreement.h"
 #include "federation/agreement/agreement_commands.h"
+#include "node/audit/audit_archive.h"
 #include "node/audit/audit_log.h"
 #include "node/base/grpc_status.h"
 #include "node/base/table.h"
@@ -45,6 +48,7 @@
 #include "node/query/format.h"
 #include "node/server/backup.h"
 #include "node/server/config.h"
+#include "node/storage/dataset_store.h"
 #include "proto/health/v1/health.grpc.pb.h"
 #include "proto/node/v1/admin.grpc.pb.h"
 
@@ -75,6 +79,12 @@ bool ReadFile(const std::string& path, std::string* out, std::string* error) {
   ss << in.rdbuf();
   *out = ss.str();
   return true;
+}
+
+absl::StatusOr<std::string> ReadLocal(const std::string& path) {
+  std::string out, error;
+  if (!ReadFile(path, &out, &error)) return absl::NotFoundError(error);
+  return out;
 }
 
 std::string BaseName(const std::string& path) {
@@ -818,12 +828,179 @@ int CmdAuditVerify(Client& client) {
   grpc::Status s = client.stub()->VerifyAudit(&ctx, node::v1::AuditVerifyRequest(), &r);
   if (!s.ok()) return client.Fail(s);
   if (r.ok()) {
-    std::cout << "audit log intact: " << r.entries_checked() << " entries, hash chain verified\n";
+    std::cout << "audit log intact: " << r.entries_checked() << " entries, hash chain verified";
+    if (r.archived_through() > 0) {
+      std::cout << " from the chain anchor at entry " << r.archived_through()
+                << " (entries up to it archived)";
+    }
+    std::cout << "\n";
     return 0;
   }
   std::cout << "audit log BROKEN: " << r.problem() << " (" << r.entries_checked()
             << " entries checked)\n";
   return kExitFailed;
+}
+
+std::string FormatMicros(int64_t unix_micros) {
+  return agreement::FormatRfc3339(absl::FromUnixMicros(unix_micros));
+}
+
+// --before: an RFC 3339 time or a date (midnight UTC).
+absl::StatusOr<absl::Time> ParseBefore(const std::string& text) {
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime("%Y-%m-%d", text, absl::UTCTimeZone(), &t, &err)) return t;
+  return agreement::ParseRfc3339(text, "--before");
+}
+
+int CmdAuditArchive(Client& client, const std::string& before_text, int older_than_days,
+                    const std::string& out) {
+  absl::Time before;
+  if (!before_text.empty() && older_than_days < 0) {
+    absl::StatusOr<absl::Time> t = ParseBefore(before_text);
+    if (!t.ok()) {
+      std::cerr << "fedctl: --before: \"" << before_text
+                << "\" is neither a date (2026-01-31) nor an RFC 3339 time\n";
+      return kExitUsage;
+    }
+    before = *t;
+  } else if (before_text.empty() && older_than_days >= 0) {
+    before = absl::Now() - absl::Hours(24) * older_than_days;
+  } else {
+    std::cerr << "fedctl: audit archive needs exactly one of --before DATE and "
+                 "--older-than-days N\n";
+    return kExitUsage;
+  }
+  node::v1::AuditArchiveRequest req;
+  req.set_before_unix_micros(absl::ToUnixMicros(before));
+  if (!out.empty()) {
+    std::error_code ec;
+    req.set_path(std::filesystem::absolute(out, ec).lexically_normal().string());
+  }
+  grpc::ClientContext ctx;
+  client.Prepare(&ctx);
+  node::v1::AuditArchiveResponse r;
+  grpc::Status s = client.stub()->ArchiveAudit(&ctx, req, &r);
+  if (!s.ok()) return client.Fail(s);
+  if (r.count() == 0) {
+    std::cout << "no audit entry before " << agreement::FormatRfc3339(before)
+              << " is left in the live log; nothing archived\n";
+    return 0;
+  }
+  std::cout << "archived entries " << r.first_seq() << ".." << r.last_seq() << " (" << r.count()
+            << ") to " << r.path() << "\n"
+            << "sha256 " << r.sha256() << "\n"
+            << "the live log continues from entry " << r.last_seq() << " (hash " << r.last_hash()
+            << "); the cut is audit entry " << r.record_seq() << "\n"
+            << "check it with: fedctl audit verify-archive " << r.path() << " --config FILE\n";
+  if (r.more()) std::cout << "more entries are older: run it again\n";
+  return 0;
+}
+
+struct VerifyArchiveArgs {
+  std::string file;
+  std::string cert;
+  std::string chain;
+  std::string ca;
+  std::string data_dir;
+  std::string next;
+};
+
+// Offline: the archive's chain and signature, and its links to the next
+// archive and to the live log.
+int CmdAuditVerifyArchive(const Globals& g, VerifyArchiveArgs a) {
+  if (!g.config.empty()) {
+    absl::StatusOr<config::v1::NodeConfig> config = server::LoadConfig(g.config);
+    if (!config.ok()) {
+      std::cerr << "fedctl: " << config.status().message() << "\n";
+      return kExitUsage;
+    }
+    if (a.cert.empty()) a.cert = config->federation().cert_file();
+    if (a.chain.empty()) a.chain = config->federation().chain_file();
+    if (a.data_dir.empty()) a.data_dir = config->data_dir();
+  }
+  auto fail = [](absl::string_view what, const absl::Status& status) {
+    std::cout << what << "BROKEN: " << status.message() << "\n";
+    return kExitFailed;
+  };
+  absl::StatusOr<audit::v1::AuditArchive> archive = audit::ReadArchiveFile(a.file);
+  if (!archive.ok()) return fail("archive   ", archive.status());
+  std::string cert_pem;
+  std::string pin;
+  audit::SignatureVerifier verify;
+  if (!a.cert.empty()) {
+    absl::StatusOr<std::string> pem = ReadLocal(a.cert);
+    absl::StatusOr<std::string> spki =
+        pem.ok() ? certs::SpkiSha256(*pem) : absl::StatusOr<std::string>(pem.status());
+    if (!spki.ok()) {
+      std::cerr << "fedctl: --cert " << a.cert << ": " << spki.status().message() << "\n";
+      return kExitUsage;
+    }
+    cert_pem = *pem;
+    pin = *spki;
+    verify = [cert_pem, pin](absl::string_view data, absl::string_view signature,
+                             absl::string_view spki_sha256) -> absl::Status {
+      if (spki_sha256 != pin) {
+        return absl::PermissionDeniedError(
+            absl::StrCat("signed by key ", spki_sha256, ", not by the certificate's key ", pin));
+      }
+      return certs::VerifySignature(cert_pem, data, signature);
+    };
+  }
+  const audit::v1::ArchiveStatement& st = archive->statement();
+  std::cout << "archive   " << a.file << ": entries " << st.first_seq() << ".." << st.last_seq()
+            << " (" << st.count() << ") of member " << st.member_ags() << ", "
+            << FormatMicros(st.first_time_unix_micros()) << " .. "
+            << FormatMicros(st.last_time_unix_micros()) << "\n";
+  absl::StatusOr<audit::ArchiveReport> report = audit::VerifyArchive(*archive, verify);
+  if (!report.ok()) return fail("chain     ", report.status());
+  std::cout << "chain     hash chain verified; continues from " << st.prev_hash() << "\n";
+  if (verify) {
+    std::cout << "signature verified with " << a.cert << " (key " << pin << ")\n";
+    if (!a.ca.empty()) {
+      absl::StatusOr<std::string> ca = ReadLocal(a.ca);
+      std::vector<std::string> chain;
+      if (!a.chain.empty()) {
+        absl::StatusOr<std::string> chain_pem = ReadLocal(a.chain);
+        if (chain_pem.ok()) {
+          chain = certs::SplitPemCertificates(*chain_pem).value_or(std::vector<std::string>());
+        }
+      }
+      absl::Status trusted =
+          ca.ok() ? certs::VerifyChain(cert_pem, chain, {*ca}, {},
+                                       absl::FromUnixMicros(st.created_unix_micros()))
+                  : ca.status();
+      if (!trusted.ok()) return fail("cert      ", trusted);
+      std::cout << "cert      chains to " << a.ca << " at the archive's creation\n";
+    }
+  } else {
+    std::cout << "signature NOT checked: give --cert (the node's certificate) or --config\n";
+  }
+  if (!a.next.empty()) {
+    absl::StatusOr<audit::v1::AuditArchive> next = audit::ReadArchiveFile(a.next);
+    absl::StatusOr<audit::ArchiveReport> next_report =
+        next.ok() ? audit::VerifyArchive(*next, verify)
+                  : absl::StatusOr<audit::ArchiveReport>(next.status());
+    if (!next_report.ok()) return fail("next      ", next_report.status());
+    absl::Status linked = audit::CheckArchivesLink(st, next_report->statement);
+    if (!linked.ok()) return fail("next      ", linked);
+    std::cout << "next      " << a.next << " (entries " << next_report->statement.first_seq()
+              << ".." << next_report->statement.last_seq() << ") continues this archive\n";
+  }
+  if (!a.data_dir.empty()) {
+    storage::DatasetStoreOptions o;
+    o.path = a.data_dir;
+    o.create_if_missing = false;
+    o.read_only = true;
+    o.segment_cache_bytes = 0;
+    absl::StatusOr<std::unique_ptr<storage::DatasetStore>> store = storage::DatasetStore::Open(o);
+    if (!store.ok()) return fail("live log  ", store.status());
+    absl::StatusOr<std::string> linked = audit::CheckArchiveLinksToStore(st, store->get());
+    if (!linked.ok()) return fail("live log  ", linked.status());
+    std::cout << "live log  " << *linked << "\n";
+  }
+  std::cout << "result    valid" << (verify ? "" : ", but the signature was not checked") << "\n";
+  return 0;
 }
 
 void PrintBackupReport(const server::BackupReport& r) {
@@ -1083,6 +1260,28 @@ int Run(int argc, char** argv) {
   uint64_t export_from = 1;
   auto* aud_export = aud->add_subcommand("export", "Export entries as JSON lines");
   aud_export->add_option("--from", export_from, "First sequence number")->capture_default_str();
+  std::string archive_before, archive_out;
+  int archive_days = -1;
+  auto* aud_archive = aud->add_subcommand(
+      "archive", "Move old entries into a signed archive file and cut them from the live log");
+  aud_archive->add_option("--before", archive_before,
+                          "Archive the entries before this date (2026-01-31, UTC) or time");
+  aud_archive->add_option("--older-than-days", archive_days,
+                          "Archive the entries older than N days");
+  aud_archive->add_option("--out", archive_out,
+                          "Archive file on the node's machine (default: in audit.archive_dir)");
+  VerifyArchiveArgs va;
+  auto* aud_verify_archive = aud->add_subcommand(
+      "verify-archive", "Check an archive file offline: chain, signature, links (local)");
+  aud_verify_archive->add_option("file", va.file, "Archive file")->required();
+  aud_verify_archive->add_option("--cert", va.cert,
+                                 "The node's certificate (default: cert_file of --config)");
+  aud_verify_archive->add_option("--chain", va.chain, "Intermediate certificates (with --ca)");
+  aud_verify_archive->add_option("--ca", va.ca, "Check that the certificate chains to this CA");
+  aud_verify_archive->add_option("--data-dir", va.data_dir,
+                                 "The node's data directory: check that the live log continues "
+                                 "the archive (default: data_dir of --config)");
+  aud_verify_archive->add_option("--next", va.next, "The following archive: check the link");
 
   auto* cred = app.add_subcommand("credentials", "The node's TLS credentials");
   cred->require_subcommand(1);
@@ -1129,6 +1328,7 @@ int Run(int argc, char** argv) {
   }
 
   if (bk_verify->parsed()) return CmdBackupVerify(backup_dir);
+  if (aud_verify_archive->parsed()) return CmdAuditVerifyArchive(g, va);
   if (bk_restore->parsed()) return CmdBackupRestore(g, backup_dir, restore_data_dir);
 
   Client client(g);
@@ -1160,6 +1360,9 @@ int Run(int argc, char** argv) {
   if (aud_tail->parsed()) return CmdAuditRead(client, true, 0, tail_n, tail_json);
   if (aud_verify->parsed()) return CmdAuditVerify(client);
   if (aud_export->parsed()) return CmdAuditRead(client, false, export_from, 0, true);
+  if (aud_archive->parsed()) {
+    return CmdAuditArchive(client, archive_before, archive_days, archive_out);
+  }
   if (cred_reload->parsed()) return CmdCredentialsReload(client);
   return kExitUsage;
 }

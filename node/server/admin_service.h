@@ -85,6 +85,9 @@ class AdminServiceImpl final : public node::v1::AdminService::Service {
   grpc::Status VerifyAudit(grpc::ServerContext* context,
                            const node::v1::AuditVerifyRequest* request,
                            node::v1::AuditVerifyResponse* response) override;
+  grpc::Status ArchiveAudit(grpc::ServerContext* context,
+                            const node::v1::AuditArchiveRequest* request,
+                            node::v1::AuditArchiveResponse* response) override;
   grpc::Status ReloadCredentials(grpc::ServerContext* context,
                                  const node::v1::ReloadCredentialsRequest* request,
                                  node::v1::ReloadCredentialsResponse* response) override;

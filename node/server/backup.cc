@@ -431,6 +431,13 @@ absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir_text,
     // Its change sequences may repeat ones the peers harvested from the
     // database it replaces: a new epoch makes them harvest it in full.
     FEDNODE_RETURN_IF_ERROR(RenewCatalogEpoch(store.get()));
+    uint64_t size = 0;
+    FEDNODE_ASSIGN_OR_RETURN(
+        std::string manifest_sha,
+        certs::Sha256FileHex((fs::path(dir_text) / kBackupManifestName).string(), &size));
+    FEDNODE_RETURN_IF_ERROR(store->PutMeta(
+        kRestoredFromMetaKey, absl::StrCat("backup taken at ", report.manifest.created(),
+                                           " (manifest sha256 ", manifest_sha, ")")));
   }
   if (report.manifest.agreement_version() > 0) {
     report.notes.push_back(absl::StrCat(

@@ -28,6 +28,10 @@ namespace fednode::server {
 
 inline constexpr char kBackupManifestName[] = "fednode-backup.textproto";
 inline constexpr char kBackupDbDir[] = "db";
+// Node metadata key that RestoreBackup sets in the restored database: "backup
+// taken at <created> (manifest sha256 <hex>)". The node's next start appends
+// the audit entry "restored from ..." and removes it (NodeServer).
+inline constexpr char kRestoredFromMetaKey[] = "restored_from";
 
 struct BackupSource {
   storage::DatasetStore* store = nullptr;  // the live store; required
@@ -119,6 +123,8 @@ absl::StatusOr<DatabaseReport> VerifyDatabase(const std::string& path);
 // error after copying began, `data_dir` is removed again.
 // When `expected_member` is set (the AGS of the configuration the restore is
 // for), a backup of another member is refused (FailedPrecondition).
+// The restored database carries kRestoredFromMetaKey, so that the first start
+// after the restore audits it.
 absl::StatusOr<BackupReport> RestoreBackup(const std::string& dir, const std::string& data_dir,
                                            const std::string& expected_member = "");
 

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -175,6 +176,29 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
     if (h.threads() > 16) {
       return absl::InvalidArgumentError(
           absl::StrCat("http.threads: ", h.threads(), " is out of range 1..16"));
+    }
+  }
+  const auto& audit = config.audit();
+  if (audit.retention_days() > 36500) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit.retention_days: ", audit.retention_days(),
+                     " is out of range 0..36500 (0 = keep for ever)"));
+  }
+  if (audit.retention_days() > 0 && audit.archive_dir().empty()) {
+    return absl::InvalidArgumentError(
+        "audit.archive_dir: required with audit.retention_days (where the archives go)");
+  }
+  if (!audit.archive_dir().empty()) {
+    if (!absl::StartsWith(audit.archive_dir(), "/")) {
+      return absl::InvalidArgumentError(absl::StrCat("audit.archive_dir: \"", audit.archive_dir(),
+                                                     "\" must be an absolute path"));
+    }
+    const std::string data_dir = absl::StrCat(absl::StripSuffix(config.data_dir(), "/"), "/");
+    if (absl::StartsWith(absl::StrCat(absl::StripSuffix(audit.archive_dir(), "/"), "/"),
+                         data_dir)) {
+      return absl::InvalidArgumentError(absl::StrCat("audit.archive_dir: ", audit.archive_dir(),
+                                                     " lies inside data_dir ", config.data_dir(),
+                                                     "; archives belong outside it"));
     }
   }
   return absl::OkStatus();

@@ -1,5 +1,8 @@
 #include "node/server/federation_host.h"
 
+#include <fstream>
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 
 #include "federation/agreement/agreement.h"
@@ -144,6 +147,35 @@ absl::Status FederationHost::Update(absl::string_view text) {
                            agreement::ParseAgreement(text, "agreement"));
   FEDNODE_RETURN_IF_ERROR(agreement::CheckAmendment(*current, parsed, clock_->Now()));
   return Adopt(std::move(parsed), text);
+}
+
+absl::StatusOr<FederationHost::FileUpdate> FederationHost::UpdateFromFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("agreement file ", path, " cannot be read"));
+  }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  absl::StatusOr<agreement::v1::SignedAgreement> parsed = agreement::ParseAgreement(text, path);
+  if (!parsed.ok()) return parsed.status();
+  const agreement::v1::Agreement& a = parsed->agreement();
+  const std::string name =
+      absl::StrCat("agreement ", a.agreement_id(), " v", a.version(), " from ", path);
+  std::shared_ptr<const agreement::v1::SignedAgreement> current = agreement();
+  if (current == nullptr) {
+    return FileUpdate{false, absl::StrCat(name,
+                                          " ignored: no agreement is installed yet; install "
+                                          "the first one with `fedctl agreement install "
+                                          "FILE --fingerprint HEX`")};
+  }
+  if (a.version() <= current->agreement().version()) {
+    return FileUpdate{false, absl::StrCat(name, " ignored: not newer than v",
+                                          current->agreement().version(), " in force")};
+  }
+  absl::Status updated = Update(text);
+  if (!updated.ok()) {
+    return absl::Status(updated.code(), absl::StrCat(name, ": ", updated.message()));
+  }
+  return FileUpdate{true, absl::StrCat(name, " installed")};
 }
 
 absl::Status FederationHost::ReloadCredentials() {

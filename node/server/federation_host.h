@@ -68,6 +68,24 @@ class FederationHost {
   // agreement::CheckAmendment (signatures, version).
   absl::Status Update(absl::string_view text);
 
+  // What UpdateFromFile did.
+  struct FileUpdate {
+    // The agreement of the file is in force now.
+    bool installed = false;
+    // One line for the log, e.g. "agreement kv-test v2 from /etc/fednode/
+    // agreement.textproto installed" or "... v1 ignored: not newer than v2
+    // in force".
+    std::string detail;
+  };
+  // Reads the signed agreement file `path` (config federation.agreement_file)
+  // and installs it through Update when its version is newer than the one in
+  // force; an older or equal version, or no agreement installed yet (the
+  // first one is installed by hand, with its fingerprint), is ignored.
+  // Errors: NotFound/Unavailable when the file cannot be read (naming it);
+  // errors of agreement::ParseAgreement and Update (signatures, validity),
+  // prefixed with the file name. The agreement in force stays on error.
+  absl::StatusOr<FileUpdate> UpdateFromFile(const std::string& path);
+
   // Loads and checks the TLS credentials against the agreement in force.
   // Errors: as identity::LoadOwnCredentials; FailedPrecondition without an
   // agreement or federation config.

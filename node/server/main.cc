@@ -4,7 +4,8 @@
 //   fednode --config FILE --check-config     # check config, files, credentials,
 //                                            # agreement; exit 1 naming every problem
 //
-// SIGTERM or SIGINT drains calls in flight and exits 0; SIGHUP re-reads the
+// SIGTERM or SIGINT drains calls in flight and exits 0; SIGHUP installs a
+// newer agreement from federation.agreement_file (if set) and re-reads the
 // TLS key and certificate. Logs go to stderr.
 #include <signal.h>
 #include <sys/stat.h>
@@ -120,7 +121,10 @@ int main(int argc, char** argv) {
   while (true) {
     sigwait(&stop_signals, &signo);
     if (signo != SIGHUP) break;
-    // SIGHUP: re-read the TLS key and certificate now (rotation).
+    // SIGHUP: install a newer agreement from federation.agreement_file
+    // (logged either way), then re-read the TLS key and certificate
+    // (rotation; a new key may need the new agreement's pin).
+    (*server)->ReloadAgreementFile().IgnoreError();
     absl::Status reloaded = (*server)->ReloadCredentials();
     if (reloaded.ok()) {
       FEDNODE_LOG(INFO) << "SIGHUP: TLS credentials checked";

@@ -20,6 +20,8 @@
 #include "federation/agreement/agreement.h"
 #include "node/base/log.h"
 #include "node/base/status_macros.h"
+#include "node/server/audit_retention.h"
+#include "node/server/backup.h"
 #include "node/storage/dataset_store.h"
 
 namespace fednode::server {
@@ -30,6 +32,8 @@ namespace {
 constexpr absl::Duration kCatalogPageDeadline = absl::Seconds(10);
 // Background catalog harvest interval when the config sets none.
 constexpr uint32_t kDefaultCatalogHarvestIntervalSeconds = 300;
+// How often audit.retention_days is applied (and once at start).
+constexpr absl::Duration kAuditRetentionInterval = absl::Hours(1);
 
 // Checks the admin socket path before binding: creates its directory, and
 // removes a socket file only when no process accepts connections on it.
@@ -82,10 +86,14 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
   audit::AuditLogOptions audit_options;
   audit_options.sign_head = [self](absl::string_view data) -> absl::StatusOr<std::string> {
     if (self->federation_ == nullptr || self->federation_->stager() == nullptr) {
-      return absl::FailedPreconditionError("no node key");
+      return absl::FailedPreconditionError(
+          "no node key: signing needs a federation block with key_file and cert_file");
     }
     identity::OwnCredentials own = self->federation_->stager()->current();
-    if (own.key_pem.empty()) return absl::FailedPreconditionError("no node key loaded");
+    if (own.key_pem.empty()) {
+      return absl::FailedPreconditionError(
+          "no node key loaded: signing needs an installed agreement (fedctl agreement install)");
+    }
     return certs::Sign(own.key_pem, data);
   };
   audit_options.verify_head = [self](absl::string_view data, absl::string_view signature,
@@ -97,8 +105,13 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
     if (own.spki_sha256 != spki) return absl::OkStatus();
     return certs::VerifySignature(own.cert_pem, data, signature);
   };
+  audit_options.current_signer_spki_sha256 = [self]() -> std::string {
+    if (self->federation_ == nullptr || self->federation_->stager() == nullptr) return "";
+    return self->federation_->stager()->current().spki_sha256;
+  };
   FEDNODE_ASSIGN_OR_RETURN(server->audit_,
                            audit::AuditLog::Open(server->node_->store(), audit_options, clock));
+  FEDNODE_RETURN_IF_ERROR(server->AuditRestore());
 
   audit::AuditLog* audit_log = server->audit_.get();
   bool audit_off = false;
@@ -185,6 +198,9 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
   }
 
   if (config.has_federation()) {
+    // A newer agreement waiting in the file is taken before the port opens;
+    // a refused one is logged, and the node starts with the one in force.
+    server->ReloadAgreementFile().IgnoreError();
     if (server->federation_->agreement() != nullptr) {
       FEDNODE_RETURN_IF_ERROR(server->federation_->ReloadCredentials());
       FEDNODE_RETURN_IF_ERROR(server->StartFederation().status());
@@ -203,7 +219,64 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
           std::thread([self, harvest] { self->HarvestCatalogs(absl::Seconds(harvest)); });
     }
   }
+  if (config.audit().retention_days() > 0) {
+    server->retention_thread_ =
+        std::thread([self] { self->ApplyRetention(kAuditRetentionInterval); });
+  }
   return server;
+}
+
+absl::Status NodeServer::AuditRestore() {
+  absl::StatusOr<std::string> restored = node_->store()->GetMeta(kRestoredFromMetaKey);
+  if (absl::IsNotFound(restored.status())) return absl::OkStatus();
+  FEDNODE_RETURN_IF_ERROR(restored.status());
+  audit::v1::AuditEntry e;
+  e.set_caller("admin");
+  e.set_operation("admin.RestoreBackup");
+  e.set_decision(audit::v1::DECISION_ALLOW);
+  e.set_reason(absl::StrCat("restored from ", *restored));
+  FEDNODE_RETURN_IF_ERROR(audit_->Append(std::move(e)).status());
+  FEDNODE_LOG(INFO) << "data directory restored from " << *restored;
+  return node_->store()->DeleteMeta(kRestoredFromMetaKey);
+}
+
+absl::Status NodeServer::ReloadAgreementFile() {
+  if (!config_.has_federation() || config_.federation().agreement_file().empty()) {
+    return absl::OkStatus();
+  }
+  const std::string& path = config_.federation().agreement_file();
+  absl::StatusOr<FederationHost::FileUpdate> update = federation_->UpdateFromFile(path);
+  audit::v1::AuditEntry e;
+  e.set_caller("admin");
+  e.set_operation("node.AgreementFile");
+  if (!update.ok()) {
+    auto a = federation_->agreement();
+    FEDNODE_LOG(WARNING) << "agreement_file refused: " << update.status().message()
+                         << (a == nullptr ? std::string()
+                                          : absl::StrCat("; agreement v", a->agreement().version(),
+                                                         " stays in force"));
+    e.set_decision(audit::v1::DECISION_ERROR);
+    e.set_reason(std::string(update.status().message().substr(0, 500)));
+    FEDNODE_RETURN_IF_ERROR(federation_->Audit(std::move(e)));
+    return update.status();
+  }
+  FEDNODE_LOG(INFO) << update->detail;
+  if (!update->installed) return absl::OkStatus();
+  e.set_decision(audit::v1::DECISION_ALLOW);
+  e.set_reason(update->detail);
+  FEDNODE_RETURN_IF_ERROR(federation_->Audit(std::move(e)));
+  return StartFederation().status();
+}
+
+void NodeServer::ApplyRetention(absl::Duration interval) {
+  do {
+    absl::StatusOr<uint64_t> archived =
+        ApplyAuditRetention(audit_.get(), config_, federation_->clock()->Now());
+    if (!archived.ok()) {
+      FEDNODE_LOG(WARNING) << "audit retention (" << config_.audit().retention_days()
+                           << " days): " << archived.status().message();
+    }
+  } while (!stop_watcher_.WaitForNotificationWithTimeout(interval));
 }
 
 absl::StatusOr<std::string> NodeServer::StartFederation() {
@@ -293,6 +366,7 @@ void NodeServer::Shutdown(absl::Duration grace) {
   stop_watcher_.Notify();
   if (watcher_.joinable()) watcher_.join();
   if (harvest_thread_.joinable()) harvest_thread_.join();
+  if (retention_thread_.joinable()) retention_thread_.join();
   auto deadline = std::chrono::system_clock::now() + absl::ToChronoSeconds(grace);
   {
     absl::MutexLock lock(&mu_);

@@ -69,6 +69,15 @@ class NodeServer {
   // Re-reads the TLS files (SIGHUP); the old credentials stay on error.
   absl::Status ReloadCredentials();
 
+  // Reads federation.agreement_file (at start and on SIGHUP) and installs it
+  // when it is a valid newer version (FederationHost::UpdateFromFile),
+  // opening the federation port if it was closed. Logs INFO when installed
+  // or ignored (older or equal version), WARNING naming the reason when
+  // refused; the agreement in force stays then. An install or refusal is
+  // audited (operation "node.AgreementFile"). OK without the config field.
+  // Errors: as UpdateFromFile.
+  absl::Status ReloadAgreementFile();
+
   Node* node() { return node_.get(); }
   const std::string& admin_socket() const { return admin_socket_; }
   // "host:port" of the federation port, empty when closed.
@@ -84,6 +93,12 @@ class NodeServer {
   void WatchCredentials(absl::Duration interval);
   // Harvests the members' catalogs every `interval` until shutdown.
   void HarvestCatalogs(absl::Duration interval);
+  // Applies audit.retention_days at once and then every `interval` until
+  // shutdown.
+  void ApplyRetention(absl::Duration interval);
+  // After a restore (backup.h), appends the audit entry naming the backup
+  // and clears the mark.
+  absl::Status AuditRestore();
 
   config::v1::NodeConfig config_;
   // Declared first: destroyed last, after everything that records into it.
@@ -109,6 +124,7 @@ class NodeServer {
   absl::Notification stop_watcher_;
   std::thread watcher_;
   std::thread harvest_thread_;
+  std::thread retention_thread_;
   bool shut_down_ = false;
 };
 

@@ -16,6 +16,7 @@
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
 #include "node/storage/dataset_store.h"
+#include "node/storage/key_codec.h"
 
 namespace fednode::server {
 namespace {
@@ -76,9 +77,14 @@ std::optional<agreement::v1::SignedAgreement> CheckDataDir(const config::v1::Nod
                                             *ags, ", not of member_ags ", config.member_ags()));
   }
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> entries = (*store)->ListCatalog();
-  report->notes.push_back(absl::StrCat("data_dir ", config.data_dir(), ": storage format ",
-                                       (*store)->format_version(), ", ",
-                                       entries.ok() ? entries->size() : 0, " datasets"));
+  const uint32_t format = (*store)->format_version();
+  report->notes.push_back(
+      absl::StrCat("data_dir ", config.data_dir(), ": storage format ", format,
+                   format < storage::kFormatVersion
+                       ? absl::StrCat(" (fednode migrates it to format ", storage::kFormatVersion,
+                                      " at start; back it up first)")
+                       : "",
+                   ", ", entries.ok() ? entries->size() : 0, " datasets"));
   absl::StatusOr<std::optional<agreement::v1::SignedAgreement>> stored =
       LoadStoredAgreement(store->get());
   if (!stored.ok()) {

@@ -421,6 +421,7 @@ absl::Status DatasetStore::Rep::CheckFormatVersion() {
     }
     rocksdb::WriteBatch batch;
     batch.Put(meta, kMetaFormatVersion, BigEndian32(kFormatVersion)).PermitUncheckedError();
+    batch.Put(audit, kAuditAnchorKey, "").PermitUncheckedError();  // the genesis anchor
     FEDNODE_RETURN_IF_ERROR(Write(&batch, "writing the storage format version"));
     format_version = kFormatVersion;
     return absl::OkStatus();
@@ -433,14 +434,21 @@ absl::Status DatasetStore::Rep::CheckFormatVersion() {
   }
   if (version > kFormatVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", options.path, " has storage format version ", version,
-        ", newer than version ", kFormatVersion,
-        " that this fednode build supports; run a newer fednode (downgrades are not supported)"));
+        "data directory ", options.path, ": format ", version, " is newer than this fednode (",
+        kFormatVersion, "); upgrade fednode or restore a backup (downgrades are not supported)"));
+  }
+  if (version < kOldestFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat("data directory ", options.path,
+                                                      " has storage format version ", version,
+                                                      ", which this fednode build cannot migrate"));
   }
   if (version < kFormatVersion && options.read_only) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", options.path, " has the older storage format version ", version,
-        "; open it read-write once (fednode migrates it) before verifying it"));
+    // Read as it is: the migration writes, and a read-only open never does.
+    FEDNODE_LOG(INFO) << "data directory " << options.path << " has the older format " << version
+                      << "; opened read-only as it is, not migrated (a read-write open migrates "
+                      << "it to format " << kFormatVersion << ")";
+    format_version = version;
+    return absl::OkStatus();
   }
   if (version < kFormatVersion) {
     FEDNODE_RETURN_IF_ERROR(MigrateFormat(version));
@@ -450,18 +458,33 @@ absl::Status DatasetStore::Rep::CheckFormatVersion() {
 }
 
 // Migration hook: brings a database of format `from` up to kFormatVersion,
-// one version at a time. Each step must be one synced WriteBatch that also
-// writes the step's new format version, so a crash leaves either the older or
-// the newer layout, and the next Open resumes. Format 1 is the first one, so
-// there is no step yet; when format 2 comes, add `case 1: MigrateV1ToV2()`.
+// one version at a time. Each step is one synced WriteBatch that also
+// writes the step's new format version, so a crash leaves either the older
+// or the newer layout, and the next Open resumes. A step is idempotent: it
+// leaves what the newer layout already holds.
 absl::Status DatasetStore::Rep::MigrateFormat(uint32_t from) {
   for (uint32_t v = from; v < kFormatVersion; ++v) {
+    rocksdb::WriteBatch batch;
     switch (v) {
+      case 1: {
+        // 1 -> 2: the audit log starts at the genesis anchor.
+        FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> anchor,
+                                 Get(rocksdb::ReadOptions(), audit, kAuditAnchorKey));
+        if (!anchor.has_value()) {
+          batch.Put(audit, kAuditAnchorKey, "").PermitUncheckedError();
+        }
+        break;
+      }
       default:
         return absl::FailedPreconditionError(
             absl::StrCat("data directory ", options.path, " has storage format version ", v,
                          ", which this fednode build cannot migrate"));
     }
+    batch.Put(meta, kMetaFormatVersion, BigEndian32(v + 1)).PermitUncheckedError();
+    FEDNODE_RETURN_IF_ERROR(
+        Write(&batch, absl::StrCat("migrating the data directory from format ", v, " to ", v + 1)));
+    FEDNODE_LOG(INFO) << "migrated data directory " << options.path << " from format " << v
+                      << " to " << v + 1;
   }
   return absl::OkStatus();
 }
@@ -1254,20 +1277,55 @@ DatasetStore::Stats DatasetStore::GetStats() {
   return stats;
 }
 
-absl::Status DatasetStore::AppendAudit(const std::vector<AuditRecord>& records) {
-  if (records.empty()) {
+absl::Status DatasetStore::DeleteMeta(absl::string_view key) {
+  rocksdb::WriteBatch batch;
+  batch.Delete(rep_->meta, OperatorMetaKey(key)).PermitUncheckedError();
+  absl::MutexLock lock(&rep_->mu);
+  return rep_->Write(&batch, absl::StrCat("deleting meta key ", key));
+}
+
+absl::Status DatasetStore::AppendAudit(const std::vector<AuditRecord>& records,
+                                       const AuditCut* cut) {
+  if (records.empty() && cut == nullptr) {
     return absl::OkStatus();
   }
   rocksdb::WriteBatch batch;
+  if (cut != nullptr) {
+    if (cut->through_seq == 0) {
+      return absl::InvalidArgumentError("audit cut through seq 0");
+    }
+    if (rep_->format_version < 2) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", rep_->options.path, " has format ", rep_->format_version,
+                       ", which has no audit chain anchor; open it read-write once to migrate it"));
+    }
+    const uint64_t end = cut->through_seq + 1;
+    batch.DeleteRange(rep_->audit, AuditKey(0), AuditKey(end)).PermitUncheckedError();
+    batch.DeleteRange(rep_->audit, AuditHeadKey(0), AuditHeadKey(end)).PermitUncheckedError();
+    batch.Put(rep_->audit, kAuditAnchorKey, cut->anchor).PermitUncheckedError();
+  }
   for (const auto& [seq, value] : records) {
     if (seq == 0) {
       return absl::InvalidArgumentError("audit record with seq 0");
+    }
+    if (cut != nullptr && seq <= cut->through_seq) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "audit record ", seq, " lies at or below the cut through ", cut->through_seq));
     }
     batch.Put(rep_->audit, AuditKey(seq), value).PermitUncheckedError();
   }
   // No rep_->mu: the audit CF has its own single writer (node/audit), and
   // RocksDB serializes concurrent writes itself.
   return rep_->Write(&batch, "appending to the audit log");
+}
+
+absl::StatusOr<std::string> DatasetStore::GetAuditAnchor() {
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> anchor,
+                           rep_->Get(rocksdb::ReadOptions(), rep_->audit, kAuditAnchorKey));
+  if (anchor.has_value()) return *std::move(anchor);
+  if (rep_->format_version < 2) return std::string();  // format 1: the log starts at 1
+  return absl::DataLossError(
+      absl::StrCat("data directory ", rep_->options.path, ": the audit chain anchor is missing"));
 }
 
 absl::StatusOr<std::vector<AuditRecord>> DatasetStore::ReadAudit(uint64_t from_seq, size_t limit) {

@@ -60,8 +60,11 @@ struct DatasetStoreOptions {
   // (4x). Default 16 MiB.
   size_t write_buffer_bytes = size_t{16} << 20;
   // Open without writing anything (for verifying a backup): no lock file,
-  // no format stamping or migration — a database without a format version,
-  // or of an older one, is refused — and every write fails. Default false.
+  // no format stamping or migration, and every write fails. A database
+  // without a format version is refused; one of an older format this build
+  // reads (kOldestFormatVersion..kFormatVersion - 1) opens as it is, not
+  // migrated (format_version() tells which; the next read-write open
+  // migrates it). Default false.
   bool read_only = false;
   // Time source for DatasetVersion.created. nullptr = SystemClock::Get().
   // Borrowed: must outlive the store.
@@ -164,7 +167,11 @@ class DatasetStore {
   // <path>/fednode.lock taken before RocksDB's LOCK; returned at once, no
   // waiting);
   // FailedPrecondition when the stored format version is newer than this
-  // build understands; DataLoss when the database is corrupt; Unavailable
+  // build understands ("data directory D: format 99 is newer than this
+  // fednode (2); upgrade fednode or restore a backup") or older than it can
+  // migrate. An older format is migrated here, one synced WriteBatch per
+  // step (key_codec.h: kFormatVersion), logged as "migrated data directory
+  // D from format 1 to 2"; DataLoss when the database is corrupt; Unavailable
   // for other I/O errors; NotFound when the directory is missing and
   // create_if_missing is false; InvalidArgument for bad options.
   static absl::StatusOr<std::unique_ptr<DatasetStore>> Open(const DatasetStoreOptions& options);
@@ -246,6 +253,8 @@ class DatasetStore {
   // Errors: NotFound when unset.
   absl::StatusOr<std::string> GetMeta(absl::string_view key);
   absl::Status PutMeta(absl::string_view key, absl::string_view value);
+  // Removes an operator value; removing an unset key is OK.
+  absl::Status DeleteMeta(absl::string_view key);
 
   // ---- Audit column family (records of node/audit; opaque bytes here) ----
   //
@@ -256,14 +265,34 @@ class DatasetStore {
   // A record of the audit log: (seq, value bytes).
   using AuditRecord = std::pair<uint64_t, std::string>;
 
+  // Removal of archived audit entries (retention; node/audit).
+  struct AuditCut {
+    // The entries 'a' and head signatures 'h' with seq <= through_seq are
+    // deleted. > 0.
+    uint64_t through_seq = 0;
+    // The new chain anchor value (key_codec.h, audit 'c').
+    std::string anchor;
+  };
+
   // Writes every record under 'a' be64(seq) in one WriteBatch, synced (see
   // above); all or none become visible. Existing records with the same seq
   // are overwritten: the caller (AuditLog's single writer) owns the
-  // numbering. An empty vector writes nothing.
-  // Shapes: any order; seq > 0.
-  // Errors: InvalidArgument for seq 0; ResourceExhausted when the disk is
-  // full; Unavailable for other I/O errors (RocksDB's text in the message).
-  absl::Status AppendAudit(const std::vector<AuditRecord>& records);
+  // numbering. With `cut`, the same WriteBatch also deletes the records up
+  // to cut->through_seq and replaces the chain anchor: the cut, the anchor
+  // and the new records become visible together or not at all. An empty
+  // vector without a cut writes nothing.
+  // Shapes: any order; seq > 0; records above cut->through_seq.
+  // Errors: InvalidArgument for seq 0, a cut through 0 or a record at or
+  // below the cut; FailedPrecondition for a cut on a store of an older
+  // format (read-only); ResourceExhausted when the disk is full;
+  // Unavailable for other I/O errors (RocksDB's text in the message).
+  absl::Status AppendAudit(const std::vector<AuditRecord>& records, const AuditCut* cut = nullptr);
+
+  // The chain anchor value (key_codec.h, audit 'c'): "" for the genesis (and
+  // for a format-1 store opened read-only, which has no anchor).
+  // Errors: DataLoss when a format-2 store has no anchor record;
+  // Unavailable for I/O errors.
+  absl::StatusOr<std::string> GetAuditAnchor();
 
   // Up to `limit` audit records with seq >= from_seq, in increasing seq order
   // (gaps in the stored sequence show as jumps in seq). limit 0 = none.
@@ -319,7 +348,8 @@ class DatasetStore {
   };
   Stats GetStats();
 
-  // The on-disk format version (key_codec.h: kFormatVersion).
+  // The on-disk format version: kFormatVersion after a read-write open (a
+  // migration ran when needed); the stored one after a read-only open.
   uint32_t format_version() const;
   const std::string& path() const;
 

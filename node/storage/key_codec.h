@@ -116,15 +116,26 @@
 //   'a' be64(seq)      -> audit.v1.AuditEntry proto (the entry with seq = seq,
 //                         including prev_hash and hash; node/audit/audit_log.h
 //                         defines the chain)
-//       one record per audit entry, seq from 1 without gaps; written only by
-//       DatasetStore::AppendAudit, one synced WriteBatch per group commit, and
-//       never changed or deleted afterwards.
+//       one record per audit entry, seq from the anchor's seq + 1 (1 when
+//       nothing was archived) without gaps; written only by
+//       DatasetStore::AppendAudit, one synced WriteBatch per group commit,
+//       never changed afterwards, and deleted only by a cut (see 'c').
 //       e.g. a \x00..\x00\x01
 //   'h' be64(seq)      -> audit.v1.HeadSignature proto
 //       the node's signature over the log head at seq ("seq|hash"), written
 //       every N entries and at shutdown by DatasetStore::PutAuditHead.
 //       e.g. h \x00..\x03\xe8                          (head at seq 1000)
-//   The store treats both values as opaque bytes; the audit CF is written
+//   'c'                -> audit.v1.ChainAnchor proto (format 2)
+//       where the live log starts: the last archived seq and hash (the
+//       entries up to it were cut into a signed archive file,
+//       node/audit/audit_archive.h), or the empty value (seq 0, the genesis:
+//       the log starts at entry 1 with kGenesisHash). Always present in
+//       format 2: written with the format version when a database is
+//       created or migrated from format 1, replaced only by
+//       DatasetStore::AppendAudit with a cut, in the same WriteBatch that
+//       deletes the archived 'a' (and 'h') records up to its seq.
+//       e.g. c -> "" (nothing archived yet)
+//   The store treats these values as opaque bytes; the audit CF is written
 //   without taking the commit mutex, so audit appends never wait for imports.
 #pragma once
 
@@ -145,8 +156,19 @@ namespace fednode::storage {
 // older version goes through the migration hook (dataset_store.cc,
 // MigrateFormat: one step per version, each in one WriteBatch); a newer
 // version is refused with FailedPrecondition.
-// History: 1 = the layout described above.
-inline constexpr uint32_t kFormatVersion = 1;
+// History:
+//   1  the layout described above without the audit anchor 'c': the audit
+//      log always starts at entry 1.
+//   2  the audit CF holds the chain anchor 'c' (the audit log may start
+//      after archived entries; node/audit). Migration 1 -> 2 writes the
+//      genesis anchor (the empty value) and the version in one synced
+//      WriteBatch. A format-2 log may lack entry 1, which a format-1 build
+//      would report as a broken chain: hence the new version.
+inline constexpr uint32_t kFormatVersion = 2;
+// The oldest format this build opens: read-only opens (backup verify,
+// --check-config) read a format-1 directory as is (no anchor = genesis);
+// read-write opens migrate it.
+inline constexpr uint32_t kOldestFormatVersion = 1;
 
 // Column family names.
 inline constexpr char kCfData[] = "data";
@@ -230,6 +252,8 @@ inline constexpr char kAuditHeadPrefix[] = "h";
 // Parses a key made by AuditKey / AuditHeadKey (`prefix` is kAuditEntryPrefix
 // or kAuditHeadPrefix). Returns false for another prefix or a malformed key.
 bool ParseAuditKey(absl::string_view key, absl::string_view prefix, uint64_t* seq);
+// audit: 'c', the chain anchor (format 2).
+inline constexpr char kAuditAnchorKey[] = "c";
 
 // Appends the order-preserving encoding of one primary-key value:
 //   int64, date, timestamp  be64(v XOR 2^63)

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,6 +33,7 @@
 
 #include "certs/pki.h"
 #include "federation/agreement/agreement.h"
+#include "node/audit/audit_archive.h"
 #include "node/base/testing/temp_dir.h"
 #include "proto/federation/v1/federation.grpc.pb.h"
 #include "tests/support/federation.h"
@@ -154,8 +157,9 @@ class TrustTest : public ::testing::Test {
   }
 
   void WriteConfig(const std::string& path, const std::string& cert_file,
-                   const std::string& extra_federation_lines = "") {
-    std::ofstream(path) << "member_ags: \"" << kGiessen << "\"\n"
+                   const std::string& extra_federation_lines = "",
+                   const std::string& extra_lines = "") {
+    std::ofstream(path) << extra_lines << "member_ags: \"" << kGiessen << "\"\n"
                         << "member_name: \"Gießen, Universitätsstadt\"\n"
                         << "data_dir: \"" << dir_.File("data") << "\"\n"
                         << "admin_socket: \"" << socket_ << "\"\n"
@@ -245,6 +249,30 @@ class TrustTest : public ::testing::Test {
       }
     }
     return false;
+  }
+
+  // Polls `done` until it holds or `timeout` passes.
+  static bool WaitFor(const std::function<bool()>& done,
+                      absl::Duration timeout = absl::Seconds(15)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (!done()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return true;
+  }
+
+  // Restarts the node with `extra_federation_lines` and `extra_lines` in
+  // its config.
+  void Restart(const std::string& extra_federation_lines, const std::string& extra_lines = "") {
+    if (node_->running()) {
+      ASSERT_EQ(node_->Stop(SIGTERM), 0) << node_->Log();
+    }
+    WriteConfig(dir_.File("giessen.textproto"), dir_.File("node.crt"), extra_federation_lines,
+                extra_lines);
+    std::filesystem::remove(dir_.File("port"));
+    ASSERT_TRUE(node_->Start({FEDCTL_BIN, "--socket", socket_, "status"})) << node_->Log();
+    ASSERT_TRUE(WaitFor([&] { return ReadPort() > 0; })) << node_->Log();
   }
 
   fednode::testing::TempDir dir_;
@@ -682,6 +710,123 @@ TEST_F(TrustTest, NodeRefusesToStartWithBrokenOwnCredentials) {
   struct stat st {};
   ASSERT_EQ(::stat(dir_.File("data").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 077, 0u);
+}
+
+TEST_F(TrustTest, AgreementFileIsInstalledOnSighupAndBadOnesAreRefused) {
+  const std::string file = dir_.File("agreement-file.textproto");
+  const std::string v1 = Sign(AgreementText(1, true, "2029-01-01T00:00:00Z"),
+                              {kGiessen, kLich, kAllendorf, kWettenberg});
+  ASSERT_TRUE(certs::WriteFileAtomically(file, v1, 0644).ok());
+  ASSERT_NO_FATAL_FAILURE(Restart(absl::StrCat("  agreement_file: ", Quote(file), "\n")));
+  // At start: the same version is ignored.
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(node_->Log(), "ignored: not newer than v1");
+  })) << node_->Log();
+
+  // A newer version, properly signed, is installed on SIGHUP.
+  ASSERT_TRUE(certs::WriteFileAtomically(
+                  file,
+                  Sign(AgreementText(2, /*with_wettenberg=*/false, "2029-01-01T00:00:00Z"),
+                       {kGiessen, kLich, kAllendorf}),
+                  0644)
+                  .ok());
+  ASSERT_EQ(::kill(node_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(Fedctl({"agreement", "show"}).out, "version 2");
+  })) << node_->Log();
+  EXPECT_TRUE(AuditHas("admin", "allow", "installed"));
+
+  // An under-signed v3 is refused naming the reason; v2 stays.
+  ASSERT_TRUE(certs::WriteFileAtomically(
+                  file, Sign(AgreementText(3, false, "2029-01-01T00:00:00Z"), {kLich}), 0644)
+                  .ok());
+  ASSERT_EQ(::kill(node_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(node_->Log(), "agreement_file refused") &&
+           absl::StrContains(node_->Log(), "agreement v2 stays in force");
+  })) << node_->Log();
+  EXPECT_THAT(Fedctl({"agreement", "show"}).out, HasSubstr("version 2"));
+  EXPECT_TRUE(AuditHas("admin", "error", "agreement-file.textproto"));
+
+  // The old version again: ignored.
+  ASSERT_TRUE(certs::WriteFileAtomically(file, v1, 0644).ok());
+  ASSERT_EQ(::kill(node_->pid(), SIGHUP), 0);
+  EXPECT_TRUE(WaitFor([&] {
+    return absl::StrContains(node_->Log(), "ignored: not newer than v2");
+  })) << node_->Log();
+  EXPECT_THAT(Fedctl({"agreement", "show"}).out, HasSubstr("version 2"));
+}
+
+TEST_F(TrustTest, AuditArchiveRoundTripThroughFednodeAndFedctl) {
+  ASSERT_TRUE(certs::WriteFileAtomically(dir_.File("root.crt"), pki_.root.cert_pem, 0644).ok());
+  ASSERT_NO_FATAL_FAILURE(
+      Restart("", absl::StrCat("audit { archive_dir: ", Quote(dir_.File("archive")), " }\n")));
+  auto lich = Client(ReadPort(), &members_[kLich], pki_.fed.cert_pem);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Ping(lich.get()).ok()) << node_->Log();
+
+  // Everything up to now goes into the first archive (in audit.archive_dir).
+  RunResult r = Fedctl({"audit", "archive", "--older-than-days", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err << node_->Log();
+  EXPECT_THAT(r.out, HasSubstr("archived entries 1.."));
+  const std::string first = dir_.File("archive/audit-06531005-000000000001.fnarchive");
+  EXPECT_THAT(r.out, HasSubstr(first));
+  r = Fedctl({"audit", "verify"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_TRUE(AuditHas("admin", "allow", absl::StrCat("to ", first, " (sha256 ")));
+
+  const std::vector<std::string> verify_first = {FEDCTL_BIN,       "audit",
+                                                 "verify-archive", first,
+                                                 "--cert",         dir_.File("node.crt"),
+                                                 "--chain",        dir_.File("chain.crt"),
+                                                 "--ca",           dir_.File("root.crt"),
+                                                 "--data-dir",     dir_.File("data")};
+  r = fednode::testing::Run(verify_first);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("signature verified"));
+  EXPECT_THAT(r.out, HasSubstr("live log  the live log continues from entry"));
+  EXPECT_THAT(r.out, HasSubstr("result    valid"));
+
+  // A second archive continues the first; the first no longer meets the
+  // live log directly.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(Ping(lich.get()).ok());
+  const std::string second = dir_.File("second.fnarchive");
+  r = Fedctl({"audit", "archive", "--before", "2099-01-01", "--out", second});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Without --data-dir, with --next.
+  std::vector<std::string> linked(verify_first.begin(), verify_first.begin() + 10);
+  linked.insert(linked.end(), {"--next", second});
+  r = fednode::testing::Run(linked);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("continues this archive"));
+  r = fednode::testing::Run(verify_first);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("--next"));
+
+  // A changed entry is named.
+  auto archive = audit::ReadArchiveFile(first);
+  ASSERT_TRUE(archive.ok()) << archive.status();
+  archive->mutable_entries(1)->set_decision(audit::v1::DECISION_DENY);
+  ASSERT_TRUE(certs::WriteFileAtomically(first, audit::SerializeArchive(*archive), 0600).ok());
+  r = fednode::testing::Run(linked);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.out, HasSubstr("archived entry 2: hash mismatch (entry changed)"));
+
+  // A backup after the cuts verifies, and its restore is audited at the
+  // next start; the restored log still verifies from its anchor.
+  const std::string backup = dir_.File("backup");
+  r = Fedctl({"backup", "create", backup});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Fedctl({"backup", "verify", backup});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_EQ(node_->Stop(SIGTERM), 0);
+  std::filesystem::rename(dir_.File("data"), dir_.File("data-before-restore"));
+  r = fednode::testing::Run(
+      {FEDCTL_BIN, "--config", dir_.File("giessen.textproto"), "backup", "restore", backup});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(node_->Start({FEDCTL_BIN, "--socket", socket_, "status"})) << node_->Log();
+  EXPECT_TRUE(AuditHas("admin", "allow", "restored from backup taken at"));
+  r = Fedctl({"audit", "verify"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
 }
 
 TEST_F(TrustTest, AuditLogVerifiesAfterTheTraffic) {

@@ -2,8 +2,12 @@
 // head signatures, JSON export. A real DatasetStore with synced commits.
 #include "node/audit/audit_log.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -22,6 +26,8 @@
 #include "gtest/gtest.h"
 
 #include "certs/digest.h"
+#include "certs/pki.h"
+#include "node/audit/audit_archive.h"
 #include "node/base/clock.h"
 #include "node/base/testing/status_matchers.h"
 #include "node/base/testing/temp_dir.h"
@@ -463,6 +469,256 @@ TEST_F(AuditLogTest, InvalidOptionsAreRejected) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_batch_entries")));
   EXPECT_THAT(AuditLog::Open(nullptr, AuditLogOptions(), &clock_),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("store")));
+}
+
+// ---- Retention: archive, cut, verify across the cut ----
+
+class AuditArchiveTest : public AuditLogTest {
+ protected:
+  void SetUp() override {
+    UseSigner();
+    AuditLogTest::SetUp();
+  }
+
+  // n entries, then the clock moves on a day.
+  void AppendDay(int n) {
+    AppendN(n);
+    clock_.Advance(absl::Hours(24));
+  }
+
+  absl::StatusOr<ArchiveResult> ArchiveBefore(absl::Time before, const std::string& name) {
+    ArchiveRequest r;
+    r.before = before;
+    r.path = dir_.File(name);
+    r.member_ags = "06531005";
+    r.record.set_caller("admin");
+    r.record.set_operation("audit.Archive");
+    return log_->Archive(r);
+  }
+
+  absl::StatusOr<ArchiveReport> VerifyFile(const std::string& name) {
+    absl::StatusOr<v1::AuditArchive> archive = ReadArchiveFile(dir_.File(name));
+    if (!archive.ok()) return archive.status();
+    return VerifyArchive(*archive, options_.verify_head);
+  }
+
+  // Changes the archive file `name` with `edit` and writes it back.
+  void EditFile(const std::string& name, const std::function<void(v1::AuditArchive*)>& edit) {
+    absl::StatusOr<v1::AuditArchive> archive = ReadArchiveFile(dir_.File(name));
+    ASSERT_THAT(archive, IsOk());
+    edit(&*archive);
+    ASSERT_THAT(certs::WriteFileAtomically(dir_.File(name), SerializeArchive(*archive), 0600),
+                IsOk());
+  }
+
+  absl::Time Day(int d) const {
+    return absl::FromUnixSeconds(kStartUnixSeconds) + absl::Hours(24) * d;
+  }
+};
+
+TEST_F(AuditArchiveTest, ArchiveCutsOldEntriesAndTheChainVerifiesAcrossTheCut) {
+  AppendDay(5);  // day 0: entries 1..5
+  AppendDay(3);  // day 1: entries 6..8
+  const std::string hash5 = StoredEntry(5).hash();
+  absl::StatusOr<ArchiveResult> r = ArchiveBefore(Day(1), "a1.fnarchive");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->count, 5U);
+  EXPECT_EQ(r->first_seq, 1U);
+  EXPECT_EQ(r->last_seq, 5U);
+  EXPECT_EQ(r->last_hash, hash5);
+  EXPECT_EQ(r->record_seq, 9U);
+  EXPECT_FALSE(r->more);
+
+  // The file: owner-only, its digest as reported, its chain and signature.
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.File("a1.fnarchive").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600U);
+  uint64_t size = 0;
+  EXPECT_EQ(certs::Sha256FileHex(dir_.File("a1.fnarchive"), &size).value_or(""), r->file_sha256);
+  absl::StatusOr<ArchiveReport> report = VerifyFile("a1.fnarchive");
+  ASSERT_THAT(report, IsOk());
+  EXPECT_TRUE(report->signature_checked);
+  EXPECT_EQ(report->statement.member_ags(), "06531005");
+  EXPECT_EQ(report->statement.prev_hash(), kGenesisHash);
+  EXPECT_EQ(report->statement.first_time_unix_micros(), kStartUnixSeconds * 1'000'000);
+
+  // The live log: 6..9, entry 9 records the cut, the anchor links to 5.
+  absl::StatusOr<std::vector<AuditEntry>> live = log_->Read(1, 100);
+  ASSERT_THAT(live, IsOk());
+  ASSERT_EQ(live->size(), 4U);
+  EXPECT_EQ(live->front().seq(), 6U);
+  EXPECT_EQ(live->front().prev_hash(), hash5);
+  const AuditEntry& record = live->back();
+  EXPECT_EQ(record.operation(), "audit.Archive");
+  EXPECT_EQ(record.rows_returned(), 5U);
+  EXPECT_EQ(record.reason(), absl::StrCat("archived entries 1..5 to ", dir_.File("a1.fnarchive"),
+                                          " (sha256 ", r->file_sha256, ")"));
+  absl::StatusOr<v1::ChainAnchor> anchor = log_->Anchor();
+  ASSERT_THAT(anchor, IsOk());
+  EXPECT_EQ(anchor->seq(), 5U);
+  EXPECT_EQ(anchor->hash(), hash5);
+  EXPECT_EQ(anchor->archive_sha256(), r->file_sha256);
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, 4U);
+
+  // Across a restart, with heads signed after the cut.
+  Reopen();
+  AppendN(12);
+  Reopen();
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, 16U);
+}
+
+TEST_F(AuditArchiveTest, SuccessiveArchivesLinkAndNothingOldEnoughWritesNothing) {
+  AppendDay(4);  // 1..4
+  AppendDay(4);  // 5..8
+  AppendDay(2);  // 9..10
+  absl::StatusOr<ArchiveResult> first = ArchiveBefore(Day(1), "a1.fnarchive");
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(first->last_seq, 4U);
+  // The second takes 5..8 (9 and 10 are of day 2, the first cut's record
+  // 11 of day 3).
+  absl::StatusOr<ArchiveResult> second = ArchiveBefore(Day(2), "a2.fnarchive");
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->first_seq, 5U);
+  EXPECT_EQ(second->last_seq, 8U);
+  absl::StatusOr<ArchiveReport> r1 = VerifyFile("a1.fnarchive");
+  absl::StatusOr<ArchiveReport> r2 = VerifyFile("a2.fnarchive");
+  ASSERT_THAT(r1, IsOk());
+  ASSERT_THAT(r2, IsOk());
+  EXPECT_THAT(CheckArchivesLink(r1->statement, r2->statement), IsOk());
+  EXPECT_THAT(CheckArchivesLink(r2->statement, r1->statement),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("do not link")));
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+
+  absl::StatusOr<ArchiveResult> none = ArchiveBefore(Day(2), "a3.fnarchive");
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(none->count, 0U);
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("a3.fnarchive")));
+}
+
+TEST_F(AuditArchiveTest, TamperedArchivesAreNamedBySequenceNumber) {
+  AppendDay(6);
+  AppendDay(1);
+  ASSERT_THAT(ArchiveBefore(Day(1), "a.fnarchive"), IsOk());
+  const std::string pristine = ::fednode::testing::ReadFileOrDie(dir_.File("a.fnarchive"));
+  auto restore = [&] {
+    ASSERT_THAT(certs::WriteFileAtomically(dir_.File("a.fnarchive"), pristine, 0600), IsOk());
+  };
+
+  EditFile("a.fnarchive", [](v1::AuditArchive* a) { a->mutable_entries(2)->set_reason("x"); });
+  EXPECT_THAT(
+      VerifyFile("a.fnarchive"),
+      StatusIs(absl::StatusCode::kDataLoss, "archived entry 3: hash mismatch (entry changed)"));
+  restore();
+  EditFile("a.fnarchive", [](v1::AuditArchive* a) { a->mutable_entries()->DeleteSubrange(3, 1); });
+  EXPECT_THAT(VerifyFile("a.fnarchive"),
+              StatusIs(absl::StatusCode::kDataLoss, "archived entry 4 missing (gap after 3)"));
+  restore();
+  // Changed and rehashed: the next link breaks.
+  EditFile("a.fnarchive", [](v1::AuditArchive* a) {
+    AuditEntry* e = a->mutable_entries(1);
+    e->set_reason("x");
+    e->set_hash(ComputeEntryHash(*e));
+  });
+  EXPECT_THAT(
+      VerifyFile("a.fnarchive"),
+      StatusIs(absl::StatusCode::kDataLoss,
+               HasSubstr("archived entry 3: prev_hash does not match the hash of entry 2")));
+  restore();
+  // The last entry dropped and the statement shortened to match: the
+  // signature no longer verifies.
+  EditFile("a.fnarchive", [](v1::AuditArchive* a) {
+    a->mutable_entries()->RemoveLast();
+    a->mutable_statement()->set_last_seq(5);
+    a->mutable_statement()->set_count(5);
+    a->mutable_statement()->set_last_hash(a->entries(4).hash());
+    a->mutable_statement()->set_last_time_unix_micros(a->entries(4).time_unix_micros());
+  });
+  EXPECT_THAT(
+      VerifyFile("a.fnarchive"),
+      StatusIs(absl::StatusCode::kDataLoss,
+               "archive statement of entries 1..5: signature does not verify: bad signature"));
+  restore();
+  // Signed by another key.
+  EditFile("a.fnarchive", [](v1::AuditArchive* a) {
+    a->set_signature_base64(
+        absl::Base64Escape(FakeSign(ArchiveSigningData(a->statement()), "other-key").value_or("")));
+  });
+  EXPECT_THAT(VerifyFile("a.fnarchive"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("signature does not verify")));
+  restore();
+  EXPECT_THAT(VerifyFile("a.fnarchive"), IsOk());
+}
+
+TEST_F(AuditArchiveTest, AForgedAnchorIsDetected) {
+  AppendDay(3);
+  AppendDay(1);
+  ASSERT_THAT(ArchiveBefore(Day(1), "a.fnarchive"), IsOk());
+  absl::StatusOr<v1::ChainAnchor> anchor = log_->Anchor();
+  ASSERT_THAT(anchor, IsOk());
+  // An anchor moved on to entry 4 (cutting it) without a signed archive.
+  v1::ChainAnchor forged = *anchor;
+  forged.set_seq(4);
+  forged.set_hash(StoredEntry(4).hash());
+  storage::DatasetStore::AuditCut cut{4, forged.SerializeAsString()};
+  ASSERT_THAT(store_->AppendAudit({}, &cut), IsOk());
+  EXPECT_THAT(log_->Verify(nullptr),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("audit chain anchor at 4: does not match the statement")));
+}
+
+TEST_F(AuditArchiveTest, FailedCutLeavesTheLogWholeAndARerunReplacesTheFile) {
+  AppendDay(5);
+  AppendDay(2);
+  log_->FailNextCutForTest();
+  EXPECT_THAT(ArchiveBefore(Day(1), "a.fnarchive"),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("cutting the audit log")));
+  // The file was written (durable first), nothing was cut.
+  EXPECT_TRUE(std::filesystem::exists(dir_.File("a.fnarchive")));
+  EXPECT_THAT(VerifyFile("a.fnarchive"), IsOk());
+  uint64_t checked = 0;
+  EXPECT_THAT(log_->Verify(&checked), IsOk());
+  EXPECT_EQ(checked, 7U);
+  absl::StatusOr<v1::ChainAnchor> anchor = log_->Anchor();
+  ASSERT_THAT(anchor, IsOk());
+  EXPECT_EQ(anchor->seq(), 0U);
+
+  // The rerun replaces the uncut file.
+  absl::StatusOr<ArchiveResult> rerun = ArchiveBefore(Day(1), "a.fnarchive");
+  ASSERT_THAT(rerun, IsOk());
+  EXPECT_EQ(rerun->first_seq, 1U);
+  EXPECT_EQ(rerun->last_seq, 5U);
+  EXPECT_THAT(VerifyFile("a.fnarchive"), IsOk());
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+  // Now cut: the same name is refused for the next archive.
+  clock_.Advance(absl::Hours(48));
+  EXPECT_THAT(ArchiveBefore(Day(5), "a.fnarchive"),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("a.fnarchive exists")));
+}
+
+TEST_F(AuditArchiveTest, ArchiveNeedsASignerAnAbsolutePathAndAnIntactChain) {
+  AppendDay(3);
+  AppendDay(1);
+  ArchiveRequest relative;
+  relative.before = Day(1);
+  relative.path = "a.fnarchive";
+  EXPECT_THAT(log_->Archive(relative),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("absolute path")));
+  // A changed entry is not archived: nothing is written or cut.
+  AuditEntry e = StoredEntry(2);
+  e.set_reason("changed");
+  ASSERT_THAT(store_->AppendAudit({{2, e.SerializeAsString()}}), IsOk());
+  EXPECT_THAT(ArchiveBefore(Day(1), "a.fnarchive"),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       "audit entry 2: hash mismatch (entry changed); nothing archived"));
+  EXPECT_FALSE(std::filesystem::exists(dir_.File("a.fnarchive")));
+
+  options_.sign_head = nullptr;
+  Reopen();
+  EXPECT_THAT(ArchiveBefore(Day(1), "b.fnarchive"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("node key")));
 }
 
 TEST(AuditJsonTest, JsonLineIsExact) {

@@ -159,6 +159,45 @@ TEST_F(BackupTest, BackupUnderLoadHoldsEveryAcknowledgedImportAndRestoresExactly
   EXPECT_EQ(checked, m->audit_last_seq());
 }
 
+TEST_F(BackupTest, BackupAfterAnAuditCutVerifiesFromTheAnchorAndItsRestoreIsMarked) {
+  // A log with a (fake) signer, so that it can be archived.
+  ASSERT_THAT(audit_->Close(), IsOk());
+  audit::AuditLogOptions options;
+  options.sign_head = [](absl::string_view data) -> absl::StatusOr<std::string> {
+    return std::string(data);
+  };
+  auto log = audit::AuditLog::Open(store_.get(), options, nullptr);
+  ASSERT_THAT(log.status(), IsOk());
+  audit_ = *std::move(log);
+  for (int k = 0; k < 6; ++k) ASSERT_THAT(Import(k), IsOk());
+  audit::ArchiveRequest archive;
+  archive.before = absl::InfiniteFuture();
+  archive.through_seq = 4;
+  archive.path = dir_.File("audit.fnarchive");
+  archive.member_ags = "06531005";
+  auto archived = audit_->Archive(archive);
+  ASSERT_THAT(archived.status(), IsOk());
+  ASSERT_EQ(archived->last_seq, 4U);
+
+  auto manifest = CreateBackup(Source(), dir_.File("backup"));
+  ASSERT_THAT(manifest.status(), IsOk());
+  EXPECT_EQ(manifest->audit_last_seq(), 7U);  // 6 imports and the cut
+  auto verified = VerifyBackup(dir_.File("backup"));
+  ASSERT_THAT(verified.status(), IsOk());
+  EXPECT_EQ(verified->audit_entries_checked, 3U);  // 5..7, from the anchor at 4
+
+  auto restored = RestoreBackup(dir_.File("backup"), dir_.File("restored"));
+  ASSERT_THAT(restored.status(), IsOk());
+  storage::DatasetStoreOptions o;
+  o.path = dir_.File("restored");
+  auto store = storage::DatasetStore::Open(o);
+  ASSERT_THAT(store.status(), IsOk());
+  auto mark = (*store)->GetMeta(kRestoredFromMetaKey);
+  ASSERT_THAT(mark.status(), IsOk());
+  EXPECT_THAT(*mark, HasSubstr(absl::StrCat("backup taken at ", manifest->created(),
+                                            " (manifest sha256 ")));
+}
+
 TEST_F(BackupTest, BackupFilesAreCopiesNotLinksAndOwnerOnly) {
   ASSERT_THAT(Import(0), IsOk());
   ASSERT_THAT(CreateBackup(Source(), dir_.File("b")).status(), IsOk());

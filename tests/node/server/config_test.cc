@@ -142,6 +142,33 @@ TEST(ConfigTest, HttpPortIsLoopbackUnlessRemoteIsAllowed) {
   EXPECT_THAT(Validate(c), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("http.threads")));
 }
 
+TEST(ConfigTest, AuditRetentionNeedsAnArchiveDirectoryOutsideTheDataDirectory) {
+  auto c = ParseConfig(
+      "member_ags: \"06531005\" member_name: \"Gießen\" data_dir: \"/var/lib/fednode\"\n"
+      "audit { retention_days: 365 archive_dir: \"/srv/audit-archive\" }\n",
+      "n.textproto");
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT(Validate(*c), IsOk());
+  c->mutable_audit()->set_retention_days(36501);
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("audit.retention_days: 36501 is out of range")));
+  c->mutable_audit()->set_retention_days(30);
+  c->mutable_audit()->clear_archive_dir();
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("audit.archive_dir: required")));
+  c->mutable_audit()->set_archive_dir("archive");
+  EXPECT_THAT(Validate(*c),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("audit.archive_dir: \"archive\" must be an absolute")));
+  c->mutable_audit()->set_archive_dir("/var/lib/fednode/archive");
+  EXPECT_THAT(Validate(*c),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lies inside data_dir")));
+  c->mutable_audit()->set_archive_dir("/var/lib/fednode-archive");  // a sibling is fine
+  EXPECT_THAT(Validate(*c), IsOk());
+  c->mutable_audit()->set_retention_days(0);  // keep for ever; archive_dir for fedctl only
+  EXPECT_THAT(Validate(*c), IsOk());
+}
+
 TEST(ConfigTest, MissingFileIsNotFound) {
   fednode::testing::TempDir dir;
   EXPECT_THAT(LoadConfig(dir.File("absent.textproto")),

@@ -111,7 +111,7 @@ TEST_F(SetupCheckTest, SoundSetupPassesAndSaysWhatItFound) {
   InstallAgreement(now_ + absl::Hours(24 * 400));
   SetupReport r = CheckSetup(config_, now_);
   EXPECT_THAT(r.problems, IsEmpty());
-  EXPECT_THAT(r.notes, Contains(HasSubstr("storage format 1, 0 datasets")));
+  EXPECT_THAT(r.notes, Contains(HasSubstr("storage format 2, 0 datasets")));
   EXPECT_THAT(r.notes, Contains(AllOf(HasSubstr("certificate: 06531005, valid until"),
                                       HasSubstr(*certs::SpkiSha256(node_.cert_pem)))));
   EXPECT_THAT(r.notes,
@@ -158,6 +158,28 @@ TEST_F(SetupCheckTest, CertificateOfAnotherMemberOrExpiredIsNamed) {
   EXPECT_THAT(r.notes, Contains(HasSubstr("certificate: warning: expires in")));
   r = CheckSetup(config_, now_ + absl::Hours(24 * 11));
   EXPECT_THAT(r.problems, ElementsAre(HasSubstr("expired at")));
+}
+
+TEST_F(SetupCheckTest, OlderFormatSaysThatAMigrationWillRunAndANewerOneIsAProblem) {
+  config_.clear_federation();
+  for (uint32_t version : {1u, 99u}) {
+    {
+      storage::DatasetStoreOptions o;
+      o.path = dir_.File("data");
+      auto store = storage::DatasetStore::Open(o);
+      ASSERT_THAT(store.status(), IsOk());
+      ASSERT_THAT((*store)->SetFormatVersionForTest(version), IsOk());
+    }
+    SetupReport r = CheckSetup(config_, now_);
+    if (version == 1) {
+      EXPECT_THAT(r.problems, IsEmpty());
+      EXPECT_THAT(r.notes, Contains(HasSubstr("storage format 1 (fednode migrates it to format 2 "
+                                              "at start; back it up first), 0 datasets")));
+    } else {
+      EXPECT_THAT(r.problems, ElementsAre(HasSubstr("format 99 is newer than this fednode (2); "
+                                                    "upgrade fednode or restore a backup")));
+    }
+  }
 }
 
 TEST_F(SetupCheckTest, DataOfAnotherMemberIsNamed) {
