@@ -55,7 +55,8 @@ class RowStream final : public query::RowSink {
   }
 
   absl::Status OnRows(google::protobuf::RepeatedPtrField<query::v1::Row>* rows) override {
-    if (context_->IsCancelled()) return CallerGone();
+    // A cancelled call is noticed at the next write, or by the query's
+    // interrupt between chunks while the first message is still held back.
     for (query::v1::Row& row : *rows) {
       bytes_ += row.ByteSizeLong();
       *message_.add_rows() = std::move(row);

@@ -605,7 +605,11 @@ TEST_F(DatasetStoreTest, DeleteDatasetRemovesRowsSegmentsAndEntry) {
   writes.push_back(
       MakeWrite("ab", ImportMode::kReplace, MakeTable(Gemeinden(), {{S("1"), S("A"), I(1)}})));
   ASSERT_THAT(store->Commit(std::move(writes)), IsOk());
-  ASSERT_THAT(store->OpenSnapshot("a"), IsOk());
+  {
+    auto snap = store->OpenSnapshot("a");
+    ASSERT_THAT(snap, IsOk());
+    ASSERT_THAT(snap->LoadSegment(0), IsOk());  // segments are decoded (and cached) on demand
+  }
   EXPECT_GT(store->SegmentCacheEntriesForTest(), 0u);
   ASSERT_THAT(store->DeleteDataset("a"), IsOk());
   EXPECT_THAT(store->OpenSnapshot("a"), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
