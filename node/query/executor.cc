@@ -918,9 +918,15 @@ struct Selection {
   size_t size() const { return dense ? n : rows.size(); }
 };
 
-Selection Select(const BoundPlan& plan, const TableSnapshot::Segment& seg, size_t begin,
-                 size_t end) {
-  const Table& table = *seg.table;
+// One loaded segment during the scan: its decoded rows and the sorted rows
+// hidden in the snapshot's version.
+struct SegmentView {
+  const Table& table;
+  const std::vector<uint32_t>& deleted_rows;
+};
+
+Selection Select(const BoundPlan& plan, const SegmentView& seg, size_t begin, size_t end) {
+  const Table& table = seg.table;
   Selection sel;
   sel.begin = begin;
   sel.n = end - begin;
@@ -1109,11 +1115,20 @@ class Scan {
 
   // Calls `body(seg, begin, end)` for every chunk of every segment until it
   // returns false, with a Check before each chunk and one after the last.
+  // The segments are loaded one at a time (TableSnapshot::LoadSegment) and
+  // dropped once scanned, so the scan holds one decoded segment.
+  // `body` returns false to end the scan.
   template <typename F>
   absl::Status ForEachChunk(const TableSnapshot& snapshot, F&& body) {
-    for (const TableSnapshot::Segment& seg : snapshot.segments) {
-      const size_t num_rows = seg.table->num_rows;
-      const size_t step = ChunkRows(*seg.table);
+    for (size_t s = 0; s < snapshot.segments.size(); ++s) {
+      FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, snapshot.LoadSegment(s));
+      if (table->columns.size() != static_cast<size_t>(snapshot.schema.columns_size())) {
+        return absl::InternalError(
+            absl::StrCat("segment of dataset ", snapshot.dataset_id, " does not match its schema"));
+      }
+      const SegmentView seg{*table, snapshot.segments[s].deleted_rows};
+      const size_t num_rows = table->num_rows;
+      const size_t step = ChunkRows(*table);
       for (size_t begin = 0; begin < num_rows; begin += step) {
         FEDNODE_RETURN_IF_ERROR(Check());
         const size_t end = std::min(num_rows, begin + step);
@@ -1142,11 +1157,11 @@ absl::Status RunProjection(const BoundPlan& plan, const TableSnapshot& snapshot,
                      ? plan.offset + plan.limit
                      : kNoLimit;
   uint64_t produced = 0;
-  absl::Status scanned = scan->ForEachChunk(
-      snapshot, [&](const TableSnapshot::Segment& seg, size_t begin, size_t end) {
+  absl::Status scanned =
+      scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin, size_t end) {
         if (produced >= cap) return false;
         Selection sel = Select(plan, seg, begin, end);
-        const Table& table = *seg.table;
+        const Table& table = seg.table;
         ForEachRow(sel, [&](size_t, size_t i) {
           if (produced >= cap) return;
           ++produced;
@@ -1168,6 +1183,78 @@ absl::Status RunProjection(const BoundPlan& plan, const TableSnapshot& snapshot,
   FEDNODE_RETURN_IF_ERROR(scanned);
   EmitRows(cols, plan.items, plan.order, plan.offset, plan.limit, result);
   return absl::OkStatus();
+}
+
+// Sets `v` to row `i` of `col` as output item `item` of a plain query; the
+// same values as OutColumn::PushFrom / PushInt and ToValue give.
+void RowValue(const BoundItem& item, const Column& col, size_t i, v1::Value* v) {
+  if (col.IsNull(i)) {
+    v->set_null_value(true);
+    return;
+  }
+  if (item.kind == BoundItem::kExtract) {
+    v->set_int64_value(
+        ExtractValue(item.field, item.col_type == sv1::COLUMN_TYPE_TIMESTAMP, col.ints[i]));
+    return;
+  }
+  switch (item.out_type) {
+    case sv1::COLUMN_TYPE_DOUBLE:
+      v->set_double_value(col.doubles[i]);
+      break;
+    case sv1::COLUMN_TYPE_STRING:
+      v->set_string_value(col.StringAt(i));
+      break;
+    case sv1::COLUMN_TYPE_BOOL:
+      v->set_bool_value(col.ints[i] != 0);
+      break;
+    case sv1::COLUMN_TYPE_DATE:
+      v->set_date_days(col.ints[i]);
+      break;
+    case sv1::COLUMN_TYPE_TIMESTAMP:
+      v->set_timestamp_micros(col.ints[i]);
+      break;
+    default:
+      v->set_int64_value(col.ints[i]);
+      break;
+  }
+}
+
+// A plain query without ORDER BY, streamed: rows go to `sink` in batches of
+// at most `batch_rows` as the scan finds them, after OFFSET and up to LIMIT;
+// nothing of the result is kept beyond one batch.
+absl::Status StreamProjection(const BoundPlan& plan, const TableSnapshot& snapshot, Scan* scan,
+                              size_t batch_rows, RowSink* sink) {
+  uint64_t skip = plan.offset;
+  uint64_t left = plan.limit;
+  google::protobuf::RepeatedPtrField<v1::Row> batch;
+  absl::Status stopped;
+  auto flush = [&] {
+    stopped = sink->OnRows(&batch);
+    batch.Clear();
+  };
+  absl::Status scanned =
+      scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin, size_t end) {
+        if (left == 0) return false;
+        Selection sel = Select(plan, seg, begin, end);
+        ForEachRow(sel, [&](size_t, size_t i) {
+          if (left == 0 || !stopped.ok()) return;
+          if (skip > 0) {
+            --skip;
+            return;
+          }
+          --left;
+          v1::Row* row = batch.Add();
+          for (const BoundItem& item : plan.items) {
+            if (!item.hidden) RowValue(item, seg.table.columns[item.col], i, row->add_values());
+          }
+          if (static_cast<size_t>(batch.size()) >= batch_rows) flush();
+        });
+        return stopped.ok() && left > 0;
+      });
+  FEDNODE_RETURN_IF_ERROR(stopped);
+  FEDNODE_RETURN_IF_ERROR(scanned);
+  if (!batch.empty()) flush();
+  return stopped;
 }
 
 // ---------------------------------------------------------------------------
@@ -1533,9 +1620,9 @@ absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot, 
     return it->second;
   };
 
-  absl::Status scanned = scan->ForEachChunk(snapshot, [&](const TableSnapshot::Segment& seg,
-                                                          size_t begin, size_t end) {
-    const Table& table = *seg.table;
+  absl::Status scanned = scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin,
+                                                          size_t end) {
+    const Table& table = seg.table;
     Selection sel = Select(plan, seg, begin, end);
     size_t n = sel.size();
     if (n == 0) return true;
@@ -1726,34 +1813,38 @@ absl::Status ValidatePlan(const v1::QueryPlan& plan, const Schema& schema) {
   return Bind(plan, schema).status();
 }
 
-absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
-                                      const storage::TableSnapshot& snapshot,
-                                      const ExecuteOptions& options) {
+namespace {
+
+// The bound plan and the result's header (columns, version, rows scanned).
+// Errors: InvalidArgument as ValidatePlan, or for a plan of another dataset.
+absl::StatusOr<BoundPlan> Prepare(const v1::QueryPlan& plan, const TableSnapshot& snapshot,
+                                  v1::ResultSet* header) {
   if (!plan.dataset_id().empty() && !snapshot.dataset_id.empty() &&
       plan.dataset_id() != snapshot.dataset_id) {
     return absl::InvalidArgumentError(absl::StrCat("plan is for dataset ", plan.dataset_id(),
                                                    ", snapshot is of ", snapshot.dataset_id));
   }
   FEDNODE_ASSIGN_OR_RETURN(BoundPlan bound, Bind(plan, snapshot.schema));
-  for (const TableSnapshot::Segment& seg : snapshot.segments) {
-    if (seg.table == nullptr ||
-        seg.table->columns.size() != static_cast<size_t>(snapshot.schema.columns_size())) {
-      return absl::InternalError(
-          absl::StrCat("segment of dataset ", snapshot.dataset_id, " does not match its schema"));
-    }
-  }
-  v1::ResultSet result;
   for (const BoundItem& item : bound.items) {
     if (item.hidden) continue;
-    v1::ResultColumn* c = result.add_columns();
+    v1::ResultColumn* c = header->add_columns();
     c->set_name(item.name);
     c->set_type(item.out_type);
   }
-  result.set_dataset_version(snapshot.version);
+  header->set_dataset_version(snapshot.version);
   uint64_t scanned = 0;
-  for (const auto& seg : snapshot.segments)
-    scanned += seg.table->num_rows - seg.deleted_rows.size();
-  result.set_rows_scanned(scanned);
+  for (const auto& seg : snapshot.segments) scanned += seg.num_rows() - seg.deleted_rows.size();
+  header->set_rows_scanned(scanned);
+  return bound;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
+                                      const storage::TableSnapshot& snapshot,
+                                      const ExecuteOptions& options) {
+  v1::ResultSet result;
+  FEDNODE_ASSIGN_OR_RETURN(BoundPlan bound, Prepare(plan, snapshot, &result));
   Scan scan(bound, options);
   if (bound.aggregate) {
     FEDNODE_RETURN_IF_ERROR(RunAggregate(bound, snapshot, &scan, &result));
@@ -1761,6 +1852,38 @@ absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
     FEDNODE_RETURN_IF_ERROR(RunProjection(bound, snapshot, &scan, &result));
   }
   return result;
+}
+
+absl::Status ExecuteStreaming(const v1::QueryPlan& plan, const storage::TableSnapshot& snapshot,
+                              const ExecuteOptions& options, RowSink* sink) {
+  v1::ResultSet result;
+  FEDNODE_ASSIGN_OR_RETURN(BoundPlan bound, Prepare(plan, snapshot, &result));
+  const size_t batch_rows = std::max<uint32_t>(options.stream_batch_rows, 1);
+  Scan scan(bound, options);
+  if (!bound.aggregate && bound.order.empty()) {
+    FEDNODE_RETURN_IF_ERROR(sink->OnColumns(result));
+    return StreamProjection(bound, snapshot, &scan, batch_rows, sink);
+  }
+  // Aggregates (bounded by the groups) and ORDER BY (needs every row before
+  // the first) are computed whole, then handed over in batches.
+  if (bound.aggregate) {
+    FEDNODE_RETURN_IF_ERROR(RunAggregate(bound, snapshot, &scan, &result));
+  } else {
+    FEDNODE_RETURN_IF_ERROR(RunProjection(bound, snapshot, &scan, &result));
+  }
+  google::protobuf::RepeatedPtrField<v1::Row> rows;
+  rows.Swap(result.mutable_rows());
+  FEDNODE_RETURN_IF_ERROR(sink->OnColumns(result));
+  google::protobuf::RepeatedPtrField<v1::Row> batch;
+  for (v1::Row& row : rows) {
+    *batch.Add() = std::move(row);
+    if (static_cast<size_t>(batch.size()) >= batch_rows) {
+      FEDNODE_RETURN_IF_ERROR(sink->OnRows(&batch));
+      batch.Clear();
+    }
+  }
+  if (!batch.empty()) FEDNODE_RETURN_IF_ERROR(sink->OnRows(&batch));
+  return absl::OkStatus();
 }
 
 }  // namespace fednode::query

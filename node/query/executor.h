@@ -1,6 +1,9 @@
 // Query execution: validates a QueryPlan against a dataset version's schema
 // and runs it on that immutable snapshot (scan, filter, group, aggregate,
-// order, limit).
+// order, limit). The scan loads the snapshot's segments one at a time, so
+// its memory is bounded by one segment, not by the dataset. Execute builds
+// the whole ResultSet; ExecuteStreaming hands a plain query's rows to a
+// RowSink as the scan finds them.
 //
 // Layer: node/query; called by node/server. Knows nothing of RocksDB or gRPC.
 // Filters use SQL's three-valued logic: a comparison with NULL is unknown and
@@ -16,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/repeated_ptr_field.h"
 
 #include "node/storage/dataset_store.h"
 #include "proto/query/v1/query.pb.h"
@@ -46,6 +50,26 @@ struct ExecuteOptions {
   // in the rows scanned; a chunk never spans two segments. Default
   // kDefaultChunkRows (128 Ki).
   uint32_t chunk_rows = kDefaultChunkRows;
+  // ExecuteStreaming only: rows per RowSink::OnRows batch at most; 0 counts
+  // as 1. Default 4096 (the services' rows per streamed message).
+  uint32_t stream_batch_rows = 4096;
+};
+
+// Receives a query result piece by piece from ExecuteStreaming: the header
+// once, then the rows in result order in batches. Either method can stop
+// the query by returning a non-OK status, which ExecuteStreaming then
+// returns unchanged. Called on the caller's thread only.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+
+  // Called once, before any OnRows: `header` holds the output columns,
+  // dataset_version and rows_scanned (as in Execute's result) and no rows.
+  virtual absl::Status OnColumns(const v1::ResultSet& header) = 0;
+
+  // The next 1 .. options.stream_batch_rows rows of the result; the sink
+  // may move them out (the executor clears the field after the call).
+  virtual absl::Status OnRows(google::protobuf::RepeatedPtrField<v1::Row>* rows) = 0;
 };
 
 // Validates and runs `plan` on `snapshot`. Groups come out ordered by the
@@ -66,5 +90,22 @@ absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
 // COUNT(*), "<function>_<column>" for an aggregate ("sum_einwohner") and
 // "count_distinct_<column>" for COUNT(DISTINCT column).
 std::string OutputName(const v1::SelectItem& item);
+
+// Runs `plan` on `snapshot` like Execute, handing the result to `sink`
+// (OnColumns, then OnRows batches) instead of returning it; the rows are
+// the same, in the same order, as Execute's.
+// A plain query without ORDER BY is streamed: each scanned chunk's rows go
+// to the sink before the next chunk is read, so memory stays bounded by
+// one segment and one batch, whatever the result's size; LIMIT ends the
+// scan once enough rows went out, OFFSET rows are skipped unsent.
+// An aggregate (its output is bounded by the number of groups) and a query
+// with ORDER BY (every row is needed before the first can go) are computed
+// whole as in Execute, then handed over in batches; OnColumns then comes
+// after the scan.
+// Errors: as Execute (the interrupt's stop may come after some rows went to
+// the sink); a sink's non-OK status unchanged.
+// REQUIRES: `sink` is not null.
+absl::Status ExecuteStreaming(const v1::QueryPlan& plan, const storage::TableSnapshot& snapshot,
+                              const ExecuteOptions& options, RowSink* sink);
 
 }  // namespace fednode::query

@@ -28,6 +28,7 @@
 #include "node/server/audit_retention.h"
 #include "node/server/backup.h"
 #include "node/server/call_stop.h"
+#include "node/server/row_stream.h"
 
 namespace fednode::server {
 namespace {
@@ -78,7 +79,8 @@ node::v1::FederationCatalogRow RowOf(const catalog::v1::CatalogEntry& e) {
 }  // namespace
 
 grpc::Status AdminServiceImpl::Audited(const absl::Status& status, const std::string& operation,
-                                       const std::string& dataset_id, uint64_t rows) {
+                                       const std::string& dataset_id, uint64_t rows,
+                                       const std::string& reason) {
   const std::string request_id = NextRequestId();
   if (ctx_.audit != nullptr) {
     audit::v1::AuditEntry e;
@@ -90,6 +92,8 @@ grpc::Status AdminServiceImpl::Audited(const absl::Status& status, const std::st
     if (!status.ok()) {
       e.set_reason(absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
                                 status.message().substr(0, 500)));
+    } else {
+      e.set_reason(reason);
     }
     e.set_rows_returned(rows);
     e.set_request_id(request_id);
@@ -181,39 +185,33 @@ grpc::Status AdminServiceImpl::ExportCatalog(grpc::ServerContext* /*context*/,
 grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
                                      const node::v1::QueryRequest* request,
                                      grpc::ServerWriter<node::v1::QueryResponse>* writer) {
-  // The scan stops when the caller cancels or its deadline passes.
-  CallStop stop(context);
-  absl::StatusOr<query::v1::ResultSet> result = node_->Query(*request, stop.Options());
   std::string dataset = request->has_plan() ? request->plan().dataset_id() : "";
   if (dataset.empty() && !request->sql().empty()) {
     // The audit entry names the dataset of a SQL query too.
     absl::StatusOr<query::v1::QueryPlan> parsed = query::ParseSql(request->sql());
     if (parsed.ok()) dataset = parsed->dataset_id();
   }
-  if (!result.ok()) return Audited(result.status(), "admin.Query", dataset);
+  // The rows stream as the scan finds them (RowStream). A result that fits
+  // in one message is audited with its row count before it is sent; a
+  // larger one gets an entry "streaming" before its first message and one
+  // with the row count before its last.
+  RowStream<node::v1::QueryResponse> stream(context, writer, {}, [&] {
+    return Audited(absl::OkStatus(), "admin.Query", dataset, 0, "streaming");
+  });
+  // The scan stops when the caller cancels or its deadline passes.
+  CallStop stop(context);
+  absl::Status ran = node_->QueryStreaming(*request, stop.Options(), &stream);
+  if (stream.audit_error().has_value()) return *stream.audit_error();
+  if (stream.caller_gone()) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  if (!ran.ok()) return Audited(ran, "admin.Query", dataset);
   if (ctx_.metrics != nullptr) {
-    ctx_.metrics->RecordQueryRows(QueryApi::kAdmin, result->rows_scanned(),
-                                  static_cast<uint64_t>(result->rows_size()));
+    ctx_.metrics->RecordQueryRows(QueryApi::kAdmin, stop.rows_scanned(), stream.rows());
   }
-  grpc::Status audited = Audited(absl::OkStatus(), "admin.Query", dataset, result->rows_size());
+  grpc::Status audited =
+      Audited(absl::OkStatus(), "admin.Query", dataset, stream.rows(),
+              stream.streaming() ? absl::StrCat("streamed ", stream.rows(), " rows") : "");
   if (!audited.ok()) return audited;
-  node::v1::QueryResponse message;
-  *message.mutable_columns() = result->columns();
-  message.set_dataset_version(result->dataset_version());
-  message.set_rows_scanned(result->rows_scanned());
-  size_t bytes = 0;
-  for (auto& row : *result->mutable_rows()) {
-    bytes += row.ByteSizeLong();
-    *message.add_rows() = std::move(row);
-    if (message.rows_size() >= kMaxRowsPerMessage || bytes >= kMaxBytesPerMessage) {
-      // Asked per message, not per row: IsCancelled takes the call's lock.
-      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
-      if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
-      message.Clear();
-      bytes = 0;
-    }
-  }
-  if (!writer->Write(message)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  if (!stream.Finish()) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
   return grpc::Status::OK;
 }
 

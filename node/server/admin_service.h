@@ -128,8 +128,11 @@ class AdminServiceImpl final : public node::v1::AdminService::Service {
   // `status` as a gRPC status. When the entry cannot be written, the action's
   // outcome is withheld: RESOURCE_EXHAUSTED when the disk is full, else
   // UNAVAILABLE, both "the audit log cannot record this action: ...".
+  // `reason` is recorded for a successful action (an error's reason is its
+  // status).
   grpc::Status Audited(const absl::Status& status, const std::string& operation,
-                       const std::string& dataset_id, uint64_t rows = 0);
+                       const std::string& dataset_id, uint64_t rows = 0,
+                       const std::string& reason = "");
 
   AdminContext ctx_;
   Node* node_;

@@ -21,6 +21,7 @@
 #include "certs/pki.h"
 #include "federation/agreement/agreement.h"
 #include "node/base/status_macros.h"
+#include "node/base/table.h"
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
 #include "proto/audit/v1/audit.pb.h"
@@ -226,6 +227,15 @@ absl::Status VerifyOpenDatabase(
                                               ": the catalog says version ", e.version(), " with ",
                                               e.row_count(), " rows, the data holds version ",
                                               snap->version, " with ", snap->num_rows));
+    }
+    // Snapshots load segments on demand: decode each one, so a missing or
+    // corrupt segment shows here.
+    for (size_t s = 0; s < snap->segments.size(); ++s) {
+      absl::StatusOr<std::shared_ptr<const Table>> segment = snap->LoadSegment(s);
+      if (!segment.ok()) {
+        return absl::DataLossError(absl::StrCat("dataset ", e.dataset_id(),
+                                                " cannot be read: ", segment.status().message()));
+      }
     }
     report->datasets.push_back({e.dataset_id(), e.version(), e.row_count()});
     report->rows_checked += snap->num_rows;

@@ -10,6 +10,7 @@ namespace fednode::server {
 query::ExecuteOptions CallStop::Options() {
   query::ExecuteOptions options;
   options.interrupt = [this](uint64_t rows_scanned) -> absl::Status {
+    rows_scanned_ = rows_scanned;
     absl::Status stop;
     if (std::chrono::system_clock::now() > context_->deadline()) {
       stop = absl::DeadlineExceededError("deadline passed");
@@ -20,7 +21,6 @@ query::ExecuteOptions CallStop::Options() {
     }
     stopped_ = true;
     why_ = std::string(stop.message());
-    rows_scanned_ = rows_scanned;
     return stop;
   };
   return options;

@@ -27,9 +27,12 @@ class CallStop {
   query::ExecuteOptions Options();
 
   // True when the interrupt stopped a query; then why() is "deadline passed"
-  // or "caller cancelled" and rows_scanned() the rows scanned by then.
+  // or "caller cancelled".
   bool stopped() const { return stopped_; }
   const std::string& why() const { return why_; }
+  // Rows the query had scanned at its last check: when it stopped, the rows
+  // scanned by then; when it ran to its end, all it scanned (the executor
+  // checks once more after its last chunk).
   uint64_t rows_scanned() const { return rows_scanned_; }
 
   // The audit reason of a stopped query: "<prefix>stopped: <why> after

@@ -18,6 +18,7 @@
 #include "node/server/admin_service.h"
 #include "node/server/call_stop.h"
 #include "node/server/catalog_pages.h"
+#include "node/server/row_stream.h"
 
 namespace fednode::server {
 namespace {
@@ -300,6 +301,15 @@ grpc::Status FederationServiceImpl::ServeQuery(
   *run.mutable_plan() = plan;
   // The scan stops when the caller cancels or its deadline passes.
   CallStop stop(context);
+  federation::v1::QueryResponse head;
+  head.set_holder_ags(host_->own_ags());
+  head.set_dataset_id(asked.dataset_id());
+  head.set_agreement_version(c->agreement->agreement().version());
+  head.set_grant_id(d.grant_id);
+  if (!aggregate) {
+    return StreamRows(context, writer, run, &stop, std::move(head), e,
+                      absl::StrCat("grant ", d.grant_id));
+  }
   absl::StatusOr<query::v1::ResultSet> result = node_->Query(run, stop.Options());
   if (!result.ok()) {
     const std::string prefix = absl::StrCat("grant ", d.grant_id, "; ");
@@ -346,27 +356,13 @@ grpc::Status FederationServiceImpl::ServeQuery(
   grpc::Status audited = finish(audit::v1::DECISION_ALLOW, reason, grpc::Status::OK);
   if (!audited.ok()) return audited;
 
-  federation::v1::QueryResponse message;
+  federation::v1::QueryResponse message = std::move(head);
   *message.mutable_columns() = result->columns();
-  message.set_holder_ags(host_->own_ags());
-  message.set_dataset_id(asked.dataset_id());
   message.set_dataset_version(result->dataset_version());
-  message.set_agreement_version(c->agreement->agreement().version());
-  message.set_grant_id(d.grant_id);
   // The answer was allowed and audited; a caller that goes away while it
   // streams leaves a second entry under the same request id.
-  const uint64_t total = static_cast<uint64_t>(result->rows_size());
   uint64_t sent = 0;
-  auto stream_stopped = [&] {
-    audit::v1::AuditEntry stopped = Entry(c->member.ags, c->peer, op, c->request_id);
-    stopped.set_dataset_id(asked.dataset_id());
-    stopped.set_purpose(request->purpose());
-    stopped.set_rows_returned(sent);
-    return Conclude(
-        host_, std::move(stopped), audit::v1::DECISION_ERROR,
-        absl::StrCat("stream stopped by the caller after ", sent, " of ", total, " rows"),
-        grpc::Status(grpc::StatusCode::CANCELLED, "caller gone"));
-  };
+  auto stream_stopped = [&] { return StreamStopped(e, sent); };
   size_t bytes = 0;
   for (auto& row : *result->mutable_rows()) {
     bytes += row.ByteSizeLong();
@@ -380,6 +376,59 @@ grpc::Status FederationServiceImpl::ServeQuery(
     }
   }
   if (!writer->Write(message)) return stream_stopped();
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationServiceImpl::StreamStopped(const audit::v1::AuditEntry& query_entry,
+                                                  uint64_t sent) {
+  audit::v1::AuditEntry stopped = Entry(query_entry.caller(), query_entry.peer_address(),
+                                        query_entry.operation(), query_entry.request_id());
+  stopped.set_dataset_id(query_entry.dataset_id());
+  stopped.set_purpose(query_entry.purpose());
+  stopped.set_rows_returned(sent);
+  return Conclude(host_, std::move(stopped), audit::v1::DECISION_ERROR,
+                  absl::StrCat("stream stopped by the caller after ", sent, " rows"),
+                  grpc::Status(grpc::StatusCode::CANCELLED, "caller gone"));
+}
+
+grpc::Status FederationServiceImpl::StreamRows(
+    grpc::ServerContext* context, grpc::ServerWriter<federation::v1::QueryResponse>* writer,
+    const node::v1::QueryRequest& run, CallStop* stop, federation::v1::QueryResponse head,
+    const audit::v1::AuditEntry& e, const std::string& grant) {
+  auto finish = [&](audit::v1::AuditEntry entry, audit::v1::Decision decision, std::string reason,
+                    grpc::Status status) {
+    return Conclude(host_, std::move(entry), decision, std::move(reason), std::move(status));
+  };
+  // A result larger than one message is audited as "streaming" before its
+  // first message leaves.
+  RowStream<federation::v1::QueryResponse> stream(context, writer, std::move(head), [&] {
+    return finish(e, audit::v1::DECISION_ALLOW, absl::StrCat(grant, "; streaming"),
+                  grpc::Status::OK);
+  });
+  absl::Status ran = node_->QueryStreaming(run, stop->Options(), &stream);
+  if (stream.audit_error().has_value()) return *stream.audit_error();
+  if (stream.caller_gone()) return StreamStopped(e, stream.sent());
+  if (!ran.ok()) {
+    const std::string prefix = absl::StrCat(grant, "; ");
+    audit::v1::AuditEntry failed = e;
+    failed.set_rows_returned(stream.sent());
+    return finish(std::move(failed), audit::v1::DECISION_ERROR,
+                  stop->stopped() ? stop->AuditReason(prefix) : absl::StrCat(prefix, ran.message()),
+                  ToGrpcStatus(ran, e.request_id()));
+  }
+  if (metrics_ != nullptr) {
+    metrics_->RecordQueryRows(QueryApi::kFederation, stop->rows_scanned(), stream.rows());
+  }
+  // The exact count, audited before the last (or only) message leaves.
+  audit::v1::AuditEntry done = e;
+  done.set_rows_returned(stream.rows());
+  done.set_cells_returned(stream.rows() * static_cast<uint64_t>(stream.columns()));
+  grpc::Status audited = finish(
+      std::move(done), audit::v1::DECISION_ALLOW,
+      stream.streaming() ? absl::StrCat(grant, "; streamed ", stream.rows(), " rows") : grant,
+      grpc::Status::OK);
+  if (!audited.ok()) return audited;
+  if (!stream.Finish()) return StreamStopped(e, stream.sent());
   return grpc::Status::OK;
 }
 

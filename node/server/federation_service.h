@@ -7,11 +7,14 @@
 // Safe for concurrent use.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
+#include "node/server/call_stop.h"
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
 #include "node/server/node_metrics.h"
+#include "proto/audit/v1/audit.pb.h"
 #include "proto/federation/v1/federation.grpc.pb.h"
 
 namespace fednode::server {
@@ -61,6 +64,24 @@ class FederationServiceImpl final : public federation::v1::FederationService::Se
   // Runs `serve(&peer)` and records the call (caller, method, code, latency).
   template <typename F>
   grpc::Status Observed(FederationMethod method, F serve);
+
+  // Runs the allowed row query `run` and streams its rows to the caller
+  // (RowStream), audited under `e` (the query's entry without decision):
+  // a result that fits in one message gets one ALLOW entry "<grant>" with
+  // its exact rows and cells before it is sent; a larger one an ALLOW entry
+  // "<grant>; streaming" before its first message and "<grant>; streamed N
+  // rows" with the counts before its last. A query error gets an ERROR
+  // entry (StreamStopped when the caller went away). `stop` stops the scan
+  // for the call's deadline or cancellation.
+  grpc::Status StreamRows(grpc::ServerContext* context,
+                          grpc::ServerWriter<federation::v1::QueryResponse>* writer,
+                          const node::v1::QueryRequest& run, CallStop* stop,
+                          federation::v1::QueryResponse head, const audit::v1::AuditEntry& e,
+                          const std::string& grant);
+  // Audits (ERROR, "stream stopped by the caller after <sent> rows") that the
+  // caller of the query audited under `query_entry` went away after `sent`
+  // rows; returns CANCELLED, or the audit log's error.
+  grpc::Status StreamStopped(const audit::v1::AuditEntry& query_entry, uint64_t sent);
 
   Node* node_;
   FederationHost* host_;

@@ -282,16 +282,29 @@ absl::StatusOr<node::v1::ExportCatalogResponse> Node::ExportCatalog(absl::string
   return response;
 }
 
+namespace {
+
+// The plan of a QueryRequest: its plan, or its SQL parsed.
+// Errors: InvalidArgument for bad SQL or neither.
+absl::StatusOr<query::v1::QueryPlan> RequestPlan(const node::v1::QueryRequest& request) {
+  if (request.has_plan()) return request.plan();
+  if (!request.sql().empty()) return query::ParseSql(request.sql());
+  return absl::InvalidArgumentError("query: give SQL or a plan");
+}
+
+}  // namespace
+
+absl::Status Node::QueryStreaming(const node::v1::QueryRequest& request,
+                                  const query::ExecuteOptions& options, query::RowSink* sink) {
+  FEDNODE_ASSIGN_OR_RETURN(const query::v1::QueryPlan plan, RequestPlan(request));
+  FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
+                           store_->OpenSnapshot(plan.dataset_id()));
+  return query::ExecuteStreaming(plan, snapshot, options, sink);
+}
+
 absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& request,
                                                  const query::ExecuteOptions& options) {
-  query::v1::QueryPlan plan;
-  if (request.has_plan()) {
-    plan = request.plan();
-  } else if (!request.sql().empty()) {
-    FEDNODE_ASSIGN_OR_RETURN(plan, query::ParseSql(request.sql()));
-  } else {
-    return absl::InvalidArgumentError("query: give SQL or a plan");
-  }
+  FEDNODE_ASSIGN_OR_RETURN(const query::v1::QueryPlan plan, RequestPlan(request));
   FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
                            store_->OpenSnapshot(plan.dataset_id()));
   FEDNODE_ASSIGN_OR_RETURN(query::v1::ResultSet result, query::Execute(plan, snapshot, options));

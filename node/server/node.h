@@ -78,6 +78,14 @@ class Node {
   absl::StatusOr<query::v1::ResultSet> Query(const node::v1::QueryRequest& request,
                                              const query::ExecuteOptions& options = {});
 
+  // Runs `request` like Query but hands the result to `sink`
+  // (query::ExecuteStreaming): a plain query without ORDER BY streams its
+  // rows as the scan finds them, so memory does not grow with the result.
+  // The snapshot is released when the call returns.
+  // Errors: as Query; the sink's non-OK status unchanged.
+  absl::Status QueryStreaming(const node::v1::QueryRequest& request,
+                              const query::ExecuteOptions& options, query::RowSink* sink);
+
   // Stores `result` (e.g. a county statistic) as dataset `dataset_id` in
   // replace mode with its catalog entry; every column nullable. Column names
   // must be identifiers.

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -48,6 +49,8 @@ constexpr size_t kMaxDatasetIdBytes = 256;
 constexpr size_t kLookupBatch = 4096;
 // Largest valid DatasetStoreOptions.segment_chunk_rows.
 constexpr uint32_t kMaxChunkRows = uint32_t{1} << 24;
+// Largest valid DatasetStoreOptions.segment_max_rows.
+constexpr uint32_t kMaxSegmentRows = uint32_t{1} << 31;
 // The lock file that keeps a second store (in any process) off a directory.
 constexpr char kLockFileName[] = "fednode.lock";
 // Free space a commit must leave on the data directory's filesystem, for
@@ -165,6 +168,42 @@ std::string BigEndian32(uint32_t v) {
   return s;
 }
 
+// Rows [begin, end) of `table` as a table of their own. A string column's
+// dictionary keeps only the strings of those rows, in order of first use, so
+// that a segment's dictionary is bounded by its rows. REQUIRES: begin <= end
+// <= table.num_rows; ValidateTable(table) is OK.
+Table SliceRows(const Table& table, size_t begin, size_t end) {
+  Table out;
+  out.schema = table.schema;
+  out.num_rows = end - begin;
+  out.columns.reserve(table.columns.size());
+  for (const Column& in : table.columns) {
+    Column c;
+    c.type = in.type;
+    if (!in.ints.empty()) c.ints.assign(in.ints.begin() + begin, in.ints.begin() + end);
+    if (!in.doubles.empty()) c.doubles.assign(in.doubles.begin() + begin, in.doubles.begin() + end);
+    if (!in.validity.empty()) {
+      c.validity.assign(in.validity.begin() + begin, in.validity.begin() + end);
+    }
+    if (!in.codes.empty()) {
+      absl::flat_hash_map<uint32_t, uint32_t> remap;
+      c.codes.reserve(end - begin);
+      for (size_t row = begin; row < end; ++row) {
+        if (in.IsNull(row)) {
+          c.codes.push_back(0);
+          continue;
+        }
+        const uint32_t code = in.codes[row];
+        auto [it, inserted] = remap.try_emplace(code, static_cast<uint32_t>(c.dict.size()));
+        if (inserted) c.dict.push_back(in.dict[code]);
+        c.codes.push_back(it->second);
+      }
+    }
+    out.columns.push_back(std::move(c));
+  }
+  return out;
+}
+
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t seconds = absl::ToUnixSeconds(t);
   out->set_seconds(seconds);
@@ -174,6 +213,18 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
 }  // namespace
 
 using AuditRecord = DatasetStore::AuditRecord;
+
+// What the open snapshots share with the store: its state while it is open,
+// and the RocksDB snapshots they hold, which the store releases when it
+// closes first. A SnapshotReader reads under a reader lock, so the store
+// does not close under a read.
+struct DatasetStore::SnapshotGate {
+  absl::Mutex mu;
+  // nullptr once the store closed.
+  Rep* rep ABSL_GUARDED_BY(mu) = nullptr;
+  // RocksDB snapshots held by live SnapshotReaders.
+  absl::flat_hash_set<const rocksdb::Snapshot*> live ABSL_GUARDED_BY(mu);
+};
 
 struct DatasetStore::Rep {
   explicit Rep(const DatasetStoreOptions& o)
@@ -189,6 +240,15 @@ struct DatasetStore::Rep {
   Rep& operator=(Rep&&) = delete;
 
   ~Rep() {
+    if (gate != nullptr) {
+      // Snapshots still open lose the store: their later loads fail with
+      // FailedPrecondition, and their RocksDB snapshots are released here,
+      // before the database closes.
+      absl::MutexLock lock(&gate->mu);
+      for (const rocksdb::Snapshot* s : gate->live) db->ReleaseSnapshot(s);
+      gate->live.clear();
+      gate->rep = nullptr;
+    }
     if (db != nullptr) {
       // Flush the memtables, so the next Open need not replay the WAL into
       // memory (a large import would otherwise be decoded again at start,
@@ -268,11 +328,12 @@ struct DatasetStore::Rep {
   // The decoded segment `ref`, from the cache or read with `ro` and cached.
   // `cache_generation` is the cache's erase generation taken before the
   // snapshot of `ro`: a segment deleted by a commit since is not cached.
-  absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(const rocksdb::ReadOptions& ro,
-                                                           uint64_t cache_generation,
-                                                           absl::string_view id,
-                                                           const Schema& schema,
-                                                           const v1::SegmentRef& ref);
+  // `version_rows` (rows of all segments of the version): a segment is
+  // cached only when the whole version, estimated from this segment's
+  // decoded bytes per row, fits in the cache (DatasetStoreOptions).
+  absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(
+      const rocksdb::ReadOptions& ro, uint64_t cache_generation, absl::string_view id,
+      const Schema& schema, const v1::SegmentRef& ref, uint64_t version_rows);
 
   // Adds one dataset's part of a commit to `batch`. `next_segment`, `seq` are
   // the counters as they will be after the batch; `evict` collects cache keys
@@ -308,6 +369,8 @@ struct DatasetStore::Rep {
   rocksdb::WriteOptions write_options;
   uint32_t format_version = 0;
   SegmentCache cache;
+  // Set once the database is open; shared with the open snapshots.
+  std::shared_ptr<SnapshotGate> gate;
 
   // Serializes writers (Commit, PutCatalogEntry, DeleteDataset, PutMeta), so
   // that each one reads the latest state and the counters stay consistent.
@@ -560,7 +623,7 @@ absl::StatusOr<std::optional<CatalogEntry>> DatasetStore::Rep::ReadCatalogEntry(
 
 absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     const rocksdb::ReadOptions& ro, uint64_t cache_generation, absl::string_view id,
-    const Schema& schema, const v1::SegmentRef& ref) {
+    const Schema& schema, const v1::SegmentRef& ref, uint64_t version_rows) {
   const std::string prefix = SegmentPrefix(id, ref.segment_id());
   if (std::shared_ptr<const Table> hit = cache.Lookup(prefix)) {
     return hit;
@@ -623,7 +686,12 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     return Annotate(table.status(), absl::StrCat("dataset ", id));
   }
   auto shared = std::make_shared<const Table>(*std::move(table));
-  cache.InsertIfNoEraseSince(cache_generation, prefix, shared, TableBytes(*shared));
+  const size_t bytes = TableBytes(*shared);
+  const double version_bytes = static_cast<double>(bytes) * static_cast<double>(version_rows) /
+                               static_cast<double>(std::max<uint64_t>(ref.row_count(), 1));
+  if (version_bytes <= static_cast<double>(options.segment_cache_bytes)) {
+    cache.InsertIfNoEraseSince(cache_generation, prefix, shared, bytes);
+  }
   return shared;
 }
 
@@ -805,24 +873,32 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
     }
   }
 
-  if (table.num_rows > 0) {
+  // The new rows as segments of at most segment_max_rows rows; the
+  // primary-key index points at (segment, row within it).
+  const size_t max_rows = options.segment_max_rows;
+  std::string key = pk_prefix;
+  for (size_t begin = 0; begin < table.num_rows; begin += max_rows) {
+    const size_t end = std::min(table.num_rows, begin + max_rows);
     const uint64_t segment = (*next_segment)++;
-    EncodeSegment(
-        table, options.segment_chunk_rows, kDictChunkBytes,
-        [&](SegmentPart part, uint32_t column, uint32_t chunk, absl::string_view value) {
-          const std::string key = part == SegmentPart::kHeader
-                                      ? SegmentHeaderKey(id, segment)
-                                      : SegmentChunkKey(id, segment, part, column, chunk);
-          batch->Put(data, key, rocksdb::Slice(value.data(), value.size())).PermitUncheckedError();
-        });
+    std::optional<Table> slice;
+    if (begin != 0 || end != table.num_rows) slice = SliceRows(table, begin, end);
+    EncodeSegment(slice.has_value() ? *slice : table, options.segment_chunk_rows, kDictChunkBytes,
+                  [&](SegmentPart part, uint32_t column, uint32_t chunk, absl::string_view value) {
+                    const std::string segment_key =
+                        part == SegmentPart::kHeader
+                            ? SegmentHeaderKey(id, segment)
+                            : SegmentChunkKey(id, segment, part, column, chunk);
+                    batch->Put(data, segment_key, rocksdb::Slice(value.data(), value.size()))
+                        .PermitUncheckedError();
+                  });
     v1::SegmentRef* ref = next.add_segments();
     ref->set_segment_id(segment);
-    ref->set_row_count(table.num_rows);
-    std::string key = pk_prefix;
-    for (size_t row = 0; row < keys.size(); ++row) {
+    ref->set_row_count(end - begin);
+    if (keys.empty()) continue;
+    for (size_t row = begin; row < end; ++row) {
       key.resize(pk_prefix.size());
       key.append(keys[row]);
-      batch->Put(data, key, EncodeRowLocation(segment, static_cast<uint32_t>(row)))
+      batch->Put(data, key, EncodeRowLocation(segment, static_cast<uint32_t>(row - begin)))
           .PermitUncheckedError();
     }
   }
@@ -943,6 +1019,10 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
     return absl::InvalidArgumentError(
         absl::StrCat("segment_chunk_rows must be in 1..", kMaxChunkRows));
   }
+  if (options.segment_max_rows == 0 || options.segment_max_rows > kMaxSegmentRows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("segment_max_rows must be in 1..", kMaxSegmentRows));
+  }
   std::error_code ec;
   if (options.create_if_missing) {
     // Owner only: the directory holds all of the member's data and its
@@ -964,6 +1044,11 @@ absl::StatusOr<std::unique_ptr<DatasetStore>> DatasetStore::Open(
   Rep& rep = *store->rep_;
   if (!options.read_only) FEDNODE_RETURN_IF_ERROR(rep.AcquireDirectoryLock());
   FEDNODE_RETURN_IF_ERROR(rep.OpenDb());
+  rep.gate = std::make_shared<SnapshotGate>();
+  {
+    absl::MutexLock lock(&rep.gate->mu);
+    rep.gate->rep = &rep;
+  }
   FEDNODE_RETURN_IF_ERROR(rep.CheckFormatVersion());
   FEDNODE_RETURN_IF_ERROR(rep.LoadCounters());
   return store;
@@ -1017,15 +1102,101 @@ absl::StatusOr<std::vector<CommitResult>> DatasetStore::Commit(std::vector<Datas
   return results;
 }
 
+// The SegmentReader of a snapshot from OpenSnapshot: reads the version's
+// segments through the RocksDB snapshot it owns (registered in the gate),
+// and releases that snapshot when destroyed.
+class DatasetStore::SnapshotReader final : public SegmentReader {
+ public:
+  // Takes over `snapshot`, which the caller registered in gate->live.
+  SnapshotReader(std::shared_ptr<SnapshotGate> gate, const rocksdb::Snapshot* snapshot,
+                 uint64_t cache_generation, std::string dataset_id, Schema schema,
+                 uint64_t version_rows)
+      : gate_(std::move(gate)),
+        snapshot_(snapshot),
+        cache_generation_(cache_generation),
+        dataset_id_(std::move(dataset_id)),
+        schema_(std::move(schema)),
+        version_rows_(version_rows) {}
+  SnapshotReader(const SnapshotReader&) = delete;
+  SnapshotReader& operator=(const SnapshotReader&) = delete;
+  SnapshotReader(SnapshotReader&&) = delete;
+  SnapshotReader& operator=(SnapshotReader&&) = delete;
+
+  ~SnapshotReader() override {
+    absl::MutexLock lock(&gate_->mu);
+    if (gate_->rep != nullptr && gate_->live.erase(snapshot_) > 0) {
+      gate_->rep->db->ReleaseSnapshot(snapshot_);
+    }
+  }
+
+  absl::StatusOr<std::shared_ptr<const Table>> Read(uint64_t segment_id,
+                                                    uint64_t row_count) const override {
+    absl::ReaderMutexLock lock(&gate_->mu);
+    if (gate_->rep == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("dataset ", dataset_id_, ": the store was closed under an open snapshot"));
+    }
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    v1::SegmentRef ref;
+    ref.set_segment_id(segment_id);
+    ref.set_row_count(row_count);
+    return gate_->rep->LoadSegment(ro, cache_generation_, dataset_id_, schema_, ref, version_rows_);
+  }
+
+ private:
+  const std::shared_ptr<SnapshotGate> gate_;
+  const rocksdb::Snapshot* const snapshot_;
+  const uint64_t cache_generation_;
+  const std::string dataset_id_;
+  const Schema schema_;
+  const uint64_t version_rows_;
+};
+
+absl::StatusOr<std::shared_ptr<const Table>> TableSnapshot::LoadSegment(size_t index) const {
+  if (index >= segments.size()) {
+    return absl::OutOfRangeError(absl::StrCat("dataset ", dataset_id, ": no segment ", index));
+  }
+  const Segment& segment = segments[index];
+  if (segment.table != nullptr) {
+    return segment.table;
+  }
+  if (reader == nullptr) {
+    return absl::InternalError(
+        absl::StrCat("dataset ", dataset_id, ": segment ", segment.segment_id, " has no reader"));
+  }
+  FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table,
+                           reader->Read(segment.segment_id, segment.row_count));
+  if (table->num_rows != segment.row_count) {
+    return absl::DataLossError(absl::StrCat("dataset ", dataset_id, ": segment ",
+                                            segment.segment_id,
+                                            " row count differs from the manifest"));
+  }
+  return table;
+}
+
 absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view dataset_id) {
   Rep& rep = *rep_;
   FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
-  // One RocksDB snapshot for the manifest and the segments: a commit that
-  // deletes the segments meanwhile does not affect this read. The cache
-  // generation is taken first (see LoadSegment).
+  // One RocksDB snapshot for the manifest and, later, the segments: a commit
+  // that deletes the segments meanwhile does not affect this version's
+  // reads. The cache generation is taken first (see LoadSegment). The
+  // snapshot is registered in the gate at once, so that it is released
+  // however this function returns (by the reader) or the store closes.
   const uint64_t cache_generation = rep.cache.erase_generation();
-  const rocksdb::Snapshot* db_snapshot = rep.db->GetSnapshot();
-  absl::Cleanup release = [&] { rep.db->ReleaseSnapshot(db_snapshot); };
+  const rocksdb::Snapshot* db_snapshot = nullptr;
+  {
+    absl::MutexLock lock(&rep.gate->mu);
+    db_snapshot = rep.db->GetSnapshot();
+    rep.gate->live.insert(db_snapshot);
+  }
+  // Until a SnapshotReader takes it over.
+  absl::Cleanup release = [&] {
+    absl::MutexLock lock(&rep.gate->mu);
+    if (rep.gate->rep != nullptr && rep.gate->live.erase(db_snapshot) > 0) {
+      rep.db->ReleaseSnapshot(db_snapshot);
+    }
+  };
   rocksdb::ReadOptions ro;
   ro.snapshot = db_snapshot;
   FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current,
@@ -1038,10 +1209,12 @@ absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view datas
   out.version = current->version();
   out.num_rows = current->row_count();
   out.segments.reserve(current->segments_size());
+  uint64_t version_rows = 0;
   for (const v1::SegmentRef& ref : current->segments()) {
     TableSnapshot::Segment segment;
-    FEDNODE_ASSIGN_OR_RETURN(
-        segment.table, rep.LoadSegment(ro, cache_generation, dataset_id, current->schema(), ref));
+    segment.segment_id = ref.segment_id();
+    segment.row_count = ref.row_count();
+    version_rows += ref.row_count();
     auto it = current->deleted().find(ref.segment_id());
     if (it != current->deleted().end()) {
       segment.deleted_rows.assign(it->second.rows().begin(), it->second.rows().end());
@@ -1055,6 +1228,11 @@ absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view datas
     out.segments.push_back(std::move(segment));
   }
   out.schema = std::move(*current->mutable_schema());
+  if (!out.segments.empty()) {
+    std::move(release).Cancel();
+    out.reader = std::make_shared<SnapshotReader>(rep.gate, db_snapshot, cache_generation,
+                                                  out.dataset_id, out.schema, version_rows);
+  }
   return out;
 }
 
@@ -1369,6 +1547,11 @@ absl::Status DatasetStore::SetFormatVersionForTest(uint32_t version) {
 size_t DatasetStore::SegmentCacheBytesForTest() const { return rep_->cache.size_bytes(); }
 
 size_t DatasetStore::SegmentCacheEntriesForTest() const { return rep_->cache.entries(); }
+
+size_t DatasetStore::OpenSnapshotsForTest() const {
+  absl::MutexLock lock(&rep_->gate->mu);
+  return rep_->gate->live.size();
+}
 
 absl::Status DatasetStore::DeleteAuditForTest(uint64_t from_seq, uint64_t to_seq) {
   rocksdb::WriteBatch batch;

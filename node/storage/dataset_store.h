@@ -46,8 +46,23 @@ struct DatasetStoreOptions {
   // kill -9 and power loss. Default true; tests may turn it off for speed.
   bool sync_commits = true;
   // Bytes of decoded segments kept in memory for queries (LRU). 0 disables
-  // the cache. Default 256 MiB.
-  size_t segment_cache_bytes = size_t{256} << 20;
+  // the cache. Default 64 MiB: issue 5 asks for a 10 M-row scan under
+  // 200 MB RSS; a scan holds one decoded segment at a time (at most
+  // segment_max_rows rows, about 20 MiB for 10 numeric columns) beside the
+  // cache, the RocksDB block cache and memtables (24 MiB) and the idle node
+  // (about 30 MB), so 64 MiB leaves room for that and for the streamed
+  // messages. A dataset version whose decoded size (estimated from its
+  // first segments) exceeds the capacity is read without caching: an LRU
+  // cannot hold a scan larger than itself, and the scan would only evict the
+  // small hot datasets, which stay cache-fast.
+  size_t segment_cache_bytes = size_t{64} << 20;
+  // Rows per segment at most: a commit writes its rows as consecutive
+  // segments of this many rows (the last one shorter), so that a query,
+  // which decodes one segment at a time, needs memory bounded by this and
+  // not by the dataset size. Segments written before this option existed
+  // may be larger; they are read whole. Only affects new segments. Default
+  // 256 Ki rows (two column chunks); valid range 1 .. 2^31.
+  uint32_t segment_max_rows = uint32_t{1} << 18;
   // Rows per stored column chunk: one RocksDB value holds at most this many
   // values of one column (1 MiB for 8-byte types at the default), so no value
   // is huge and a commit's batch is made of moderate pieces. Only affects
@@ -103,21 +118,65 @@ struct CommitResult {
   bool unchanged = false;  // idempotent replace: no new version written
 };
 
-// A dataset version as query sees it. Immutable; shares segments with the
-// store's cache. Holds no lock: valid after the store moves on or closes.
+// Reads the segments of one dataset version on demand (TableSnapshot).
+// Implemented by DatasetStore over a RocksDB snapshot; tests may build
+// snapshots whose segments are already in memory and need none.
+// Thread-safety: safe for concurrent use.
+class SegmentReader {
+ public:
+  virtual ~SegmentReader() = default;
+
+  // The decoded segment `segment_id` of the version, which has `row_count`
+  // rows (deleted ones included). The table is immutable and may be shared
+  // with the store's cache.
+  // Errors: DataLoss when the segment is missing or corrupt;
+  // FailedPrecondition when the store was closed meanwhile; Unavailable for
+  // I/O errors.
+  virtual absl::StatusOr<std::shared_ptr<const Table>> Read(uint64_t segment_id,
+                                                            uint64_t row_count) const = 0;
+};
+
+// A dataset version as query sees it: the version's schema and segment list
+// (the manifest), with the segments decoded lazily, one at a time, through
+// LoadSegment, so that the memory of a scan does not grow with the dataset.
+// A snapshot from DatasetStore::OpenSnapshot pins a RocksDB snapshot: every
+// segment it loads is of this version even when a later commit replaced or
+// deleted the dataset meanwhile. The RocksDB snapshot is released when the
+// last copy of the TableSnapshot is destroyed (copies share it), or when the
+// store closes; loading after the store closed fails with
+// FailedPrecondition. Immutable; thread-safe for concurrent reads.
 struct TableSnapshot {
   std::string dataset_id;
   uint64_t version = 0;
   Schema schema;
   struct Segment {
+    // The decoded rows when already in memory (tests, small in-memory
+    // snapshots); nullptr when they are read through `reader` on demand.
     std::shared_ptr<const Table> table;
-    // Sorted row indexes of `table` hidden in this version (upserts); empty
-    // when none.
+    // Sorted row indexes of the segment hidden in this version (upserts);
+    // empty when none.
     std::vector<uint32_t> deleted_rows;
+    // The stored segment's id and its row count (deleted rows included);
+    // used when `table` is null.
+    uint64_t segment_id = 0;
+    uint64_t row_count = 0;
+
+    // Rows of the segment, deleted ones included.
+    uint64_t num_rows() const { return table != nullptr ? table->num_rows : row_count; }
   };
   std::vector<Segment> segments;
   // Visible rows over all segments.
   uint64_t num_rows = 0;
+  // Reads segments whose `table` is null; shared by copies of the snapshot.
+  std::shared_ptr<const SegmentReader> reader;
+
+  // The decoded segment `index` (< segments.size()): its `table` when set,
+  // else read through `reader`. The caller holds the result only while it
+  // needs it; the snapshot keeps no reference.
+  // Errors: those of SegmentReader::Read; DataLoss when the decoded
+  // segment's row or column count differs from the manifest; Internal when
+  // the segment has neither table nor reader.
+  absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(size_t index) const;
 };
 
 // One record of the catalog change log (key_codec.h, catalog 'q').
@@ -185,13 +244,12 @@ class DatasetStore {
   DatasetStore& operator=(DatasetStore&&) = delete;
 
   // Applies all writes atomically in one synced RocksDB WriteBatch: the new
-  // segments, the version manifests, the current-version pointers and the
-  // catalog entries. Either every write is visible afterwards or none.
-  // Append adds a segment; upsert adds a segment and hides the rows of earlier
-  // segments whose primary key the new rows carry; replace makes a version of
-  // only the new rows. Segments no longer referenced are deleted in the same
-  // batch (open snapshots keep their shared_ptrs). Each changed dataset's
-  // version grows by 1. An identical replace (see source_sha256) and an
+  // segments (options.segment_max_rows rows each at most), the version manifests, the
+  // current-version pointers and the catalog entries. Either every write is visible afterwards or
+  // none. Append adds a segment; upsert adds a segment and hides the rows of earlier segments whose
+  // primary key the new rows carry; replace makes a version of only the new rows. Segments no
+  // longer referenced are deleted in the same batch (open snapshots keep their shared_ptrs). Each
+  // changed dataset's version grows by 1. An identical replace (see source_sha256) and an
   // append/upsert of no rows are `unchanged`; a commit of only unchanged
   // writes writes nothing.
   // Shapes: results in the order of `writes`; a dataset id at most once.
@@ -206,9 +264,12 @@ class DatasetStore {
   // make_catalog_entry error as is.
   absl::StatusOr<std::vector<CommitResult>> Commit(std::vector<DatasetWrite> writes);
 
-  // The current version of `dataset_id`.
-  // Errors: NotFound when the dataset does not exist; DataLoss when a
-  // segment is missing or corrupt.
+  // The current version of `dataset_id`: its manifest, read from a RocksDB
+  // snapshot that the result keeps for loading the segments on demand
+  // (TableSnapshot). Decodes no segment.
+  // Errors: NotFound when the dataset does not exist; DataLoss when the
+  // manifest is corrupt (a missing or corrupt segment shows when it is
+  // loaded); Unavailable for I/O errors.
   absl::StatusOr<TableSnapshot> OpenSnapshot(absl::string_view dataset_id);
 
   // All catalog entries, ordered by dataset id.
@@ -360,6 +421,8 @@ class DatasetStore {
   // Bytes and entries in the decoded-segment cache.
   size_t SegmentCacheBytesForTest() const;
   size_t SegmentCacheEntriesForTest() const;
+  // RocksDB snapshots held by open TableSnapshots.
+  size_t OpenSnapshotsForTest() const;
   // Deletes the audit records with from_seq <= seq < to_seq (tamper tests:
   // a gap, a truncated tail). Synced like AppendAudit.
   absl::Status DeleteAuditForTest(uint64_t from_seq, uint64_t to_seq);
@@ -371,6 +434,10 @@ class DatasetStore {
   // The RocksDB handles and state; defined in dataset_store.cc so that no
   // rocksdb/ header leaks out of node/storage.
   struct Rep;
+  // The open snapshots' link to the store (released when it closes) and the
+  // SegmentReader of OpenSnapshot; in dataset_store.cc.
+  struct SnapshotGate;
+  class SnapshotReader;
   std::unique_ptr<Rep> rep_;
 };
 

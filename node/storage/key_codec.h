@@ -61,6 +61,10 @@
 //       e.g. key (ags="06531005", jahr=2021):
 //            d wahl\x00\x01 k 06531005\x00\x01 \x80\x00\x00\x00\x00\x00\x07\xe5
 //
+//   A commit writes its rows as one or more segments of at most
+//   DatasetStoreOptions::segment_max_rows rows (older databases may hold
+//   larger ones; the layout is the same), so that a query decodes a bounded
+//   number of rows at a time.
 //   Segments are immutable: written once by the commit that creates them and
 //   deleted (one DeleteRange over d E(id) 's' be64(segment)) by the commit
 //   that leaves them unreferenced. Segment ids come from one node-wide counter

@@ -21,6 +21,7 @@
 #include "absl/strings/str_format.h"
 
 #include "node/ingest/importer.h"
+#include "tests/bench/bench_csv.h"
 
 #include "benchmark/benchmark.h"
 
@@ -34,34 +35,14 @@ int64_t BenchRows() {
   return 10'000'000;
 }
 
-// Deterministic generator (splitmix64), so every run parses the same bytes.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
+// The generated CSV (bench_csv.h), made once per process.
 const std::string& Data() {
   static const std::string* data = [] {
-    static constexpr const char* kNames[] = {"Gießen",   "Lich",   "Hungen", "Laubach",
-                                             "Pohlheim", "Buseck", "Linden", "Lollar"};
     auto* s = new std::string;
     const int64_t rows = BenchRows();
     s->reserve(static_cast<size_t>(rows) * 72);
-    s->append("id,ags,name,category,population,area_km2,lat,lon,year,count\n");
-    char buf[256];
-    for (int64_t i = 0; i < rows; ++i) {
-      uint64_t r = Mix(static_cast<uint64_t>(i));
-      int n = std::snprintf(
-          buf, sizeof buf, "%" PRId64 ",0653%04d,%s,kat_%02d,%d,%d.%02d,50.%06d,8.%06d,%d,%d\n", i,
-          static_cast<int>(r % 1000), kNames[(r >> 10) % 8], static_cast<int>((r >> 13) % 50),
-          static_cast<int>((r >> 19) % 100000), static_cast<int>((r >> 36) % 1000),
-          static_cast<int>((r >> 46) % 100), static_cast<int>((r >> 20) % 1000000),
-          static_cast<int>((r >> 40) % 1000000), 2000 + static_cast<int>(i % 24),
-          static_cast<int>((r >> 5) % 977));
-      s->append(buf, static_cast<size_t>(n));
-    }
+    s->append(bench::kCsvHeader);
+    for (int64_t i = 0; i < rows; ++i) bench::AppendCsvRow(i, s);
     return s;
   }();
   return *data;

@@ -23,7 +23,7 @@ want() { [[ -z $ONLY || $ONLY == "$1" ]]; }
 "$ROOT/tests/install_deps.sh"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFEDNODE_BENCH_HOOKS=ON >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target ingest_bench query_bench audit_bench fanout_bench \
-  federation_bench fednode fedctl
+  federation_bench scan_bench fednode fedctl
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -59,10 +59,14 @@ if want fanout; then
   echo "== County fan-out: aggregate over all 18 members vs over one member (19 nodes on loopback)"
   "$ROOT/tests/bench/fanout.sh" "$BUILD_DIR" "${FANOUT_ROUNDS:-200}" | tee -a "$OUT/figures.tsv"
 fi
-if [[ -x $ROOT/tests/bench/memory.sh ]] && want memory; then
+if want memory; then
   echo
-  echo "== Memory: idle node, a 10 M-row scan, the 19-node demo federation"
+  echo "== Memory: idle nodes of the 19-node demo federation (RSS, PSS, private)"
   "$ROOT/tests/bench/memory.sh" "$BUILD_DIR" | tee -a "$OUT/figures.tsv"
+  echo
+  echo "== Scan memory: a node's peak RSS streaming a ${FEDNODE_BENCH_ROWS:-10000000}-row scan vs idle"
+  "$ROOT/tests/bench/scan_memory.sh" "$BUILD_DIR" "${FEDNODE_BENCH_ROWS:-10000000}" |
+    tee -a "$OUT/figures.tsv"
 fi
 echo
 echo "== Summary (medians; ratio = figure / baseline)"

@@ -636,12 +636,12 @@ TEST_F(FederationTest, CancelledQueryStopsAtThePeerAndIsAudited) {
     }
     if (reason.empty()) absl::SleepFor(absl::Milliseconds(200));
   }
-  EXPECT_THAT(reason, ::testing::AnyOf(
-                          ::testing::MatchesRegex(
-                              "grant kreis-zeilen; stopped: (deadline passed|caller cancelled) "
-                              "after scanning [0-9]+ rows"),
-                          ::testing::MatchesRegex("stream stopped by the caller after [0-9]+ of " +
-                                                  std::to_string(kHugeRows) + " rows")));
+  EXPECT_THAT(
+      reason,
+      ::testing::AnyOf(
+          ::testing::MatchesRegex("grant kreis-zeilen; stopped: (deadline passed|caller cancelled) "
+                                  "after scanning [0-9]+ rows"),
+          ::testing::MatchesRegex("stream stopped by the caller after [0-9]+ rows")));
 
   // The holder answers the next small question at once.
   grpc::ClientContext ctx;

@@ -605,7 +605,11 @@ TEST_F(DatasetStoreTest, DeleteDatasetRemovesRowsSegmentsAndEntry) {
   writes.push_back(
       MakeWrite("ab", ImportMode::kReplace, MakeTable(Gemeinden(), {{S("1"), S("A"), I(1)}})));
   ASSERT_THAT(store->Commit(std::move(writes)), IsOk());
-  ASSERT_THAT(store->OpenSnapshot("a"), IsOk());
+  {
+    auto snap = store->OpenSnapshot("a");
+    ASSERT_THAT(snap, IsOk());
+    ASSERT_THAT(snap->LoadSegment(0), IsOk());  // segments are decoded (and cached) on demand
+  }
   EXPECT_GT(store->SegmentCacheEntriesForTest(), 0u);
   ASSERT_THAT(store->DeleteDataset("a"), IsOk());
   EXPECT_THAT(store->OpenSnapshot("a"), StatusIs(absl::StatusCode::kNotFound, ::testing::_));
@@ -750,15 +754,22 @@ TEST_F(DatasetStoreTest, SnapshotsOfACachedVersionShareTheDecodedSegments) {
   auto b = store->OpenSnapshot("g");
   ASSERT_THAT(a, IsOk());
   ASSERT_THAT(b, IsOk());
-  EXPECT_EQ(a->segments[0].table.get(), b->segments[0].table.get());
+  auto table_a = a->LoadSegment(0);
+  auto table_b = b->LoadSegment(0);
+  ASSERT_THAT(table_a, IsOk());
+  ASSERT_THAT(table_b, IsOk());
+  EXPECT_EQ(table_a->get(), table_b->get());
   EXPECT_GT(store->SegmentCacheBytesForTest(), 0u);
-  // A snapshot stays valid after a replace deleted its segment and after the
-  // store closed.
+  // A snapshot stays valid after a replace deleted its segment; once the
+  // store closed, it can no longer load segments (decoded ones stay valid).
   ASSERT_THAT(CommitOne(*store, MakeWrite("g", ImportMode::kReplace,
                                           MakeTable(Gemeinden(), {{S("2"), S("B"), I(2)}}))),
               IsOk());
-  store.reset();
   EXPECT_THAT(SnapshotRows(*a), ElementsAre(Row{S("1"), S("A"), I(1)}));
+  store.reset();
+  EXPECT_EQ(table_a->get()->num_rows, 1u);
+  EXPECT_THAT(a->LoadSegment(0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
 }
 
 TEST_F(DatasetStoreTest, ConcurrentReaderSeesExactlyOneVersionPerSnapshot) {
@@ -818,6 +829,153 @@ TEST_F(DatasetStoreTest, ConcurrentReaderSeesExactlyOneVersionPerSnapshot) {
   reader.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(snapshots.load(), 0);
+}
+
+// Rows k = 0 .. n-1 of a PK table: k, v = k * 10 + version, s = "s<k % 7>".
+Table NumberedTable(int64_t n, int64_t version, int64_t first = 0) {
+  const Schema schema = MakeSchema(
+      {{"k", v1::COLUMN_TYPE_INT64}, {"v", v1::COLUMN_TYPE_INT64}, {"s", v1::COLUMN_TYPE_STRING}},
+      {"k"});
+  std::vector<Row> rows;
+  for (int64_t k = first; k < first + n; ++k) {
+    rows.push_back({I(k), I(k * 10 + version), Cell(absl::StrCat("s", k % 7))});
+  }
+  return MakeTable(schema, rows);
+}
+
+TEST_F(DatasetStoreTest, CommitWritesSegmentsOfAtMostSegmentMaxRows) {
+  DatasetStoreOptions o = Options();
+  o.segment_max_rows = 100;
+  o.segment_chunk_rows = 32;
+  auto store = OpenStore(o);
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(CommitOne(*store, MakeWrite("n", ImportMode::kReplace, NumberedTable(350, 1))),
+              IsOk());
+  auto snap = store->OpenSnapshot("n");
+  ASSERT_THAT(snap, IsOk());
+  ASSERT_EQ(snap->segments.size(), 4u);
+  EXPECT_EQ(snap->segments[0].num_rows(), 100u);
+  EXPECT_EQ(snap->segments[3].num_rows(), 50u);
+  // Nothing is decoded until a segment is loaded.
+  EXPECT_EQ(snap->segments[0].table, nullptr);
+  // A segment's dictionary holds only its own strings.
+  auto last = snap->LoadSegment(3);
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ((*last)->columns[2].dict.size(), 7u);
+  std::vector<Row> rows = SnapshotRows(*snap);
+  ASSERT_EQ(rows.size(), 350u);
+  for (int64_t k = 0; k < 350; ++k) {
+    EXPECT_EQ(rows[static_cast<size_t>(k)],
+              (Row{I(k), I(k * 10 + 1), Cell(absl::StrCat("s", k % 7))}));
+  }
+
+  // The primary-key index points into the right segment: an upsert over
+  // rows of the first, third and last segment hides exactly those rows.
+  Table update = NumberedTable(0, 2);
+  {
+    std::vector<Row> changed;
+    for (int64_t k : {5, 230, 349}) {
+      changed.push_back({I(k), I(k * 10 + 2), Cell(absl::StrCat("s", k % 7))});
+    }
+    changed.push_back({I(400), I(4002), Cell(std::string("neu"))});
+    update = MakeTable(update.schema, changed);
+  }
+  auto r = CommitOne(*store, MakeWrite("n", ImportMode::kUpsert, std::move(update)));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->row_count, 351u);
+  snap = store->OpenSnapshot("n");
+  ASSERT_THAT(snap, IsOk());
+  ASSERT_EQ(snap->segments.size(), 5u);
+  EXPECT_THAT(snap->segments[0].deleted_rows, ElementsAre(5u));
+  EXPECT_TRUE(snap->segments[1].deleted_rows.empty());
+  EXPECT_THAT(snap->segments[2].deleted_rows, ElementsAre(30u));
+  EXPECT_THAT(snap->segments[3].deleted_rows, ElementsAre(49u));
+  rows = SnapshotRows(*snap);
+  ASSERT_EQ(rows.size(), 351u);
+  EXPECT_EQ(rows[5], (Row{I(6), I(61), S("s6")}));
+  EXPECT_EQ(rows[347], (Row{I(5), I(52), S("s5")}));
+  EXPECT_EQ(rows[350], (Row{I(400), I(4002), S("neu")}));
+  // Append refuses a key of a later segment.
+  EXPECT_THAT(CommitOne(*store, MakeWrite("n", ImportMode::kAppend, NumberedTable(1, 3, 250))),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("already exists")));
+}
+
+TEST_F(DatasetStoreTest, ReplaceDuringAScanLeavesTheScanOnTheOldVersion) {
+  DatasetStoreOptions o = Options();
+  o.segment_max_rows = 64;
+  o.segment_cache_bytes = 0;  // every load reads RocksDB
+  auto store = OpenStore(o);
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(CommitOne(*store, MakeWrite("n", ImportMode::kReplace, NumberedTable(300, 1))),
+              IsOk());
+  auto snap = store->OpenSnapshot("n");
+  ASSERT_THAT(snap, IsOk());
+  ASSERT_EQ(snap->segments.size(), 5u);
+  auto first = snap->LoadSegment(0);
+  ASSERT_THAT(first, IsOk());
+  // A replace deletes every segment the scan has still to read, then a
+  // delete of the dataset; the scan reads the old version to its end.
+  ASSERT_THAT(CommitOne(*store, MakeWrite("n", ImportMode::kReplace, NumberedTable(10, 2))),
+              IsOk());
+  ASSERT_THAT(store->DeleteDataset("n"), IsOk());
+  const std::vector<Row> rows = SnapshotRows(*snap);
+  ASSERT_EQ(rows.size(), 300u);
+  for (int64_t k = 0; k < 300; ++k) {
+    EXPECT_EQ(rows[static_cast<size_t>(k)][1], I(k * 10 + 1));
+  }
+  EXPECT_THAT(store->OpenSnapshot("n"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("n")));
+}
+
+TEST_F(DatasetStoreTest, SnapshotReleasesItsRocksDbSnapshotWhenTheLastCopyGoes) {
+  DatasetStoreOptions o = Options();
+  o.segment_max_rows = 64;
+  auto store = OpenStore(o);
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(CommitOne(*store, MakeWrite("n", ImportMode::kReplace, NumberedTable(100, 1))),
+              IsOk());
+  EXPECT_EQ(store->OpenSnapshotsForTest(), 0u);
+  {
+    auto snap = store->OpenSnapshot("n");
+    ASSERT_THAT(snap, IsOk());
+    EXPECT_EQ(store->OpenSnapshotsForTest(), 1u);
+    TableSnapshot copy = *snap;
+    snap = absl::NotFoundError("gone");
+    EXPECT_EQ(store->OpenSnapshotsForTest(), 1u);
+    EXPECT_EQ(SnapshotRows(copy).size(), 100u);
+  }
+  EXPECT_EQ(store->OpenSnapshotsForTest(), 0u);
+  // Failed opens hold none either.
+  EXPECT_THAT(store->OpenSnapshot("fehlt"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("")));
+  EXPECT_EQ(store->OpenSnapshotsForTest(), 0u);
+}
+
+TEST_F(DatasetStoreTest, VersionLargerThanTheCacheIsReadWithoutCaching) {
+  DatasetStoreOptions o = Options();
+  o.segment_max_rows = 100;
+  o.segment_cache_bytes = 8 << 10;  // 8 KiB: one 100-row segment fits, 20 do not
+  auto store = OpenStore(o);
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(CommitOne(*store, MakeWrite("gross", ImportMode::kReplace, NumberedTable(2000, 1))),
+              IsOk());
+  ASSERT_THAT(CommitOne(*store, MakeWrite("klein", ImportMode::kReplace, NumberedTable(50, 1))),
+              IsOk());
+  EXPECT_EQ(Rows(*store, "klein").size(), 50u);
+  EXPECT_EQ(store->SegmentCacheEntriesForTest(), 1u);
+  EXPECT_EQ(Rows(*store, "gross").size(), 2000u);
+  // The big scan left the small hot dataset in the cache.
+  EXPECT_EQ(store->SegmentCacheEntriesForTest(), 1u);
+  auto a = store->OpenSnapshot("klein");
+  auto b = store->OpenSnapshot("klein");
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_EQ(a->LoadSegment(0)->get(), b->LoadSegment(0)->get());
+}
+
+TEST_F(DatasetStoreTest, OpenRefusesABadSegmentMaxRows) {
+  DatasetStoreOptions o = Options();
+  o.segment_max_rows = 0;
+  EXPECT_THAT(DatasetStore::Open(o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("segment_max_rows")));
 }
 
 }  // namespace

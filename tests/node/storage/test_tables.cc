@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "gtest/gtest.h"
+
 namespace fednode::storage::testing {
 
 Schema MakeSchema(const std::vector<ColumnSpec>& columns,
@@ -46,8 +48,14 @@ Table MakeTable(const Schema& schema, const std::vector<Row>& rows) {
 
 std::vector<Row> SnapshotRows(const TableSnapshot& snapshot) {
   std::vector<Row> out;
-  for (const TableSnapshot::Segment& seg : snapshot.segments) {
-    const Table& t = *seg.table;
+  for (size_t s = 0; s < snapshot.segments.size(); ++s) {
+    const TableSnapshot::Segment& seg = snapshot.segments[s];
+    absl::StatusOr<std::shared_ptr<const Table>> loaded = snapshot.LoadSegment(s);
+    if (!loaded.ok()) {
+      ADD_FAILURE() << "loading segment " << s << ": " << loaded.status();
+      return out;
+    }
+    const Table& t = **loaded;
     for (size_t r = 0; r < t.num_rows; ++r) {
       if (std::binary_search(seg.deleted_rows.begin(), seg.deleted_rows.end(),
                              static_cast<uint32_t>(r))) {

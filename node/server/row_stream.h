@@ -1,0 +1,123 @@
+// RowStream: a query::RowSink that writes a row result to a gRPC server
+// stream as messages of at most kMaxRowsPerMessage rows / about
+// kMaxBytesPerMessage bytes, for the admin and federation Query calls.
+//
+// Audit before data: the first message is held back until it is full or the
+// result ends. A result that fits in one message is thus sent by the caller
+// after the scan (Finish), when its exact size is known and audited; a
+// larger one calls `on_streaming` (which writes an audit entry) once, before
+// its first message leaves, and the caller audits the final count before it
+// sends the last message with Finish.
+//
+// Layer: node/server (the gRPC edge). Not thread-safe: one RowStream per
+// call, used by the handler's thread only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/sync_stream.h"
+
+#include "node/query/executor.h"
+#include "node/server/admin_service.h"
+
+namespace fednode::server {
+
+template <typename Message>
+class RowStream final : public query::RowSink {
+ public:
+  // `head` holds the first message's fields other than columns, rows,
+  // dataset_version and rows_scanned (e.g. the federation's holder and grant).
+  // `on_streaming` is called once, before the first message of a result
+  // larger than one message is written; its non-OK status stops the query
+  // (audit_error() is then true) and nothing is written.
+  // `context` and `writer` must outlive the RowStream.
+  RowStream(grpc::ServerContext* context, grpc::ServerWriter<Message>* writer, Message head,
+            std::function<grpc::Status()> on_streaming)
+      : context_(context),
+        writer_(writer),
+        message_(std::move(head)),
+        on_streaming_(std::move(on_streaming)) {}
+
+  absl::Status OnColumns(const query::v1::ResultSet& header) override {
+    *message_.mutable_columns() = header.columns();
+    message_.set_dataset_version(header.dataset_version());
+    columns_ = header.columns_size();
+    if constexpr (requires(Message m) { m.set_rows_scanned(uint64_t{0}); }) {
+      message_.set_rows_scanned(header.rows_scanned());
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status OnRows(google::protobuf::RepeatedPtrField<query::v1::Row>* rows) override {
+    // A cancelled call is noticed at the next write, or by the query's
+    // interrupt between chunks while the first message is still held back.
+    for (query::v1::Row& row : *rows) {
+      bytes_ += row.ByteSizeLong();
+      *message_.add_rows() = std::move(row);
+      ++rows_;
+      if (message_.rows_size() >= kMaxRowsPerMessage || bytes_ >= kMaxBytesPerMessage) {
+        if (!streaming_) {
+          grpc::Status audited = on_streaming_();
+          if (!audited.ok()) {
+            audit_error_ = std::move(audited);
+            return absl::UnavailableError("the audit log cannot record this query");
+          }
+          streaming_ = true;
+        }
+        if (absl::Status sent = Write(); !sent.ok()) return sent;
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  // Writes the held-back rest (for a result that fits in one message: the
+  // whole answer, with its columns). Returns false when the caller is gone.
+  bool Finish() { return Write().ok(); }
+
+  // The result did not fit in one message: on_streaming ran and messages
+  // went out.
+  bool streaming() const { return streaming_; }
+  // Rows handed to the stream so far, and rows written to the caller.
+  uint64_t rows() const { return rows_; }
+  uint64_t sent() const { return sent_; }
+  // Columns per row.
+  int columns() const { return columns_; }
+  // The write failed or the caller cancelled.
+  bool caller_gone() const { return caller_gone_; }
+  // on_streaming failed: return this status, nothing was written.
+  const std::optional<grpc::Status>& audit_error() const { return audit_error_; }
+
+ private:
+  absl::Status CallerGone() {
+    caller_gone_ = true;
+    return absl::CancelledError("caller gone");
+  }
+
+  absl::Status Write() {
+    if (context_->IsCancelled() || !writer_->Write(message_)) return CallerGone();
+    sent_ += static_cast<uint64_t>(message_.rows_size());
+    message_.Clear();
+    bytes_ = 0;
+    return absl::OkStatus();
+  }
+
+  grpc::ServerContext* const context_;
+  grpc::ServerWriter<Message>* const writer_;
+  Message message_;
+  std::function<grpc::Status()> on_streaming_;
+  size_t bytes_ = 0;
+  uint64_t rows_ = 0;
+  uint64_t sent_ = 0;
+  int columns_ = 0;
+  bool streaming_ = false;
+  bool caller_gone_ = false;
+  std::optional<grpc::Status> audit_error_;
+};
+
+}  // namespace fednode::server
