@@ -19,6 +19,7 @@
 #include <unicode/uchar.h>
 
 #include "node/base/status_macros.h"
+#include "node/query/batch.h"
 #include "node/query/literal.h"
 
 namespace fednode::query {
@@ -1219,6 +1220,101 @@ void RowValue(const BoundItem& item, const Column& col, size_t i, v1::Value* v) 
   }
 }
 
+// Appends row `i` of `col` as output item `item` of a plain query to
+// `values`, where it is row `r` of the batch; the same values RowValue
+// gives (batch.h's encoding). Adds the value's bytes to `*bytes`.
+void BatchValue(const BoundItem& item, const Column& col, size_t i, size_t r,
+                v1::ColumnValues* values, size_t* bytes) {
+  const bool null = col.IsNull(i);
+  if (null) {
+    std::string* nulls = values->mutable_nulls();
+    if (nulls->size() <= r / 8) nulls->resize(r / 8 + 1, '\0');
+    (*nulls)[r / 8] = static_cast<char>((*nulls)[r / 8] | (1 << (r % 8)));
+  }
+  if (item.kind == BoundItem::kExtract) {
+    values->add_int64s(
+        null ? 0
+             : ExtractValue(item.field, item.col_type == sv1::COLUMN_TYPE_TIMESTAMP, col.ints[i]));
+    *bytes += 8;
+    return;
+  }
+  switch (item.out_type) {
+    case sv1::COLUMN_TYPE_DOUBLE:
+      values->add_doubles(null ? 0.0 : col.doubles[i]);
+      *bytes += 8;
+      break;
+    case sv1::COLUMN_TYPE_STRING:
+      if (null) {
+        values->add_strings();
+        *bytes += 8;
+      } else {
+        const std::string& v = col.StringAt(i);
+        values->add_strings(v);
+        *bytes += v.size() + 8;
+      }
+      break;
+    default:  // INT64, BOOL (0/1), DATE, TIMESTAMP
+      values->add_int64s(null ? 0 : col.ints[i]);
+      *bytes += 8;
+      break;
+  }
+}
+
+// StreamProjection's form for a column-batch sink: the rows go out as
+// ColumnBatch messages built straight from the scanned columns.
+absl::Status StreamProjectionBatches(const BoundPlan& plan, const TableSnapshot& snapshot,
+                                     Scan* scan, size_t batch_rows, size_t batch_bytes,
+                                     RowSink* sink) {
+  uint64_t skip = plan.offset;
+  uint64_t left = plan.limit;
+  std::vector<const BoundItem*> items;
+  for (const BoundItem& item : plan.items) {
+    if (!item.hidden) items.push_back(&item);
+  }
+  v1::ColumnBatch batch;
+  size_t rows = 0, bytes = 0;
+  auto reset = [&] {
+    batch.Clear();
+    for (size_t c = 0; c < items.size(); ++c) batch.add_columns();
+    rows = 0;
+    bytes = 0;
+  };
+  reset();
+  absl::Status stopped;
+  auto flush = [&] {
+    batch.set_row_count(static_cast<uint32_t>(rows));
+    for (v1::ColumnValues& values : *batch.mutable_columns()) {
+      if (!values.nulls().empty()) values.mutable_nulls()->resize((rows + 7) / 8, '\0');
+    }
+    stopped = sink->OnBatch(&batch);
+    reset();
+  };
+  absl::Status scanned =
+      scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin, size_t end) {
+        if (left == 0) return false;
+        Selection sel = Select(plan, seg, begin, end);
+        ForEachRow(sel, [&](size_t, size_t i) {
+          if (left == 0 || !stopped.ok()) return;
+          if (skip > 0) {
+            --skip;
+            return;
+          }
+          --left;
+          for (size_t c = 0; c < items.size(); ++c) {
+            BatchValue(*items[c], seg.table.columns[items[c]->col], i, rows,
+                       batch.mutable_columns(static_cast<int>(c)), &bytes);
+          }
+          ++rows;
+          if (rows >= batch_rows || bytes >= batch_bytes) flush();
+        });
+        return stopped.ok() && left > 0;
+      });
+  FEDNODE_RETURN_IF_ERROR(stopped);
+  FEDNODE_RETURN_IF_ERROR(scanned);
+  if (rows > 0) flush();
+  return stopped;
+}
+
 // A plain query without ORDER BY, streamed: rows go to `sink` in batches of
 // at most `batch_rows` as the scan finds them, after OFFSET and up to LIMIT;
 // nothing of the result is kept beyond one batch.
@@ -1860,8 +1956,13 @@ absl::Status ExecuteStreaming(const v1::QueryPlan& plan, const storage::TableSna
   FEDNODE_ASSIGN_OR_RETURN(BoundPlan bound, Prepare(plan, snapshot, &result));
   const size_t batch_rows = std::max<uint32_t>(options.stream_batch_rows, 1);
   Scan scan(bound, options);
+  const bool batches = sink->WantsColumnBatches();
   if (!bound.aggregate && bound.order.empty()) {
     FEDNODE_RETURN_IF_ERROR(sink->OnColumns(result));
+    if (batches) {
+      return StreamProjectionBatches(bound, snapshot, &scan, batch_rows,
+                                     std::max<size_t>(options.stream_batch_bytes, 1), sink);
+    }
     return StreamProjection(bound, snapshot, &scan, batch_rows, sink);
   }
   // Aggregates (bounded by the groups) and ORDER BY (needs every row before
@@ -1874,6 +1975,25 @@ absl::Status ExecuteStreaming(const v1::QueryPlan& plan, const storage::TableSna
   google::protobuf::RepeatedPtrField<v1::Row> rows;
   rows.Swap(result.mutable_rows());
   FEDNODE_RETURN_IF_ERROR(sink->OnColumns(result));
+  if (batches) {
+    // Bounded by the groups or needed whole for the sort: cut into batches
+    // by rows and (the rows' encoded size standing in) bytes.
+    int begin = 0;
+    size_t bytes = 0;
+    for (int r = 0; r < rows.size(); ++r) {
+      bytes += rows[r].ByteSizeLong();
+      const int n = r + 1 - begin;
+      if (r + 1 == rows.size() || static_cast<size_t>(n) >= batch_rows ||
+          bytes >= options.stream_batch_bytes) {
+        v1::ColumnBatch batch;
+        AppendRowsToBatch(result.columns(), rows, begin, r + 1, &batch);
+        FEDNODE_RETURN_IF_ERROR(sink->OnBatch(&batch));
+        begin = r + 1;
+        bytes = 0;
+      }
+    }
+    return absl::OkStatus();
+  }
   google::protobuf::RepeatedPtrField<v1::Row> batch;
   for (v1::Row& row : rows) {
     *batch.Add() = std::move(row);

@@ -53,6 +53,11 @@ struct ExecuteOptions {
   // ExecuteStreaming only: rows per RowSink::OnRows batch at most; 0 counts
   // as 1. Default 4096 (the services' rows per streamed message).
   uint32_t stream_batch_rows = 4096;
+  // ExecuteStreaming to a column-batch sink only: a batch ends once its
+  // values take about this many bytes (query::BatchBytes), so that a
+  // message of wide rows stays far under gRPC's 4 MiB default. Default
+  // 1 MiB.
+  size_t stream_batch_bytes = size_t{1} << 20;
 };
 
 // Receives a query result piece by piece from ExecuteStreaming: the header
@@ -70,6 +75,19 @@ class RowSink {
   // The next 1 .. options.stream_batch_rows rows of the result; the sink
   // may move them out (the executor clears the field after the call).
   virtual absl::Status OnRows(google::protobuf::RepeatedPtrField<v1::Row>* rows) = 0;
+
+  // True when the sink takes the rows as column batches (OnBatch) instead
+  // of Row messages (OnRows): the cheaper form for large results, built
+  // straight from the scanned columns. Asked once, before OnColumns.
+  virtual bool WantsColumnBatches() const { return false; }
+
+  // With WantsColumnBatches: the next 1 .. options.stream_batch_rows rows
+  // (and about options.stream_batch_bytes of values at most, one row more
+  // than that when a single row is larger) as a column batch in the
+  // header's column order. The sink may move it out.
+  virtual absl::Status OnBatch(v1::ColumnBatch* /*batch*/) {
+    return absl::UnimplementedError("this sink takes rows, not column batches");
+  }
 };
 
 // Validates and runs `plan` on `snapshot`. Groups come out ordered by the

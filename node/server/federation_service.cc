@@ -308,7 +308,7 @@ grpc::Status FederationServiceImpl::ServeQuery(
   head.set_grant_id(d.grant_id);
   if (!aggregate) {
     return StreamRows(context, writer, run, &stop, std::move(head), e,
-                      absl::StrCat("grant ", d.grant_id));
+                      absl::StrCat("grant ", d.grant_id), request->column_batches());
   }
   absl::StatusOr<query::v1::ResultSet> result = node_->Query(run, stop.Options());
   if (!result.ok()) {
@@ -394,7 +394,7 @@ grpc::Status FederationServiceImpl::StreamStopped(const audit::v1::AuditEntry& q
 grpc::Status FederationServiceImpl::StreamRows(
     grpc::ServerContext* context, grpc::ServerWriter<federation::v1::QueryResponse>* writer,
     const node::v1::QueryRequest& run, CallStop* stop, federation::v1::QueryResponse head,
-    const audit::v1::AuditEntry& e, const std::string& grant) {
+    const audit::v1::AuditEntry& e, const std::string& grant, bool column_batches) {
   auto finish = [&](audit::v1::AuditEntry entry, audit::v1::Decision decision, std::string reason,
                     grpc::Status status) {
     return Conclude(host_, std::move(entry), decision, std::move(reason), std::move(status));
@@ -405,6 +405,7 @@ grpc::Status FederationServiceImpl::StreamRows(
     return finish(e, audit::v1::DECISION_ALLOW, absl::StrCat(grant, "; streaming"),
                   grpc::Status::OK);
   });
+  stream.set_column_batches(column_batches);
   absl::Status ran = node_->QueryStreaming(run, stop->Options(), &stream);
   if (stream.audit_error().has_value()) return *stream.audit_error();
   if (stream.caller_gone()) return StreamStopped(e, stream.sent());

@@ -72,12 +72,13 @@ class FederationServiceImpl final : public federation::v1::FederationService::Se
   // "<grant>; streaming" before its first message and "<grant>; streamed N
   // rows" with the counts before its last. A query error gets an ERROR
   // entry (StreamStopped when the caller went away). `stop` stops the scan
-  // for the call's deadline or cancellation.
+  // for the call's deadline or cancellation. With `column_batches` the rows
+  // go out as QueryResponse.batch, one batch per message.
   grpc::Status StreamRows(grpc::ServerContext* context,
                           grpc::ServerWriter<federation::v1::QueryResponse>* writer,
                           const node::v1::QueryRequest& run, CallStop* stop,
                           federation::v1::QueryResponse head, const audit::v1::AuditEntry& e,
-                          const std::string& grant);
+                          const std::string& grant, bool column_batches);
   // Audits (ERROR, "stream stopped by the caller after <sent> rows") that the
   // caller of the query audited under `query_entry` went away after `sent`
   // rows; returns CANCELLED, or the audit log's error.

@@ -62,18 +62,32 @@ class RowStream final : public query::RowSink {
       *message_.add_rows() = std::move(row);
       ++rows_;
       if (message_.rows_size() >= kMaxRowsPerMessage || bytes_ >= kMaxBytesPerMessage) {
-        if (!streaming_) {
-          grpc::Status audited = on_streaming_();
-          if (!audited.ok()) {
-            audit_error_ = std::move(audited);
-            return absl::UnavailableError("the audit log cannot record this query");
-          }
-          streaming_ = true;
-        }
-        if (absl::Status sent = Write(); !sent.ok()) return sent;
+        if (absl::Status sent = StreamOn(); !sent.ok()) return sent;
       }
     }
     return absl::OkStatus();
+  }
+
+  // Column batches instead of rows (federation QueryRequest.column_batches);
+  // only for messages with a `batch` field. Call before the query runs.
+  void set_column_batches(bool on) { batches_ = on; }
+  bool WantsColumnBatches() const override { return batches_; }
+
+  // One message per batch (the executor cuts batches under
+  // kMaxRowsPerMessage rows and about kMaxBytesPerMessage bytes). The first
+  // batch is held back like the first rows: a second one means the result
+  // is larger than one message.
+  absl::Status OnBatch(query::v1::ColumnBatch* batch) override {
+    if constexpr (requires(Message m) { m.mutable_batch(); }) {
+      if (message_.has_batch()) {
+        if (absl::Status sent = StreamOn(); !sent.ok()) return sent;
+      }
+      rows_ += batch->row_count();
+      message_.mutable_batch()->Swap(batch);
+      return absl::OkStatus();
+    } else {
+      return absl::UnimplementedError("this answer has no column batches");
+    }
   }
 
   // Writes the held-back rest (for a result that fits in one message: the
@@ -99,9 +113,24 @@ class RowStream final : public query::RowSink {
     return absl::CancelledError("caller gone");
   }
 
+  // Audits "streaming" before the first message leaves, then writes the
+  // pending message.
+  absl::Status StreamOn() {
+    if (!streaming_) {
+      grpc::Status audited = on_streaming_();
+      if (!audited.ok()) {
+        audit_error_ = std::move(audited);
+        return absl::UnavailableError("the audit log cannot record this query");
+      }
+      streaming_ = true;
+    }
+    return Write();
+  }
+
   absl::Status Write() {
     if (context_->IsCancelled() || !writer_->Write(message_)) return CallerGone();
     sent_ += static_cast<uint64_t>(message_.rows_size());
+    if constexpr (requires(Message m) { m.batch(); }) sent_ += message_.batch().row_count();
     message_.Clear();
     bytes_ = 0;
     return absl::OkStatus();
@@ -116,6 +145,7 @@ class RowStream final : public query::RowSink {
   uint64_t sent_ = 0;
   int columns_ = 0;
   bool streaming_ = false;
+  bool batches_ = false;
   bool caller_gone_ = false;
   std::optional<grpc::Status> audit_error_;
 };

@@ -615,7 +615,12 @@ TEST_F(FederationTest, CancelledQueryStopsAtThePeerAndIsAudited) {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
     auto reader = county->Query(&ctx, req);
     federation::v1::QueryResponse m;
-    while (reader->Read(&m)) received += static_cast<size_t>(m.rows_size());
+    // A slow reader (the whole answer would take about 10 s): the holder
+    // streams faster than a deadline of 1 s would otherwise catch.
+    while (reader->Read(&m)) {
+      received += static_cast<size_t>(m.rows_size());
+      absl::SleepFor(absl::Milliseconds(20));
+    }
     status = reader->Finish();
   }
   EXPECT_TRUE(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||

@@ -18,6 +18,7 @@
 
 #include "node/base/testing/status_matchers.h"
 #include "node/base/testing/temp_dir.h"
+#include "node/query/batch.h"
 #include "node/query/executor.h"
 #include "node/query/sql.h"
 #include "tests/node/query/query_test_util.h"
@@ -53,7 +54,21 @@ class CollectingSink : public RowSink {
     if (stop_after_batches > 0 && batches >= stop_after_batches) return stop;
     return absl::OkStatus();
   }
+  // With want_batches: the batch goes through the wire form and is decoded
+  // (and checked) as a peer would.
+  bool WantsColumnBatches() const override { return want_batches; }
+  absl::Status OnBatch(v1::ColumnBatch* batch) override {
+    EXPECT_GT(batch->row_count(), 0u);
+    max_batch = std::max(max_batch, static_cast<int>(batch->row_count()));
+    v1::ColumnBatch wire;
+    EXPECT_TRUE(wire.ParseFromString(batch->SerializeAsString()));
+    absl::Status decoded = AppendBatchRows(result.columns(), wire, result.mutable_rows());
+    EXPECT_THAT(decoded, IsOk());
+    ++batches;
+    return decoded;
+  }
 
+  bool want_batches = false;
   v1::ResultSet result;
   int headers = 0;
   int batches = 0;
@@ -167,6 +182,16 @@ TEST(ExecuteStreamingTest, EqualsExecuteOnRandomDataAndPlans) {
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(sink.result, *want))
         << sql << "\nstreamed:\n"
         << sink.result.DebugString() << "\nexecuted:\n"
+        << want->DebugString();
+    // The same as column batches, cut by rows and by bytes.
+    options.stream_batch_bytes = 1 + rng() % 3000;
+    CollectingSink batch_sink;
+    batch_sink.want_batches = true;
+    ASSERT_THAT(Stream(sql, snap, options, &batch_sink), IsOk()) << sql;
+    EXPECT_LE(batch_sink.max_batch, static_cast<int>(options.stream_batch_rows)) << sql;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(batch_sink.result, *want))
+        << sql << " (column batches)\nstreamed:\n"
+        << batch_sink.result.DebugString() << "\nexecuted:\n"
         << want->DebugString();
     ++compared;
   }
