@@ -191,8 +191,7 @@ TEST(LoadTest, EighteenPeersAtFullSpeedOneLargeScanNodeStaysResponsive) {
   ASSERT_GT(port, 0) << node.Log();
 
   // Load for kLoad: 17 peers query the small dataset back to back (one of
-  // them from 8 threads), the
-  // scanner streams the large one back to back.
+  // them from 8 threads), the scanner streams the large one back to back.
   const absl::Time end = absl::Now() + kLoad;
   absl::Mutex mu;
   std::map<grpc::StatusCode, int64_t> codes;
