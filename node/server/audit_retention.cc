@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 
 #include "node/base/status_macros.h"
+#include "node/server/config.h"
 
 namespace fednode::server {
 
@@ -45,7 +46,20 @@ absl::StatusOr<audit::ArchiveResult> ArchiveAuditEntries(audit::AuditLog* log,
     FEDNODE_ASSIGN_OR_RETURN(audit::v1::ChainAnchor anchor, log->Anchor());
     request.path = DefaultArchivePath(dir, config.member_ags(), anchor.seq() + 1);
   }
-  return log->Archive(request);
+  // An archive is the only copy of its entries: never inside the database
+  // it is cut from (resolving "..", "//" and symlinks first).
+  if (PathIsInside(request.path, config.data_dir())) {
+    return absl::InvalidArgumentError(absl::StrCat("archive file ", request.path,
+                                                   " lies inside data_dir ", config.data_dir(),
+                                                   "; archives belong outside it"));
+  }
+  absl::StatusOr<audit::ArchiveResult> r = log->Archive(request);
+  // The node answered: a file it cannot write is the operator's to fix,
+  // not an unreachable node.
+  if (r.status().code() == absl::StatusCode::kUnavailable) {
+    return absl::FailedPreconditionError(r.status().message());
+  }
+  return r;
 }
 
 absl::StatusOr<uint64_t> ApplyAuditRetention(audit::AuditLog* log,

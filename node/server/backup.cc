@@ -22,6 +22,7 @@
 #include "federation/agreement/agreement.h"
 #include "node/base/status_macros.h"
 #include "node/base/table.h"
+#include "node/server/config.h"
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
 #include "proto/audit/v1/audit.pb.h"
@@ -269,10 +270,7 @@ absl::StatusOr<node::v1::BackupManifest> CreateBackup(const BackupSource& source
         "backup directory ", dir_text, " must be an absolute path (the node resolves it)"));
   }
   if (!source.data_dir.empty()) {
-    const fs::path data = fs::weakly_canonical(source.data_dir);
-    const fs::path target = fs::weakly_canonical(dir);
-    const auto [d, t] = std::mismatch(data.begin(), data.end(), target.begin(), target.end());
-    if (d == data.end()) {
+    if (PathIsInside(dir_text, source.data_dir)) {
       return absl::InvalidArgumentError(
           absl::StrCat("backup directory ", dir_text, " lies inside the data directory ",
                        source.data_dir, "; a backup belongs on another disk, at least outside it"));

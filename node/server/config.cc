@@ -1,5 +1,6 @@
 #include "node/server/config.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -193,9 +194,7 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
       return absl::InvalidArgumentError(absl::StrCat("audit.archive_dir: \"", audit.archive_dir(),
                                                      "\" must be an absolute path"));
     }
-    const std::string data_dir = absl::StrCat(absl::StripSuffix(config.data_dir(), "/"), "/");
-    if (absl::StartsWith(absl::StrCat(absl::StripSuffix(audit.archive_dir(), "/"), "/"),
-                         data_dir)) {
+    if (PathIsInside(audit.archive_dir(), config.data_dir())) {
       return absl::InvalidArgumentError(absl::StrCat("audit.archive_dir: ", audit.archive_dir(),
                                                      " lies inside data_dir ", config.data_dir(),
                                                      "; archives belong outside it"));
@@ -238,6 +237,22 @@ absl::StatusOr<config::v1::NodeConfig> LoadConfig(const std::string& path) {
                      "bytes; set admin_socket to a shorter path"));
   }
   return config;
+}
+
+bool PathIsInside(const std::string& path, const std::string& dir) {
+  if (path.empty() || dir.empty()) return false;
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::weakly_canonical(path, ec);
+  if (ec) return false;
+  const std::filesystem::path d = std::filesystem::weakly_canonical(dir, ec);
+  if (ec) return false;
+  // Component by component: "/srv/data2" is not inside "/srv/data".
+  auto di = d.begin(), pi = p.begin();
+  for (; di != d.end() && pi != p.end(); ++di, ++pi) {
+    if (di->empty()) break;  // a trailing separator ends the directory
+    if (*di != *pi) return false;
+  }
+  return di == d.end() || di->empty();
 }
 
 }  // namespace fednode::server

@@ -37,4 +37,10 @@ absl::Status Validate(const config::v1::NodeConfig& config);
 // Applies documented defaults to unset fields. REQUIRES: Validate() passed.
 void ApplyDefaults(config::v1::NodeConfig* config);
 
+// True when `path` is `dir` or lies below it, compared after resolving
+// ".", "..", repeated slashes and the symlinks of the parts that exist
+// (std::filesystem::weakly_canonical). For rules such as "archives and
+// backups lie outside data_dir".
+bool PathIsInside(const std::string& path, const std::string& dir);
+
 }  // namespace fednode::server

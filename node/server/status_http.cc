@@ -166,6 +166,10 @@ absl::StatusOr<std::unique_ptr<StatusHttpServer>> StatusHttpServer::Start(
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
+  // Idle keep-alive connections give their thread back soon.
+  http.set_keep_alive_timeout(2);
+  http.set_keep_alive_max_count(20);
+  http.set_write_timeout(5, 0);
   http.set_payload_max_length(4096);
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let
   // a second process share a port that is in use instead of failing.

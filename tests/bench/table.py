@@ -22,7 +22,7 @@ def medians(path):
     out = {}
     for b in data.get("benchmarks", []):
         if b.get("aggregate_name") == "median":
-            out[b["run_name"]] = b
+            out[b["run_name"].split("/")[0]] = b
     return out
 
 

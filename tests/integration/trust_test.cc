@@ -801,6 +801,16 @@ TEST_F(TrustTest, AuditArchiveRoundTripThroughFednodeAndFedctl) {
   r = fednode::testing::Run(verify_first);
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_THAT(r.out, HasSubstr("--next"));
+  // With the data directory and --next: linked through the next archive.
+  std::vector<std::string> with_next = verify_first;
+  with_next.insert(with_next.end(), {"--next", second});
+  r = fednode::testing::Run(with_next);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("live log  continues from a later archive"));
+  // Without the certificate the signature is unchecked: not a pass.
+  r = fednode::testing::Run({FEDCTL_BIN, "audit", "verify-archive", second});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("NOT VERIFIED"));
 
   // A changed entry is named.
   auto archive = audit::ReadArchiveFile(first);

@@ -1,5 +1,7 @@
 #include "node/server/config.h"
 
+#include <filesystem>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -163,10 +165,33 @@ TEST(ConfigTest, AuditRetentionNeedsAnArchiveDirectoryOutsideTheDataDirectory) {
   c->mutable_audit()->set_archive_dir("/var/lib/fednode/archive");
   EXPECT_THAT(Validate(*c),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lies inside data_dir")));
+  // Spelled around the rule: still inside.
+  for (const char* inside : {"/var/lib//fednode/archive", "/var/lib/x/../fednode/archive",
+                             "/var/lib/fednode/./archive", "/var/lib/fednode"}) {
+    c->mutable_audit()->set_archive_dir(inside);
+    EXPECT_THAT(Validate(*c),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lies inside data_dir")))
+        << inside;
+  }
   c->mutable_audit()->set_archive_dir("/var/lib/fednode-archive");  // a sibling is fine
   EXPECT_THAT(Validate(*c), IsOk());
   c->mutable_audit()->set_retention_days(0);  // keep for ever; archive_dir for fedctl only
   EXPECT_THAT(Validate(*c), IsOk());
+}
+
+TEST(ConfigTest, PathIsInsideResolvesDotsSlashesAndSymlinks) {
+  fednode::testing::TempDir dir;
+  const std::string data = dir.File("data");
+  std::filesystem::create_directories(data);
+  std::filesystem::create_directory_symlink(data, dir.File("link"));
+  EXPECT_TRUE(PathIsInside(data, data));
+  EXPECT_TRUE(PathIsInside(data + "/x/y.fnarchive", data));
+  EXPECT_TRUE(PathIsInside(data + "//x", data + "/"));
+  EXPECT_TRUE(PathIsInside(dir.File("other/../data/x"), data));
+  EXPECT_TRUE(PathIsInside(dir.File("link/x"), data)) << "a symlink into data_dir";
+  EXPECT_FALSE(PathIsInside(data + "2/x", data)) << "a sibling with the same prefix";
+  EXPECT_FALSE(PathIsInside(dir.File("archive"), data));
+  EXPECT_FALSE(PathIsInside("", data));
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {
