@@ -159,6 +159,17 @@ rocksdb::ColumnFamilyOptions MakeColumnFamilyOptions(
   // checks) skip files; 10 bits/key = about 1% false positives.
   if (data) {
     t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    // A dataset's primary-key index is one key per row, so a file's filter
+    // grows to megabytes: more than a shard of the small block cache holds,
+    // and then read and checksummed from the file on every lookup (measured:
+    // half of a point query's time next to a 1 M-row dataset). Partitioned
+    // into 4 KiB pieces under a pinned top level, a lookup reads only the
+    // piece it needs.
+    t.partition_filters = true;
+    t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    t.metadata_block_size = 4096;
+    t.pin_top_level_index_and_filter = true;
+    t.cache_index_and_filter_blocks_with_high_priority = true;
   }
   // Segment chunks are large values read whole; bigger blocks mean fewer
   // index entries.

@@ -136,6 +136,18 @@ for ds in punkte strom; do
 done
 rm -f "$RUN/strom.csv"
 NODE_PORT=$(wait_port "$d/port")
+# RocksDB compacts the imported rows in the background for a while; measure
+# once the node is idle (under 5 % of a core for 2 s in a row; at most 120 s).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$NODE_PID/stat"; }
+idle=0
+for _ in $(seq 1 120); do
+  t0=$(cpu_ticks); sleep 1; t1=$(cpu_ticks)
+  if (((t1 - t0) * 100 < 5 * $(getconf CLK_TCK))); then
+    idle=$((idle + 1)); ((idle >= 2)) && break
+  else
+    idle=0
+  fi
+done
 
 "$BENCH" echo-server --key "$d/tls/node.key" --cert "$d/tls/fullchain.crt" \
   --port-file "$RUN/echo.port" &
