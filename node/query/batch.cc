@@ -109,22 +109,30 @@ absl::Status AppendBatchRows(const ResultColumns& columns, const v1::ColumnBatch
   return absl::OkStatus();
 }
 
+void MarkNull(size_t row, v1::ColumnValues* values) {
+  std::string* nulls = values->mutable_nulls();
+  if (nulls->size() <= row / 8) nulls->resize(row / 8 + 1, '\0');
+  (*nulls)[row / 8] = static_cast<char>((*nulls)[row / 8] | (1 << (row % 8)));
+}
+
+void SealBatch(uint32_t rows, v1::ColumnBatch* batch) {
+  batch->set_row_count(rows);
+  for (v1::ColumnValues& values : *batch->mutable_columns()) {
+    if (!values.nulls().empty()) values.mutable_nulls()->resize((rows + 7) / 8, '\0');
+  }
+}
+
 void AppendRowsToBatch(const ResultColumns& columns, const Rows& rows, int begin, int end,
                        v1::ColumnBatch* batch) {
   while (batch->columns_size() < columns.size()) batch->add_columns();
   const size_t first = batch->row_count();
-  const size_t n = first + static_cast<size_t>(end - begin);
   for (int c = 0; c < columns.size(); ++c) {
     v1::ColumnValues* values = batch->mutable_columns(c);
     const Slot slot = SlotOf(columns[c].type());
-    std::string* nulls = values->mutable_nulls();
-    if (!nulls->empty()) nulls->resize((n + 7) / 8, '\0');
     for (int r = begin; r < end; ++r) {
       const v1::Value& v = rows[r].values(c);
-      const size_t i = first + static_cast<size_t>(r - begin);
       if (v.kind_case() == v1::Value::kNullValue) {
-        if (nulls->empty()) nulls->assign((n + 7) / 8, '\0');
-        (*nulls)[i / 8] = static_cast<char>((*nulls)[i / 8] | (1 << (i % 8)));
+        MarkNull(first + static_cast<size_t>(r - begin), values);
       }
       switch (slot) {
         case Slot::kDouble:
@@ -152,7 +160,7 @@ void AppendRowsToBatch(const ResultColumns& columns, const Rows& rows, int begin
       }
     }
   }
-  batch->set_row_count(static_cast<uint32_t>(n));
+  SealBatch(static_cast<uint32_t>(first + static_cast<size_t>(end - begin)), batch);
 }
 
 size_t BatchBytes(const v1::ColumnBatch& batch) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "absl/status/status.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -39,6 +40,14 @@ absl::Status AppendBatchRows(const ResultColumns& columns, const v1::ColumnBatch
 // Shapes: begin <= end <= rows.size().
 void AppendRowsToBatch(const ResultColumns& columns, const Rows& rows, int begin, int end,
                        v1::ColumnBatch* batch);
+
+// Marks row `row` of `values` NULL, growing its nulls bitmap as needed (the
+// value slot is appended by the caller, as 0 or "").
+void MarkNull(size_t row, v1::ColumnValues* values);
+
+// Ends a batch built value by value: sets row_count to `rows` and gives
+// every non-empty nulls bitmap its ceil(rows / 8) bytes.
+void SealBatch(uint32_t rows, v1::ColumnBatch* batch);
 
 // Bytes the values of `batch` take in memory, approximately (8 per number,
 // size + 8 per string): for cutting streams into messages of bounded size.

@@ -1226,11 +1226,7 @@ void RowValue(const BoundItem& item, const Column& col, size_t i, v1::Value* v) 
 void BatchValue(const BoundItem& item, const Column& col, size_t i, size_t r,
                 v1::ColumnValues* values, size_t* bytes) {
   const bool null = col.IsNull(i);
-  if (null) {
-    std::string* nulls = values->mutable_nulls();
-    if (nulls->size() <= r / 8) nulls->resize(r / 8 + 1, '\0');
-    (*nulls)[r / 8] = static_cast<char>((*nulls)[r / 8] | (1 << (r % 8)));
-  }
+  if (null) MarkNull(r, values);
   if (item.kind == BoundItem::kExtract) {
     values->add_int64s(
         null ? 0
@@ -1260,13 +1256,40 @@ void BatchValue(const BoundItem& item, const Column& col, size_t i, size_t r,
   }
 }
 
+// Calls `emit(seg, i)` for each output row of a plain query, in scan order,
+// after OFFSET and up to LIMIT (the scan ends once LIMIT rows went out).
+// A non-OK status from `emit` stops the scan and is returned; else the
+// scan's status.
+template <typename F>
+absl::Status ForEachOutputRow(const BoundPlan& plan, const TableSnapshot& snapshot, Scan* scan,
+                              F&& emit) {
+  uint64_t skip = plan.offset;
+  uint64_t left = plan.limit;
+  absl::Status stopped;
+  absl::Status scanned =
+      scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin, size_t end) {
+        if (left == 0) return false;
+        Selection sel = Select(plan, seg, begin, end);
+        ForEachRow(sel, [&](size_t, size_t i) {
+          if (left == 0 || !stopped.ok()) return;
+          if (skip > 0) {
+            --skip;
+            return;
+          }
+          --left;
+          stopped = emit(seg, i);
+        });
+        return stopped.ok() && left > 0;
+      });
+  FEDNODE_RETURN_IF_ERROR(stopped);
+  return scanned;
+}
+
 // StreamProjection's form for a column-batch sink: the rows go out as
 // ColumnBatch messages built straight from the scanned columns.
 absl::Status StreamProjectionBatches(const BoundPlan& plan, const TableSnapshot& snapshot,
                                      Scan* scan, size_t batch_rows, size_t batch_bytes,
                                      RowSink* sink) {
-  uint64_t skip = plan.offset;
-  uint64_t left = plan.limit;
   std::vector<const BoundItem*> items;
   for (const BoundItem& item : plan.items) {
     if (!item.hidden) items.push_back(&item);
@@ -1279,40 +1302,23 @@ absl::Status StreamProjectionBatches(const BoundPlan& plan, const TableSnapshot&
     rows = 0;
     bytes = 0;
   };
-  reset();
-  absl::Status stopped;
   auto flush = [&] {
-    batch.set_row_count(static_cast<uint32_t>(rows));
-    for (v1::ColumnValues& values : *batch.mutable_columns()) {
-      if (!values.nulls().empty()) values.mutable_nulls()->resize((rows + 7) / 8, '\0');
-    }
-    stopped = sink->OnBatch(&batch);
+    SealBatch(static_cast<uint32_t>(rows), &batch);
+    absl::Status sent = sink->OnBatch(&batch);
     reset();
+    return sent;
   };
-  absl::Status scanned =
-      scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin, size_t end) {
-        if (left == 0) return false;
-        Selection sel = Select(plan, seg, begin, end);
-        ForEachRow(sel, [&](size_t, size_t i) {
-          if (left == 0 || !stopped.ok()) return;
-          if (skip > 0) {
-            --skip;
-            return;
-          }
-          --left;
-          for (size_t c = 0; c < items.size(); ++c) {
-            BatchValue(*items[c], seg.table.columns[items[c]->col], i, rows,
-                       batch.mutable_columns(static_cast<int>(c)), &bytes);
-          }
-          ++rows;
-          if (rows >= batch_rows || bytes >= batch_bytes) flush();
-        });
-        return stopped.ok() && left > 0;
-      });
-  FEDNODE_RETURN_IF_ERROR(stopped);
-  FEDNODE_RETURN_IF_ERROR(scanned);
-  if (rows > 0) flush();
-  return stopped;
+  reset();
+  FEDNODE_RETURN_IF_ERROR(
+      ForEachOutputRow(plan, snapshot, scan, [&](const SegmentView& seg, size_t i) -> absl::Status {
+        for (size_t c = 0; c < items.size(); ++c) {
+          BatchValue(*items[c], seg.table.columns[items[c]->col], i, rows,
+                     batch.mutable_columns(static_cast<int>(c)), &bytes);
+        }
+        ++rows;
+        return rows >= batch_rows || bytes >= batch_bytes ? flush() : absl::OkStatus();
+      }));
+  return rows > 0 ? flush() : absl::OkStatus();
 }
 
 // A plain query without ORDER BY, streamed: rows go to `sink` in batches of
@@ -1320,37 +1326,21 @@ absl::Status StreamProjectionBatches(const BoundPlan& plan, const TableSnapshot&
 // nothing of the result is kept beyond one batch.
 absl::Status StreamProjection(const BoundPlan& plan, const TableSnapshot& snapshot, Scan* scan,
                               size_t batch_rows, RowSink* sink) {
-  uint64_t skip = plan.offset;
-  uint64_t left = plan.limit;
   google::protobuf::RepeatedPtrField<v1::Row> batch;
-  absl::Status stopped;
   auto flush = [&] {
-    stopped = sink->OnRows(&batch);
+    absl::Status sent = sink->OnRows(&batch);
     batch.Clear();
+    return sent;
   };
-  absl::Status scanned =
-      scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin, size_t end) {
-        if (left == 0) return false;
-        Selection sel = Select(plan, seg, begin, end);
-        ForEachRow(sel, [&](size_t, size_t i) {
-          if (left == 0 || !stopped.ok()) return;
-          if (skip > 0) {
-            --skip;
-            return;
-          }
-          --left;
-          v1::Row* row = batch.Add();
-          for (const BoundItem& item : plan.items) {
-            if (!item.hidden) RowValue(item, seg.table.columns[item.col], i, row->add_values());
-          }
-          if (static_cast<size_t>(batch.size()) >= batch_rows) flush();
-        });
-        return stopped.ok() && left > 0;
-      });
-  FEDNODE_RETURN_IF_ERROR(stopped);
-  FEDNODE_RETURN_IF_ERROR(scanned);
-  if (!batch.empty()) flush();
-  return stopped;
+  FEDNODE_RETURN_IF_ERROR(
+      ForEachOutputRow(plan, snapshot, scan, [&](const SegmentView& seg, size_t i) -> absl::Status {
+        v1::Row* row = batch.Add();
+        for (const BoundItem& item : plan.items) {
+          if (!item.hidden) RowValue(item, seg.table.columns[item.col], i, row->add_values());
+        }
+        return static_cast<size_t>(batch.size()) >= batch_rows ? flush() : absl::OkStatus();
+      }));
+  return batch.empty() ? absl::OkStatus() : flush();
 }
 
 // ---------------------------------------------------------------------------
