@@ -356,26 +356,15 @@ grpc::Status FederationServiceImpl::ServeQuery(
   grpc::Status audited = finish(audit::v1::DECISION_ALLOW, reason, grpc::Status::OK);
   if (!audited.ok()) return audited;
 
-  federation::v1::QueryResponse message = std::move(head);
-  *message.mutable_columns() = result->columns();
-  message.set_dataset_version(result->dataset_version());
-  // The answer was allowed and audited; a caller that goes away while it
-  // streams leaves a second entry under the same request id.
-  uint64_t sent = 0;
-  auto stream_stopped = [&] { return StreamStopped(e, sent); };
-  size_t bytes = 0;
-  for (auto& row : *result->mutable_rows()) {
-    bytes += row.ByteSizeLong();
-    *message.add_rows() = std::move(row);
-    if (message.rows_size() >= kMaxRowsPerMessage || bytes >= kMaxBytesPerMessage) {
-      // Asked per message, not per row: IsCancelled takes the call's lock.
-      if (context->IsCancelled() || !writer->Write(message)) return stream_stopped();
-      sent += static_cast<uint64_t>(message.rows_size());
-      message.Clear();
-      bytes = 0;
-    }
+  // The answer was allowed and audited with its exact counts, so streaming
+  // it needs no further entry; a caller that goes away while it streams
+  // leaves a second one under the same request id.
+  RowStream<federation::v1::QueryResponse> stream(context, writer, std::move(head),
+                                                  [] { return grpc::Status::OK; });
+  if (!stream.OnColumns(*result).ok() || !stream.OnRows(result->mutable_rows()).ok() ||
+      !stream.Finish()) {
+    return StreamStopped(e, stream.sent());
   }
-  if (!writer->Write(message)) return stream_stopped();
   return grpc::Status::OK;
 }
 
