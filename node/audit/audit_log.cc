@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <utility>
 
@@ -137,6 +138,8 @@ struct AuditLog::Pending {
   const storage::DatasetStore::AuditCut* cut = nullptr;
   absl::Status status;
   bool done = false;
+  // AppendAsync: called by the writer, which then deletes the Pending.
+  AppendDone on_done;
 };
 
 AuditLog::AuditLog(storage::DatasetStore* store, const AuditLogOptions& options, const Clock* clock)
@@ -209,23 +212,28 @@ absl::StatusOr<uint64_t> AuditLog::Append(AuditEntry entry) {
   return Enqueue(std::move(entry), nullptr);
 }
 
+bool AuditLog::Push(Pending* p) {
+  auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return closing_ || queue_.size() < options_.max_pending_entries;
+  };
+  mu_.Await(absl::Condition(&has_room));
+  if (closing_) return false;
+  // Time at enqueue, under mu_: queue order = seq order, so times do not
+  // decrease along the chain.
+  p->entry.set_time_unix_micros(absl::ToUnixMicros(clock_->Now()));
+  queue_.push_back(p);
+  return true;
+}
+
 absl::StatusOr<uint64_t> AuditLog::Enqueue(AuditEntry entry,
                                            const storage::DatasetStore::AuditCut* cut) {
   Pending p;
   p.entry = std::move(entry);
   p.cut = cut;
   absl::MutexLock lock(&mu_);
-  auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return closing_ || queue_.size() < options_.max_pending_entries;
-  };
-  mu_.Await(absl::Condition(&has_room));
-  if (closing_) {
+  if (!Push(&p)) {
     return absl::FailedPreconditionError("audit log is closed");
   }
-  // Time at enqueue, under mu_: queue order = seq order, so times do not
-  // decrease along the chain.
-  p.entry.set_time_unix_micros(absl::ToUnixMicros(clock_->Now()));
-  queue_.push_back(&p);
   mu_.Await(absl::Condition(&p.done));
   if (!p.status.ok()) {
     return p.status;
@@ -233,8 +241,23 @@ absl::StatusOr<uint64_t> AuditLog::Enqueue(AuditEntry entry,
   return p.entry.seq();
 }
 
+void AuditLog::AppendAsync(AuditEntry entry, AppendDone done) {
+  auto p = std::make_unique<Pending>();
+  p->entry = std::move(entry);
+  p->on_done = std::move(done);
+  {
+    absl::MutexLock lock(&mu_);
+    if (Push(p.get())) {
+      p.release();  // the writer deletes it
+      return;
+    }
+  }
+  std::move(p->on_done)(absl::FailedPreconditionError("audit log is closed"));
+}
+
 void AuditLog::WriterLoop() {
   std::vector<Pending*> batch;
+  std::vector<Pending*> async;
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -261,11 +284,22 @@ void AuditLog::WriterLoop() {
       }
       durable = durable_seq_;
       for (Pending* p : batch) {
+        if (p->on_done) {
+          async.push_back(p);  // not waited on: the writer owns it
+          continue;
+        }
         p->status = s;
-        p->done = true;
+        p->done = true;  // from here on the waiting caller may free *p
       }
     }
     batch.clear();
+    for (Pending* p : async) {
+      absl::StatusOr<uint64_t> result = p->entry.seq();
+      if (!s.ok()) result = s;
+      std::move(p->on_done)(std::move(result));
+      delete p;
+    }
+    async.clear();
     // Periodic head signature, after the callers are released.
     if (s.ok() && options_.sign_head && options_.sign_every_entries > 0 &&
         durable - sign_attempt_seq_ >= options_.sign_every_entries) {

@@ -89,6 +89,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -211,6 +212,20 @@ class AuditLog {
   // (ResourceExhausted for a full disk, Unavailable) when the write failed.
   absl::StatusOr<uint64_t> Append(audit::v1::AuditEntry entry);
 
+  // Called once with the result of AppendAsync: the entry's seq once it is
+  // durable, or the error Append would have returned.
+  using AppendDone = absl::AnyInvocable<void(absl::StatusOr<uint64_t>) &&>;
+
+  // Append without waiting: queues `entry` like Append (blocking only while
+  // the queue is full) and returns; `done` runs once the entry's batch is
+  // durable or failed, on the log's writer thread, after the batch's
+  // blocking callers are released. `done` must not block and must not call
+  // back into the log (it would wait for its own thread). After Close,
+  // `done` runs at once on the calling thread with FailedPrecondition.
+  // Used by the asynchronous federation server, whose threads must not wait
+  // for an fsync (node/server/federation_server.h).
+  void AppendAsync(audit::v1::AuditEntry entry, AppendDone done);
+
   // Walks the whole chain from the anchor (seq 1 when nothing was archived)
   // to the head as of the call; checks the anchor against the archive
   // statement it carries (with options.verify_head, its signature), then
@@ -288,6 +303,8 @@ class AuditLog {
   // Append, with an optional cut written in the same batch.
   absl::StatusOr<uint64_t> Enqueue(audit::v1::AuditEntry entry,
                                    const storage::DatasetStore::AuditCut* cut);
+  // Queues `p` (time set here) once there is room; false after Close.
+  bool Push(Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WriterLoop();
   // Writes one batch; returns the storage status.
   absl::Status WriteBatch(const std::vector<Pending*>& batch);

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -460,6 +461,63 @@ TEST_F(AuditLogTest, CloseDrainsQueuedEntries) {
   EXPECT_EQ(log_->last_seq(), 4U);
   EXPECT_THAT(log_->Append(MakeEntry(9)),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+}
+
+TEST_F(AuditLogTest, AppendAsyncSharesTheBatchWithBlockingCallersAndReportsDurableSeqs) {
+  log_->PauseWriterForTest();
+  absl::Mutex mu;
+  std::vector<uint64_t> async_seqs;
+  std::vector<std::thread::id> callback_threads;
+  for (int i = 0; i < 3; ++i) {
+    log_->AppendAsync(MakeEntry(i), [&](absl::StatusOr<uint64_t> seq) {
+      ASSERT_THAT(seq, IsOk());
+      absl::MutexLock lock(&mu);
+      async_seqs.push_back(*seq);
+      callback_threads.push_back(std::this_thread::get_id());
+    });
+  }
+  std::thread blocking([&] { EXPECT_THAT(log_->Append(MakeEntry(3)), IsOk()); });
+  log_->WaitForQueuedForTest(4);
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(async_seqs.empty()) << "a callback ran before its entry was written";
+  }
+  log_->ResumeWriterForTest();
+  blocking.join();
+  absl::MutexLock lock(&mu);
+  mu.Await(absl::Condition(
+      +[](std::vector<uint64_t>* v) { return v->size() == 3; }, &async_seqs));
+  // Queue order is seq order; all four went out in one synced batch.
+  EXPECT_EQ(async_seqs, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(log_->BatchesWrittenForTest(), 1U);
+  for (const std::thread::id& id : callback_threads) EXPECT_NE(id, std::this_thread::get_id());
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+  absl::StatusOr<std::vector<AuditEntry>> stored = log_->Read(1, 10);
+  ASSERT_THAT(stored, IsOk());
+  ASSERT_EQ(stored->size(), 4U);
+  EXPECT_EQ((*stored)[2].request_id(), "r-2");
+}
+
+TEST_F(AuditLogTest, AppendAsyncQueuedBeforeCloseIsWrittenAndAfterCloseFailsAtOnce) {
+  log_->PauseWriterForTest();
+  absl::Notification written;
+  uint64_t seq = 0;
+  log_->AppendAsync(MakeEntry(0), [&](absl::StatusOr<uint64_t> s) {
+    ASSERT_THAT(s, IsOk());
+    seq = *s;
+    written.Notify();
+  });
+  log_->WaitForQueuedForTest(1);
+  ASSERT_THAT(log_->Close(), IsOk());
+  ASSERT_TRUE(written.HasBeenNotified()) << "Close returned before the queued callback ran";
+  EXPECT_EQ(seq, 1U);
+  bool refused = false;
+  log_->AppendAsync(MakeEntry(1), [&](absl::StatusOr<uint64_t> s) {
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("closed")));
+    refused = true;
+  });
+  EXPECT_TRUE(refused) << "after Close the callback runs on the calling thread";
+  EXPECT_EQ(log_->last_seq(), 1U);
 }
 
 TEST_F(AuditLogTest, InvalidOptionsAreRejected) {
