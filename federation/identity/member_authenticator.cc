@@ -5,7 +5,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
-#include "certs/digest.h"
 #include "certs/pki.h"
 
 namespace fednode::identity {
@@ -44,7 +43,11 @@ absl::StatusOr<Member> MemberAuthenticator::Authenticate(absl::string_view leaf_
   if (leaf_pem.empty()) return Refuse("no client certificate");
   const absl::Time now = clock_->Now();
   std::shared_ptr<const agreement::v1::Agreement> agreement;
-  const std::string key = certs::Sha256Hex(absl::StrCat(leaf_pem, "\n", chain_pem));
+  // The certificates themselves are the key (compared in full, not by a
+  // digest: hashing a 3 KB chain with SHA-256 on every call cost more than
+  // the lookup; kMaxCacheEntries bounds the memory). The leaf's length
+  // keeps the split between leaf and chain unambiguous.
+  const std::string key = absl::StrCat(leaf_pem.size(), ":", leaf_pem, chain_pem);
   {
     absl::MutexLock lock(&mu_);
     agreement = agreement_;

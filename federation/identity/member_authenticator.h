@@ -91,7 +91,7 @@ class MemberAuthenticator {
   const Clock* clock_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const agreement::v1::Agreement> agreement_ ABSL_GUARDED_BY(mu_);
-  // Chain digest -> verification result under agreement_, valid while now is
+  // Leaf and chain PEM -> verification result under agreement_, valid while now is
   // inside [valid_from, valid_until] (the chain's common validity window).
   mutable absl::flat_hash_map<std::string, Cached> cache_ ABSL_GUARDED_BY(mu_);
   mutable absl::flat_hash_map<std::string, absl::Time> seen_not_after_ ABSL_GUARDED_BY(mu_);

@@ -195,7 +195,7 @@ grpc::Status AdminServiceImpl::Query(grpc::ServerContext* context,
   // in one message is audited with its row count before it is sent; a
   // larger one gets an entry "streaming" before its first message and one
   // with the row count before its last.
-  RowStream<node::v1::QueryResponse> stream(context, writer, {}, [&] {
+  RowStream<node::v1::QueryResponse> stream(SyncWriter(context, writer), {}, [&] {
     return Audited(absl::OkStatus(), "admin.Query", dataset, 0, "streaming");
   });
   // The scan stops when the caller cancels or its deadline passes.

@@ -12,9 +12,9 @@ query::ExecuteOptions CallStop::Options() {
   options.interrupt = [this](uint64_t rows_scanned) -> absl::Status {
     rows_scanned_ = rows_scanned;
     absl::Status stop;
-    if (std::chrono::system_clock::now() > context_->deadline()) {
+    if (std::chrono::system_clock::now() > deadline_) {
       stop = absl::DeadlineExceededError("deadline passed");
-    } else if (context_->IsCancelled()) {
+    } else if (cancelled_()) {
       stop = absl::CancelledError("caller cancelled");
     } else {
       return absl::OkStatus();

@@ -7,8 +7,11 @@
 // thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "grpcpp/server_context.h"
 
@@ -18,8 +21,16 @@ namespace fednode::server {
 
 class CallStop {
  public:
-  // `context` must outlive the options returned by Options().
-  explicit CallStop(const grpc::ServerContext* context) : context_(context) {}
+  // A call of the synchronous API. `context` must outlive the options
+  // returned by Options().
+  explicit CallStop(const grpc::ServerContext* context)
+      : deadline_(context->deadline()), cancelled_([context] { return context->IsCancelled(); }) {}
+  // A call whose cancellation is known otherwise (the completion-queue API
+  // may ask ServerContext::IsCancelled only after the call is done):
+  // `cancelled` returns true once the caller went away. Called on the
+  // query's thread; must be cheap and thread-safe.
+  CallStop(std::chrono::system_clock::time_point deadline, std::function<bool()> cancelled)
+      : deadline_(deadline), cancelled_(std::move(cancelled)) {}
 
   // Options whose interrupt stops the query once the call's deadline has
   // passed (DeadlineExceeded, "deadline passed") or the caller cancelled it
@@ -40,7 +51,8 @@ class CallStop {
   std::string AuditReason(const std::string& prefix) const;
 
  private:
-  const grpc::ServerContext* context_;
+  std::chrono::system_clock::time_point deadline_;
+  std::function<bool()> cancelled_;
   bool stopped_ = false;
   std::string why_;
   uint64_t rows_scanned_ = 0;

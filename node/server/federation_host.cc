@@ -187,13 +187,27 @@ absl::Status FederationHost::ReloadCredentials() {
   return stager_->Reload(current->agreement(), clock_->Now());
 }
 
+void FederationHost::StampAgreement(audit::v1::AuditEntry* entry) const {
+  std::shared_ptr<const agreement::v1::SignedAgreement> current = agreement();
+  if (current != nullptr && entry->agreement_version() == 0) {
+    entry->set_agreement_version(current->agreement().version());
+  }
+}
+
 absl::Status FederationHost::Audit(audit::v1::AuditEntry entry) {
   if (!audit_) return absl::OkStatus();
-  std::shared_ptr<const agreement::v1::SignedAgreement> current = agreement();
-  if (current != nullptr && entry.agreement_version() == 0) {
-    entry.set_agreement_version(current->agreement().version());
-  }
+  StampAgreement(&entry);
   return audit_(std::move(entry));
+}
+
+void FederationHost::AuditAsync(audit::v1::AuditEntry entry,
+                                absl::AnyInvocable<void(absl::Status) &&> done) {
+  if (!audit_async_) {
+    std::move(done)(Audit(std::move(entry)));
+    return;
+  }
+  StampAgreement(&entry);
+  audit_async_(std::move(entry), std::move(done));
 }
 
 absl::StatusOr<identity::Member> FederationHost::Authenticate(absl::string_view leaf_pem,

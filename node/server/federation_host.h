@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
@@ -46,6 +47,10 @@ absl::StatusOr<std::optional<agreement::v1::SignedAgreement>> LoadStoredAgreemen
 
 // Where audit entries go. Append returns once the entry is durable.
 using AuditAppender = std::function<absl::Status(audit::v1::AuditEntry)>;
+// The same without waiting: calls `done` once the entry is durable (or with
+// the error), on another thread (audit::AuditLog::AppendAsync).
+using AsyncAuditAppender =
+    std::function<void(audit::v1::AuditEntry, absl::AnyInvocable<void(absl::Status) &&> done)>;
 
 class FederationHost {
  public:
@@ -113,17 +118,29 @@ class FederationHost {
   absl::Status AdmitMember(const std::string& ags, const std::string& peer_address,
                            const std::string& operation, const std::string& request_id);
 
+  // Appends `entry` (with the agreement version in force when it has none)
+  // and returns once it is durable. Errors: the audit log's.
   absl::Status Audit(audit::v1::AuditEntry entry);
+  // Audit without waiting: `done` gets the result once the entry is durable,
+  // on the audit log's thread; `done` must not block. Without an
+  // asynchronous appender (set_async_audit) it appends with the blocking
+  // one and calls `done` on this thread.
+  void AuditAsync(audit::v1::AuditEntry entry, absl::AnyInvocable<void(absl::Status) &&> done);
+  // Sets the asynchronous appender; call before the federation port opens.
+  void set_async_audit(AsyncAuditAppender audit_async) { audit_async_ = std::move(audit_async); }
 
  private:
   FederationHost(config::v1::NodeConfig config, storage::DatasetStore* store, const Clock* clock,
                  AuditAppender audit);
+  // Sets the entry's agreement version to the one in force when it has none.
+  void StampAgreement(audit::v1::AuditEntry* entry) const;
   absl::Status Adopt(agreement::v1::SignedAgreement signed_agreement, absl::string_view text);
 
   config::v1::NodeConfig config_;
   storage::DatasetStore* store_;
   const Clock* clock_;
   AuditAppender audit_;
+  AsyncAuditAppender audit_async_;
   identity::MemberAuthenticator authenticator_;
   std::unique_ptr<identity::CredentialStager> stager_;
   RateLimiter member_limiter_;

@@ -44,18 +44,6 @@ audit::v1::AuditEntry Entry(const std::string& caller, const std::string& peer,
   return e;
 }
 
-// Completes `e` with the decision and reason, appends it durably, and only
-// then returns `status`: no answer leaves without its audit entry.
-grpc::Status Conclude(FederationHost* host, audit::v1::AuditEntry e, audit::v1::Decision decision,
-                      std::string reason, grpc::Status status) {
-  const std::string request_id = e.request_id();
-  e.set_decision(decision);
-  e.set_reason(std::move(reason));
-  absl::Status logged = host->Audit(std::move(e));
-  if (!logged.ok()) return ToGrpcStatus(logged, request_id);
-  return status;
-}
-
 // ANDs the grant's row filters (SQL boolean expressions, validated when the
 // agreement was installed) to the plan's filter.
 // Errors: InvalidArgument when a filter does not parse.
@@ -109,50 +97,48 @@ constexpr char kUnitCountAlias[] = "__fednode_units";
 
 }  // namespace
 
-template <typename F>
-grpc::Status FederationServiceImpl::Observed(FederationMethod method, F serve) {
-  const absl::Time start = absl::Now();
-  std::string peer = "unauthenticated";
-  grpc::Status status = serve(&peer);
-  if (metrics_ != nullptr) {
-    metrics_->RecordFederationCall(peer, method, static_cast<absl::StatusCode>(status.error_code()),
-                                   absl::Now() - start);
+FederationServiceImpl::Outcome FederationServiceImpl::Concluded(audit::v1::AuditEntry e,
+                                                                audit::v1::Decision decision,
+                                                                std::string reason,
+                                                                grpc::Status status) {
+  e.set_decision(decision);
+  e.set_reason(std::move(reason));
+  return Outcome{std::move(status), std::move(e)};
+}
+
+grpc::Status FederationServiceImpl::Deliver(Outcome o) {
+  if (!o.audit.has_value()) return o.status;
+  const std::string request_id = o.audit->request_id();
+  absl::Status logged = host_->Audit(*std::move(o.audit));
+  if (!logged.ok()) return ToGrpcStatus(logged, request_id);
+  return o.status;
+}
+
+void FederationServiceImpl::DeliverAsync(Outcome o,
+                                         absl::AnyInvocable<void(grpc::Status) &&> done) {
+  if (!o.audit.has_value()) {
+    std::move(done)(std::move(o.status));
+    return;
   }
-  return status;
+  std::string request_id = o.audit->request_id();
+  host_->AuditAsync(
+      *std::move(o.audit), [status = std::move(o.status), request_id = std::move(request_id),
+                            done = std::move(done)](absl::Status logged) mutable {
+        std::move(done)(logged.ok() ? std::move(status) : ToGrpcStatus(logged, request_id));
+      });
 }
 
-grpc::Status FederationServiceImpl::Ping(grpc::ServerContext* context,
-                                         const federation::v1::PingRequest* /*request*/,
-                                         federation::v1::PingResponse* response) {
-  return Observed(FederationMethod::kPing,
-                  [&](std::string* peer) { return ServePing(context, response, peer); });
+void FederationServiceImpl::Record(const std::string& peer, FederationMethod method,
+                                   const grpc::Status& status, absl::Duration latency) {
+  if (metrics_ == nullptr) return;
+  metrics_->RecordFederationCall(peer, method, static_cast<absl::StatusCode>(status.error_code()),
+                                 latency);
 }
 
-grpc::Status FederationServiceImpl::GetCatalog(grpc::ServerContext* context,
-                                               const federation::v1::GetCatalogRequest* request,
-                                               federation::v1::GetCatalogResponse* response) {
-  return Observed(FederationMethod::kGetCatalog, [&](std::string* peer) {
-    return ServeGetCatalog(context, request, response, peer);
-  });
-}
-
-grpc::Status FederationServiceImpl::Query(
-    grpc::ServerContext* context, const federation::v1::QueryRequest* request,
-    grpc::ServerWriter<federation::v1::QueryResponse>* writer) {
-  return Observed(FederationMethod::kQuery,
-                  [&](std::string* peer) { return ServeQuery(context, request, writer, peer); });
-}
-
-grpc::Status FederationServiceImpl::Aggregate(grpc::ServerContext* context,
-                                              const federation::v1::AggregateRequest* request,
-                                              federation::v1::AggregateResponse* response) {
-  return Observed(FederationMethod::kAggregate, [&](std::string* peer) {
-    return ServeAggregate(context, request, response, peer);
-  });
-}
-
-absl::StatusOr<FederationServiceImpl::Caller> FederationServiceImpl::Authenticate(
-    grpc::ServerContext* context, const std::string& operation, std::string* peer) {
+std::variant<FederationServiceImpl::Outcome, FederationServiceImpl::Caller>
+FederationServiceImpl::Authenticate(const CallIo& io, const std::string& operation,
+                                    std::string* peer) {
+  grpc::ServerContext* context = io.context;
   Caller c;
   c.peer = context->peer();
   c.request_id = NextRequestId(host_->own_ags());
@@ -161,55 +147,58 @@ absl::StatusOr<FederationServiceImpl::Caller> FederationServiceImpl::Authenticat
   std::string chain = auth ? PropertyText(*auth, GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME) : "";
   absl::StatusOr<identity::Member> member =
       host_->Authenticate(leaf, chain, c.peer, operation, c.request_id);
-  if (!member.ok()) return member.status();
+  if (!member.ok()) return Outcome{ToGrpcStatus(member.status()), std::nullopt};
   c.member = *member;
   *peer = c.member.ags;
-  FEDNODE_RETURN_IF_ERROR(host_->AdmitMember(c.member.ags, c.peer, operation, c.request_id));
+  absl::Status admitted = host_->AdmitMember(c.member.ags, c.peer, operation, c.request_id);
+  if (!admitted.ok()) return Outcome{ToGrpcStatus(admitted), std::nullopt};
   c.agreement = host_->agreement();
-  if (c.agreement == nullptr) return absl::UnauthenticatedError("no agreement installed");
+  if (c.agreement == nullptr) {
+    return Outcome{ToGrpcStatus(absl::UnauthenticatedError("no agreement installed")),
+                   std::nullopt};
+  }
   absl::Status in_force = agreement::CheckInForce(c.agreement->agreement(), host_->clock()->Now());
   if (!in_force.ok()) {
-    audit::v1::AuditEntry e = Entry(c.member.ags, c.peer, operation, c.request_id);
-    e.set_decision(audit::v1::DECISION_DENY);
-    e.set_reason(std::string(in_force.message()));
-    absl::Status logged = host_->Audit(std::move(e));
-    if (!logged.ok()) return logged;
-    return absl::FailedPreconditionError(absl::StrCat(
-        in_force.message(), "; cross-boundary traffic is stopped until an amendment is in force"));
+    return Concluded(Entry(c.member.ags, c.peer, operation, c.request_id), audit::v1::DECISION_DENY,
+                     std::string(in_force.message()),
+                     ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+                         in_force.message(),
+                         "; cross-boundary traffic is stopped until an amendment is in force"))));
   }
   return c;
 }
 
-grpc::Status FederationServiceImpl::ServePing(grpc::ServerContext* context,
-                                              federation::v1::PingResponse* response,
-                                              std::string* peer) {
-  absl::StatusOr<Caller> c = Authenticate(context, "federation.Ping", peer);
-  if (!c.ok()) return ToGrpcStatus(c.status());
-  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, "federation.Ping", c->request_id);
-  e.set_decision(audit::v1::DECISION_ALLOW);
-  absl::Status logged = host_->Audit(std::move(e));
-  if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-  response->set_ags(host_->own_ags());
-  response->set_agreement_id(c->agreement->agreement().agreement_id());
-  response->set_agreement_version(c->agreement->agreement().version());
-  response->set_caller_ags(c->member.ags);
-  return grpc::Status::OK;
+FederationServiceImpl::Outcome FederationServiceImpl::Busy(const Caller& c,
+                                                           const std::string& operation,
+                                                           int queued) {
+  std::string reason =
+      absl::StrCat("node busy: ", queued, " calls wait for a worker thread already; retry later");
+  return Concluded(Entry(c.member.ags, c.peer, operation, c.request_id), audit::v1::DECISION_DENY,
+                   reason, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, reason));
 }
 
-grpc::Status FederationServiceImpl::ServeGetCatalog(
-    grpc::ServerContext* context, const federation::v1::GetCatalogRequest* request,
-    federation::v1::GetCatalogResponse* response, std::string* peer) {
-  absl::StatusOr<Caller> c = Authenticate(context, "federation.GetCatalog", peer);
-  if (!c.ok()) return ToGrpcStatus(c.status());
+FederationServiceImpl::Outcome FederationServiceImpl::Ping(const Caller& c,
+                                                           federation::v1::PingResponse* response) {
+  response->set_ags(host_->own_ags());
+  response->set_agreement_id(c.agreement->agreement().agreement_id());
+  response->set_agreement_version(c.agreement->agreement().version());
+  response->set_caller_ags(c.member.ags);
+  return Concluded(Entry(c.member.ags, c.peer, "federation.Ping", c.request_id),
+                   audit::v1::DECISION_ALLOW, "", grpc::Status::OK);
+}
+
+FederationServiceImpl::Outcome FederationServiceImpl::GetCatalog(
+    const Caller& c, const federation::v1::GetCatalogRequest& request,
+    federation::v1::GetCatalogResponse* response) {
   // Changes the caller may not see are read and skipped like the others, so
   // paging advances over them and the caller cannot tell they exist.
   absl::StatusOr<storage::CatalogChangePage> changes = node_->store()->ListCatalogChanges(
-      request->after_sequence(), CatalogPageSize(request->page_size()));
-  if (!changes.ok()) return ToGrpcStatus(changes.status(), c->request_id);
+      request.after_sequence(), CatalogPageSize(request.page_size()));
+  if (!changes.ok()) return Outcome{ToGrpcStatus(changes.status(), c.request_id), std::nullopt};
   const absl::Time now = host_->clock()->Now();
-  const agreement::v1::Agreement& agreement = c->agreement->agreement();
-  const policy::Caller caller{c->member.ags};
-  *response = BuildCatalogPage(*changes, request->after_sequence(),
+  const agreement::v1::Agreement& agreement = c.agreement->agreement();
+  const policy::Caller caller{c.member.ags};
+  *response = BuildCatalogPage(*changes, request.after_sequence(),
                                [&](absl::string_view dataset_id, absl::string_view conforms_to) {
                                  return policy::MayKnowOf(agreement, caller, host_->own_ags(),
                                                           dataset_id, conforms_to, now);
@@ -217,29 +206,24 @@ grpc::Status FederationServiceImpl::ServeGetCatalog(
   response->set_agreement_version(agreement.version());
   absl::StatusOr<std::string> epoch = node_->store()->GetMeta(kCatalogEpochKey);
   if (epoch.ok()) response->set_catalog_epoch(*epoch);
-  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, "federation.GetCatalog", c->request_id);
-  e.set_decision(audit::v1::DECISION_ALLOW);
+  audit::v1::AuditEntry e = Entry(c.member.ags, c.peer, "federation.GetCatalog", c.request_id);
   e.set_rows_returned(static_cast<uint64_t>(response->entries_size()));
-  e.set_reason(absl::StrCat("changes after ", request->after_sequence(), " up to ",
-                            response->next_sequence(), "; ", response->removed_size(), " removed",
-                            response->more() ? "; more" : ""));
-  absl::Status logged = host_->Audit(std::move(e));
-  if (!logged.ok()) return ToGrpcStatus(logged, c->request_id);
-  return grpc::Status::OK;
+  return Concluded(
+      std::move(e), audit::v1::DECISION_ALLOW,
+      absl::StrCat("changes after ", request.after_sequence(), " up to ", response->next_sequence(),
+                   "; ", response->removed_size(), " removed", response->more() ? "; more" : ""),
+      grpc::Status::OK);
 }
 
-grpc::Status FederationServiceImpl::ServeQuery(
-    grpc::ServerContext* context, const federation::v1::QueryRequest* request,
-    grpc::ServerWriter<federation::v1::QueryResponse>* writer, std::string* peer) {
-  const std::string op = "federation.Query";
-  absl::StatusOr<Caller> c = Authenticate(context, op, peer);
-  if (!c.ok()) return ToGrpcStatus(c.status());
-  const query::v1::QueryPlan& asked = request->plan();
-  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
-  e.set_dataset_id(asked.dataset_id());
-  e.set_purpose(request->purpose());
+std::variant<FederationServiceImpl::Outcome, FederationServiceImpl::PreparedQuery>
+FederationServiceImpl::PrepareQuery(const Caller& c, const federation::v1::QueryRequest& request) {
+  const query::v1::QueryPlan& asked = request.plan();
+  PreparedQuery q;
+  q.entry = Entry(c.member.ags, c.peer, "federation.Query", c.request_id);
+  q.entry.set_dataset_id(asked.dataset_id());
+  q.entry.set_purpose(request.purpose());
   auto finish = [&](audit::v1::Decision decision, std::string reason, grpc::Status status) {
-    return Conclude(host_, e, decision, std::move(reason), std::move(status));
+    return Concluded(q.entry, decision, std::move(reason), std::move(status));
   };
 
   // Decide before anything is looked up. conforms_to comes from our own
@@ -250,7 +234,7 @@ grpc::Status FederationServiceImpl::ServeQuery(
   pr.holder_ags = host_->own_ags();
   pr.dataset_id = asked.dataset_id();
   pr.columns = query::ReferencedColumns(asked);
-  pr.purpose = request->purpose();
+  pr.purpose = request.purpose();
   absl::StatusOr<catalog::v1::CatalogEntry> entry = node_->GetCatalogEntry(asked.dataset_id());
   const bool exists = entry.ok();
   // A PRIVATE dataset never leaves the node: refused as if no grant named it,
@@ -258,12 +242,12 @@ grpc::Status FederationServiceImpl::ServeQuery(
   const bool is_private =
       exists && entry->metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE;
   if (exists && !is_private) pr.conforms_to = entry->schema().conforms_to();
-  policy::Decision d = policy::Decide(c->agreement->agreement(), policy::Caller{c->member.ags}, pr,
+  policy::Decision d = policy::Decide(c.agreement->agreement(), policy::Caller{c.member.ags}, pr,
                                       host_->clock()->Now());
   if (is_private) {
     d.allow = false;
-    d.reason = absl::StrCat("no grant for ", c->member.ags, " on dataset ", asked.dataset_id(),
-                            " (", policy::KindName(pr.kind), ")");
+    d.reason = absl::StrCat("no grant for ", c.member.ags, " on dataset ", asked.dataset_id(), " (",
+                            policy::KindName(pr.kind), ")");
   }
   if (!d.allow) {
     return finish(audit::v1::DECISION_DENY, d.reason,
@@ -286,8 +270,8 @@ grpc::Status FederationServiceImpl::ServeQuery(
                   absl::StrCat("grant ", d.grant_id, ": ", filtered.message()),
                   grpc::Status(grpc::StatusCode::INTERNAL, "grant row filter does not parse"));
   }
-  const bool aggregate = pr.kind == policy::Request::Kind::kAggregate;
-  if (aggregate) {
+  q.aggregate = pr.kind == policy::Request::Kind::kAggregate;
+  if (q.aggregate) {
     absl::Status keys = CheckGroupKeys(plan, entry->schema());
     if (!keys.ok()) {
       return finish(audit::v1::DECISION_DENY, std::string(keys.message()),
@@ -297,73 +281,139 @@ grpc::Status FederationServiceImpl::ServeQuery(
     count->set_alias(kUnitCountAlias);
     count->mutable_aggregate()->set_function(query::v1::AGGREGATE_FUNCTION_COUNT);
   }
-  node::v1::QueryRequest run;
-  *run.mutable_plan() = plan;
+  *q.run.mutable_plan() = std::move(plan);
+  q.grant = absl::StrCat("grant ", d.grant_id);
+  q.min_cell_count = d.min_cell_count;
+  q.column_batches = request.column_batches();
+  q.dataset_rows = entry->row_count();
+  q.head.set_holder_ags(host_->own_ags());
+  q.head.set_dataset_id(asked.dataset_id());
+  q.head.set_agreement_version(c.agreement->agreement().version());
+  q.head.set_grant_id(d.grant_id);
+  return q;
+}
+
+FederationServiceImpl::Outcome FederationServiceImpl::RowsFailed(const PreparedQuery& q,
+                                                                 const CallStop& stop,
+                                                                 const absl::Status& ran,
+                                                                 uint64_t sent) {
+  const std::string prefix = absl::StrCat(q.grant, "; ");
+  audit::v1::AuditEntry failed = q.entry;
+  failed.set_rows_returned(sent);
+  return Concluded(std::move(failed), audit::v1::DECISION_ERROR,
+                   stop.stopped() ? stop.AuditReason(prefix) : absl::StrCat(prefix, ran.message()),
+                   ToGrpcStatus(ran, q.entry.request_id()));
+}
+
+FederationServiceImpl::Outcome FederationServiceImpl::RowsDone(const PreparedQuery& q,
+                                                               const CallStop& stop, uint64_t rows,
+                                                               int columns, bool streaming) {
+  if (metrics_ != nullptr) {
+    metrics_->RecordQueryRows(QueryApi::kFederation, stop.rows_scanned(), rows);
+  }
+  // The exact count, audited before the last (or only) message leaves.
+  audit::v1::AuditEntry done = q.entry;
+  done.set_rows_returned(rows);
+  done.set_cells_returned(rows * static_cast<uint64_t>(columns));
+  return Concluded(std::move(done), audit::v1::DECISION_ALLOW,
+                   streaming ? absl::StrCat(q.grant, "; streamed ", rows, " rows") : q.grant,
+                   grpc::Status::OK);
+}
+
+std::optional<FederationServiceImpl::Outcome> FederationServiceImpl::AnswerInline(
+    const PreparedQuery& q, const CallIo& io, federation::v1::QueryResponse* response) {
+  CallStop stop(io.context->deadline(), io.cancelled);
+  RowStream<federation::v1::QueryResponse> stream(nullptr, q.head, nullptr);
+  stream.set_hold_only();
+  stream.set_column_batches(q.column_batches);
+  absl::Status ran = node_->QueryStreaming(q.run, stop.Options(), &stream);
+  if (stream.overflowed()) return std::nullopt;
+  if (!ran.ok()) return RowsFailed(q, stop, ran, 0);
+  Outcome done = RowsDone(q, stop, stream.rows(), stream.columns(), false);
+  *response = stream.TakeHeld();
+  return done;
+}
+
+grpc::Status FederationServiceImpl::StreamQuery(
+    const PreparedQuery& q, const CallIo& io,
+    const MessageWriter<federation::v1::QueryResponse>& write) {
+  return q.aggregate ? StreamAggregate(q, io, write) : StreamRows(q, io, write);
+}
+
+grpc::Status FederationServiceImpl::StreamRows(
+    const PreparedQuery& q, const CallIo& io,
+    const MessageWriter<federation::v1::QueryResponse>& write) {
   // The scan stops when the caller cancels or its deadline passes.
-  CallStop stop(context);
-  federation::v1::QueryResponse head;
-  head.set_holder_ags(host_->own_ags());
-  head.set_dataset_id(asked.dataset_id());
-  head.set_agreement_version(c->agreement->agreement().version());
-  head.set_grant_id(d.grant_id);
-  if (!aggregate) {
-    return StreamRows(context, writer, run, &stop, std::move(head), e,
-                      absl::StrCat("grant ", d.grant_id), request->column_batches());
-  }
-  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run, stop.Options());
-  if (!result.ok()) {
-    const std::string prefix = absl::StrCat("grant ", d.grant_id, "; ");
-    return finish(
-        audit::v1::DECISION_ERROR,
-        stop.stopped() ? stop.AuditReason(prefix) : absl::StrCat(prefix, result.status().message()),
-        ToGrpcStatus(result.status(), c->request_id));
-  }
+  CallStop stop(io.context->deadline(), io.cancelled);
+  // A result larger than one message is audited as "streaming" before its
+  // first message leaves.
+  RowStream<federation::v1::QueryResponse> stream(write, q.head, [&] {
+    return Deliver(Concluded(q.entry, audit::v1::DECISION_ALLOW,
+                             absl::StrCat(q.grant, "; streaming"), grpc::Status::OK));
+  });
+  stream.set_column_batches(q.column_batches);
+  absl::Status ran = node_->QueryStreaming(q.run, stop.Options(), &stream);
+  if (stream.audit_error().has_value()) return *stream.audit_error();
+  if (stream.caller_gone()) return StreamStopped(q.entry, stream.sent());
+  if (!ran.ok()) return Deliver(RowsFailed(q, stop, ran, stream.sent()));
+  grpc::Status audited =
+      Deliver(RowsDone(q, stop, stream.rows(), stream.columns(), stream.streaming()));
+  if (!audited.ok()) return audited;
+  if (!stream.Finish()) return StreamStopped(q.entry, stream.sent());
+  return grpc::Status::OK;
+}
+
+grpc::Status FederationServiceImpl::StreamAggregate(
+    const PreparedQuery& q, const CallIo& io,
+    const MessageWriter<federation::v1::QueryResponse>& write) {
+  // The scan stops when the caller cancels or its deadline passes.
+  CallStop stop(io.context->deadline(), io.cancelled);
+  absl::StatusOr<query::v1::ResultSet> result = node_->Query(q.run, stop.Options());
+  if (!result.ok()) return Deliver(RowsFailed(q, stop, result.status(), 0));
 
   // Primary suppression at the holder: a group with fewer contributing rows
   // than the grant's minimum is withheld — its key values too, which could
   // otherwise identify the rows — and marked in a "suppressed" column. The
   // unit counts never leave.
   uint64_t suppressed = 0;
-  if (aggregate) {
-    const int units = result->columns_size() - 1;
-    const uint32_t min_count = d.min_cell_count;
-    for (auto& row : *result->mutable_rows()) {
-      int64_t n = row.values(units).int64_value();
-      row.mutable_values()->RemoveLast();
-      const bool hide = n < static_cast<int64_t>(min_count);
-      if (hide) {
-        ++suppressed;
-        for (auto& v : *row.mutable_values()) v.set_null_value(true);
-      }
-      row.add_values()->set_bool_value(hide);
+  const int units = result->columns_size() - 1;
+  for (auto& row : *result->mutable_rows()) {
+    int64_t n = row.values(units).int64_value();
+    row.mutable_values()->RemoveLast();
+    const bool hide = n < static_cast<int64_t>(q.min_cell_count);
+    if (hide) {
+      ++suppressed;
+      for (auto& v : *row.mutable_values()) v.set_null_value(true);
     }
-    result->mutable_columns(units)->set_name("suppressed");
-    result->mutable_columns(units)->set_type(storage::v1::COLUMN_TYPE_BOOL);
+    row.add_values()->set_bool_value(hide);
   }
+  result->mutable_columns(units)->set_name("suppressed");
+  result->mutable_columns(units)->set_type(storage::v1::COLUMN_TYPE_BOOL);
 
   if (metrics_ != nullptr) {
     metrics_->RecordQueryRows(QueryApi::kFederation, result->rows_scanned(),
                               static_cast<uint64_t>(result->rows_size()));
   }
+  audit::v1::AuditEntry e = q.entry;
   e.set_rows_returned(static_cast<uint64_t>(result->rows_size()));
   e.set_cells_returned(static_cast<uint64_t>(result->rows_size()) *
                        static_cast<uint64_t>(result->columns_size()));
-  std::string reason = absl::StrCat("grant ", d.grant_id);
+  std::string reason = q.grant;
   if (suppressed > 0) {
-    absl::StrAppend(&reason, "; ", suppressed, " groups suppressed (fewer than ", d.min_cell_count,
+    absl::StrAppend(&reason, "; ", suppressed, " groups suppressed (fewer than ", q.min_cell_count,
                     " rows)");
   }
-  grpc::Status audited = finish(audit::v1::DECISION_ALLOW, reason, grpc::Status::OK);
+  grpc::Status audited =
+      Deliver(Concluded(std::move(e), audit::v1::DECISION_ALLOW, reason, grpc::Status::OK));
   if (!audited.ok()) return audited;
 
   // The answer was allowed and audited with its exact counts, so streaming
   // it needs no further entry; a caller that goes away while it streams
   // leaves a second one under the same request id.
-  RowStream<federation::v1::QueryResponse> stream(context, writer, std::move(head),
-                                                  [] { return grpc::Status::OK; });
+  RowStream<federation::v1::QueryResponse> stream(write, q.head, [] { return grpc::Status::OK; });
   if (!stream.OnColumns(*result).ok() || !stream.OnRows(result->mutable_rows()).ok() ||
       !stream.Finish()) {
-    return StreamStopped(e, stream.sent());
+    return StreamStopped(q.entry, stream.sent());
   }
   return grpc::Status::OK;
 }
@@ -375,64 +425,17 @@ grpc::Status FederationServiceImpl::StreamStopped(const audit::v1::AuditEntry& q
   stopped.set_dataset_id(query_entry.dataset_id());
   stopped.set_purpose(query_entry.purpose());
   stopped.set_rows_returned(sent);
-  return Conclude(host_, std::move(stopped), audit::v1::DECISION_ERROR,
-                  absl::StrCat("stream stopped by the caller after ", sent, " rows"),
-                  grpc::Status(grpc::StatusCode::CANCELLED, "caller gone"));
+  return Deliver(Concluded(std::move(stopped), audit::v1::DECISION_ERROR,
+                           absl::StrCat("stream stopped by the caller after ", sent, " rows"),
+                           grpc::Status(grpc::StatusCode::CANCELLED, "caller gone")));
 }
-
-grpc::Status FederationServiceImpl::StreamRows(
-    grpc::ServerContext* context, grpc::ServerWriter<federation::v1::QueryResponse>* writer,
-    const node::v1::QueryRequest& run, CallStop* stop, federation::v1::QueryResponse head,
-    const audit::v1::AuditEntry& e, const std::string& grant, bool column_batches) {
-  auto finish = [&](audit::v1::AuditEntry entry, audit::v1::Decision decision, std::string reason,
-                    grpc::Status status) {
-    return Conclude(host_, std::move(entry), decision, std::move(reason), std::move(status));
-  };
-  // A result larger than one message is audited as "streaming" before its
-  // first message leaves.
-  RowStream<federation::v1::QueryResponse> stream(context, writer, std::move(head), [&] {
-    return finish(e, audit::v1::DECISION_ALLOW, absl::StrCat(grant, "; streaming"),
-                  grpc::Status::OK);
-  });
-  stream.set_column_batches(column_batches);
-  absl::Status ran = node_->QueryStreaming(run, stop->Options(), &stream);
-  if (stream.audit_error().has_value()) return *stream.audit_error();
-  if (stream.caller_gone()) return StreamStopped(e, stream.sent());
-  if (!ran.ok()) {
-    const std::string prefix = absl::StrCat(grant, "; ");
-    audit::v1::AuditEntry failed = e;
-    failed.set_rows_returned(stream.sent());
-    return finish(std::move(failed), audit::v1::DECISION_ERROR,
-                  stop->stopped() ? stop->AuditReason(prefix) : absl::StrCat(prefix, ran.message()),
-                  ToGrpcStatus(ran, e.request_id()));
-  }
-  if (metrics_ != nullptr) {
-    metrics_->RecordQueryRows(QueryApi::kFederation, stop->rows_scanned(), stream.rows());
-  }
-  // The exact count, audited before the last (or only) message leaves.
-  audit::v1::AuditEntry done = e;
-  done.set_rows_returned(stream.rows());
-  done.set_cells_returned(stream.rows() * static_cast<uint64_t>(stream.columns()));
-  grpc::Status audited = finish(
-      std::move(done), audit::v1::DECISION_ALLOW,
-      stream.streaming() ? absl::StrCat(grant, "; streamed ", stream.rows(), " rows") : grant,
-      grpc::Status::OK);
-  if (!audited.ok()) return audited;
-  if (!stream.Finish()) return StreamStopped(e, stream.sent());
-  return grpc::Status::OK;
-}
-
-grpc::Status FederationServiceImpl::ServeAggregate(grpc::ServerContext* context,
-                                                   const federation::v1::AggregateRequest* request,
-                                                   federation::v1::AggregateResponse* response,
-                                                   std::string* peer) {
-  const std::string op = "federation.Aggregate";
-  absl::StatusOr<Caller> c = Authenticate(context, op, peer);
-  if (!c.ok()) return ToGrpcStatus(c.status());
-  audit::v1::AuditEntry e = Entry(c->member.ags, c->peer, op, c->request_id);
-  e.set_purpose(request->purpose());
+FederationServiceImpl::Outcome FederationServiceImpl::Aggregate(
+    const Caller& c, const CallIo& io, const federation::v1::AggregateRequest& request,
+    federation::v1::AggregateResponse* response) {
+  audit::v1::AuditEntry e = Entry(c.member.ags, c.peer, "federation.Aggregate", c.request_id);
+  e.set_purpose(request.purpose());
   auto finish = [&](audit::v1::Decision decision, std::string reason, grpc::Status status) {
-    return Conclude(host_, e, decision, std::move(reason), std::move(status));
+    return Concluded(e, decision, std::move(reason), std::move(status));
   };
 
   // Partial aggregates carry every group with its unit count, unsuppressed:
@@ -440,11 +443,11 @@ grpc::Status FederationServiceImpl::ServeAggregate(grpc::ServerContext* context,
   // before anyone sees a figure. Other members ask with Query, whose answer
   // the holder suppresses itself.
   const agreement::v1::Member* caller =
-      agreement::FindMember(c->agreement->agreement(), c->member.ags);
+      agreement::FindMember(c.agreement->agreement(), c.member.ags);
   if (caller == nullptr || caller->role() != agreement::v1::ROLE_COUNTY) {
     const std::string reason =
         absl::StrCat("partial aggregates are released to the county (ROLE_COUNTY) only; ",
-                     c->member.ags, " may ask with Query, whose result the holder suppresses");
+                     c.member.ags, " may ask with Query, whose result the holder suppresses");
     return finish(audit::v1::DECISION_DENY, reason,
                   grpc::Status(grpc::StatusCode::PERMISSION_DENIED, reason));
   }
@@ -453,11 +456,11 @@ grpc::Status FederationServiceImpl::ServeAggregate(grpc::ServerContext* context,
   // decision below reads the same whether or not one exists.
   std::string dataset_id;
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> all = node_->ListCatalog("");
-  if (!all.ok()) return ToGrpcStatus(all.status(), c->request_id);
+  if (!all.ok()) return Outcome{ToGrpcStatus(all.status(), c.request_id), std::nullopt};
   int matches = 0;
   const storage::v1::Schema* schema = nullptr;
   for (const auto& entry : *all) {
-    if (!request->conforms_to().empty() && entry.schema().conforms_to() == request->conforms_to() &&
+    if (!request.conforms_to().empty() && entry.schema().conforms_to() == request.conforms_to() &&
         entry.metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
       if (matches++ == 0) {
         dataset_id = entry.dataset_id();
@@ -469,11 +472,11 @@ grpc::Status FederationServiceImpl::ServeAggregate(grpc::ServerContext* context,
   policy::Request pr;
   pr.kind = policy::Request::Kind::kAggregate;
   pr.holder_ags = host_->own_ags();
-  pr.dataset_id = dataset_id.empty() ? request->plan().dataset_id() : dataset_id;
-  pr.conforms_to = request->conforms_to();
-  pr.columns = query::ReferencedColumns(request->plan());
-  pr.purpose = request->purpose();
-  policy::Decision d = policy::Decide(c->agreement->agreement(), policy::Caller{c->member.ags}, pr,
+  pr.dataset_id = dataset_id.empty() ? request.plan().dataset_id() : dataset_id;
+  pr.conforms_to = request.conforms_to();
+  pr.columns = query::ReferencedColumns(request.plan());
+  pr.purpose = request.purpose();
+  policy::Decision d = policy::Decide(c.agreement->agreement(), policy::Caller{c.member.ags}, pr,
                                       host_->clock()->Now());
   if (!d.allow) {
     return finish(audit::v1::DECISION_DENY, d.reason,
@@ -481,17 +484,17 @@ grpc::Status FederationServiceImpl::ServeAggregate(grpc::ServerContext* context,
   }
   if (matches == 0) {
     std::string msg = absl::StrCat("member ", host_->own_ags(), " holds no dataset conforming to ",
-                                   request->conforms_to());
+                                   request.conforms_to());
     return finish(audit::v1::DECISION_ERROR, msg, grpc::Status(grpc::StatusCode::NOT_FOUND, msg));
   }
   if (matches > 1) {
     std::string msg =
         absl::StrCat("member ", host_->own_ags(), " holds ", matches, " datasets conforming to ",
-                     request->conforms_to(), "; the statistic would be ambiguous");
+                     request.conforms_to(), "; the statistic would be ambiguous");
     return finish(audit::v1::DECISION_ERROR, msg,
                   grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, msg));
   }
-  query::v1::QueryPlan plan = request->plan();
+  query::v1::QueryPlan plan = request.plan();
   plan.set_dataset_id(dataset_id);
   absl::Status keys = CheckGroupKeys(plan, *schema);
   if (!keys.ok()) {
@@ -505,28 +508,28 @@ grpc::Status FederationServiceImpl::ServeAggregate(grpc::ServerContext* context,
   absl::StatusOr<aggregate::PartialPlan> partial_plan = aggregate::ToPartialPlan(plan);
   if (!partial_plan.ok()) {
     return finish(audit::v1::DECISION_ERROR, std::string(partial_plan.status().message()),
-                  ToGrpcStatus(partial_plan.status(), c->request_id));
+                  ToGrpcStatus(partial_plan.status(), c.request_id));
   }
   node::v1::QueryRequest run;
   *run.mutable_plan() = partial_plan->plan;
   // The scan stops when the caller cancels or its deadline passes.
-  CallStop stop(context);
+  CallStop stop(io.context->deadline(), io.cancelled);
   absl::StatusOr<query::v1::ResultSet> result = node_->Query(run, stop.Options());
   if (!result.ok()) {
     return finish(audit::v1::DECISION_ERROR,
                   stop.stopped() ? stop.AuditReason(absl::StrCat("grant ", d.grant_id, "; "))
                                  : std::string(result.status().message()),
-                  ToGrpcStatus(result.status(), c->request_id));
+                  ToGrpcStatus(result.status(), c.request_id));
   }
   aggregate::v1::Origin origin;
   origin.set_member_ags(host_->own_ags());
   origin.set_dataset_id(dataset_id);
-  origin.set_agreement_version(c->agreement->agreement().version());
+  origin.set_agreement_version(c.agreement->agreement().version());
   absl::StatusOr<aggregate::v1::PartialAggregate> partial =
       aggregate::ToPartial(*partial_plan, *result, origin);
   if (!partial.ok()) {
     return finish(audit::v1::DECISION_ERROR, std::string(partial.status().message()),
-                  ToGrpcStatus(partial.status(), c->request_id));
+                  ToGrpcStatus(partial.status(), c.request_id));
   }
   if (metrics_ != nullptr) {
     metrics_->RecordQueryRows(QueryApi::kFederation, result->rows_scanned(),

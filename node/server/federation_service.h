@@ -1,84 +1,197 @@
-// FederationService: the gRPC adapter of the federation port. For each call:
-// authenticate the caller from its TLS certificate (FederationHost), check
-// the agreement is in force, decide with federation/policy BEFORE anything
-// is looked up, run the query on the node, audit the outcome durably, then
-// answer. Refusals carry the reason; every one is audited.
+// FederationServiceImpl: what the federation port does with each call. For
+// each call: authenticate the caller from its TLS certificate
+// (FederationHost), check the agreement is in force, decide with
+// federation/policy BEFORE anything is looked up, run the query on the node,
+// audit the outcome durably, then answer. Refusals carry the reason; every
+// one is audited.
+//
+// The transport is FederationServer (federation_server.h), on gRPC's
+// completion-queue API. The handlers here are split so that the server can
+// run short calls on its completion-queue threads without waiting for an
+// fsync: a handler returns an Outcome (the status plus the audit entry that
+// must be durable before the answer leaves) and the server delivers it with
+// DeliverAsync. Handlers that scan or stream (StreamQuery, GetCatalog,
+// Aggregate) block and run on the server's worker threads.
 //
 // Safe for concurrent use.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
+#include <variant>
+
+#include "absl/functional/any_invocable.h"
+#include "grpcpp/server_context.h"
 
 #include "node/server/call_stop.h"
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
 #include "node/server/node_metrics.h"
+#include "node/server/row_stream.h"
 #include "proto/audit/v1/audit.pb.h"
 #include "proto/federation/v1/federation.grpc.pb.h"
 
 namespace fednode::server {
 
-class FederationServiceImpl final : public federation::v1::FederationService::Service {
+// Largest dataset (catalog row_count) whose row queries the federation
+// port answers on a completion-queue thread when the answer fits in one
+// message; larger scans go to a worker thread. 65,536 rows scan in well
+// under a millisecond from the segment cache (tests/bench/query_bench), so
+// a completion-queue thread is never held long.
+inline constexpr uint64_t kInlineScanRows = 65536;
+
+class FederationServiceImpl {
  public:
   // `node`, `host` and `metrics` (optional: null records nothing) must
   // outlive the service.
   FederationServiceImpl(Node* node, FederationHost* host, NodeMetrics* metrics = nullptr)
       : node_(node), host_(host), metrics_(metrics) {}
 
-  grpc::Status Ping(grpc::ServerContext* context, const federation::v1::PingRequest* request,
-                    federation::v1::PingResponse* response) override;
-  grpc::Status GetCatalog(grpc::ServerContext* context,
-                          const federation::v1::GetCatalogRequest* request,
-                          federation::v1::GetCatalogResponse* response) override;
-  grpc::Status Query(grpc::ServerContext* context, const federation::v1::QueryRequest* request,
-                     grpc::ServerWriter<federation::v1::QueryResponse>* writer) override;
-  grpc::Status Aggregate(grpc::ServerContext* context,
-                         const federation::v1::AggregateRequest* request,
-                         federation::v1::AggregateResponse* response) override;
+  // A call as the handlers see it.
+  struct CallIo {
+    // The call's context: peer address, TLS auth context, deadline. Not
+    // asked IsCancelled (the completion-queue API forbids it while the call
+    // runs): `cancelled` is.
+    grpc::ServerContext* context = nullptr;
+    // True once the caller went away (cancelled, deadline, connection lost).
+    // Thread-safe.
+    std::function<bool()> cancelled;
+  };
 
- private:
-  // Authenticated caller plus the agreement it was judged under.
+  // The authenticated caller and the agreement it was judged under.
   struct Caller {
     identity::Member member;
     std::shared_ptr<const agreement::v1::SignedAgreement> agreement;
     std::string request_id;
     std::string peer;
   };
-  // Authenticates the caller; `*peer` becomes its AGS once known (metrics).
-  absl::StatusOr<Caller> Authenticate(grpc::ServerContext* context, const std::string& operation,
-                                      std::string* peer);
 
-  // The handlers; `*peer` as for Authenticate.
-  grpc::Status ServePing(grpc::ServerContext* context, federation::v1::PingResponse* response,
-                         std::string* peer);
-  grpc::Status ServeGetCatalog(grpc::ServerContext* context,
-                               const federation::v1::GetCatalogRequest* request,
-                               federation::v1::GetCatalogResponse* response, std::string* peer);
-  grpc::Status ServeQuery(grpc::ServerContext* context, const federation::v1::QueryRequest* request,
-                          grpc::ServerWriter<federation::v1::QueryResponse>* writer,
-                          std::string* peer);
-  grpc::Status ServeAggregate(grpc::ServerContext* context,
-                              const federation::v1::AggregateRequest* request,
-                              federation::v1::AggregateResponse* response, std::string* peer);
-  // Runs `serve(&peer)` and records the call (caller, method, code, latency).
-  template <typename F>
-  grpc::Status Observed(FederationMethod method, F serve);
+  // How a call ends: the status to send, and the audit entry (decision and
+  // reason set) that must be durable before the status or any answer
+  // leaves; none when there is nothing (more) to audit.
+  struct Outcome {
+    grpc::Status status;
+    std::optional<audit::v1::AuditEntry> audit;
+  };
 
-  // Runs the allowed row query `run` and streams its rows to the caller
-  // (RowStream), audited under `e` (the query's entry without decision):
-  // a result that fits in one message gets one ALLOW entry "<grant>" with
-  // its exact rows and cells before it is sent; a larger one an ALLOW entry
-  // "<grant>; streaming" before its first message and "<grant>; streamed N
-  // rows" with the counts before its last. A query error gets an ERROR
-  // entry (StreamStopped when the caller went away). `stop` stops the scan
-  // for the call's deadline or cancellation. With `column_batches` the rows
-  // go out as QueryResponse.batch, one batch per message.
-  grpc::Status StreamRows(grpc::ServerContext* context,
-                          grpc::ServerWriter<federation::v1::QueryResponse>* writer,
-                          const node::v1::QueryRequest& run, CallStop* stop,
-                          federation::v1::QueryResponse head, const audit::v1::AuditEntry& e,
-                          const std::string& grant, bool column_batches);
+  // Authenticates the caller of `operation` (e.g. "federation.Query"),
+  // admits it under its member's rate limit and checks the agreement is in
+  // force; `*peer` becomes its AGS once known (for the metrics). On refusal
+  // returns the Outcome to send (UNAUTHENTICATED, RESOURCE_EXHAUSTED,
+  // FAILED_PRECONDITION); its audit entry is then already written (the
+  // refusal of an unauthenticated caller is audited at most at
+  // refusal_audit_rate_limit, FederationHost::Authenticate).
+  std::variant<Outcome, Caller> Authenticate(const CallIo& io, const std::string& operation,
+                                             std::string* peer);
+
+  // Ping: the holder's AGS and agreement; audited ALLOW. Does not block.
+  Outcome Ping(const Caller& c, federation::v1::PingResponse* response);
+
+  // One page of the catalog changes the caller may know of (MayKnowOf);
+  // audited ALLOW with the counts. Blocks on storage reads.
+  Outcome GetCatalog(const Caller& c, const federation::v1::GetCatalogRequest& request,
+                     federation::v1::GetCatalogResponse* response);
+
+  // The partial aggregate of the member's dataset conforming to
+  // request.conforms_to, for the county (ROLE_COUNTY) only; unsuppressed
+  // (the county applies disclosure control after the merge). Scans: blocks.
+  Outcome Aggregate(const Caller& c, const CallIo& io,
+                    const federation::v1::AggregateRequest& request,
+                    federation::v1::AggregateResponse* response);
+
+  // A Query call that was allowed: the plan to run and the audit entry it
+  // is answered under.
+  struct PreparedQuery {
+    // The query's entry without decision (caller, dataset, purpose, ...).
+    audit::v1::AuditEntry entry;
+    // "grant <id>", the start of every audit reason.
+    std::string grant;
+    uint32_t min_cell_count = 0;
+    // An aggregate (grouped) query: answered with primary suppression.
+    bool aggregate = false;
+    bool column_batches = false;
+    // The catalog's row count of the dataset (how much a scan reads).
+    uint64_t dataset_rows = 0;
+    // The asked plan with the grant's row filters applied.
+    node::v1::QueryRequest run;
+    // The first message's holder, dataset, agreement and grant fields.
+    federation::v1::QueryResponse head;
+  };
+
+  // Decides a Query call of caller `c` before anything is looked up and
+  // prepares its plan. Returns the Outcome when the call ends here:
+  // PERMISSION_DENIED (no grant, a private dataset, grouping by a raw
+  // numeric column), NOT_FOUND (allowed, but no such dataset), INTERNAL (a
+  // grant's row filter does not parse). Reads the catalog entry; does not
+  // block on the audit log.
+  std::variant<Outcome, PreparedQuery> PrepareQuery(const Caller& c,
+                                                    const federation::v1::QueryRequest& request);
+
+  // Whether `q` should be tried with AnswerInline: a row query over a
+  // dataset of at most kInlineScanRows rows.
+  static bool RunsInline(const PreparedQuery& q) {
+    return !q.aggregate && q.dataset_rows <= kInlineScanRows;
+  }
+
+  // Runs the row query `q` holding its answer back. When the whole answer
+  // fits in one message, sets *response to it and returns the Outcome (OK
+  // with the ALLOW entry carrying the exact rows and cells). When it is
+  // larger, returns nullopt: run it again with StreamQuery. A query error
+  // returns its Outcome (the ERROR entry and status). Does not block on the
+  // audit log or the caller.
+  std::optional<Outcome> AnswerInline(const PreparedQuery& q, const CallIo& io,
+                                      federation::v1::QueryResponse* response);
+
+  // Runs `q` to its end and streams its answer with `write` (RowStream: the
+  // audit entries "streaming" and "streamed N rows" before the first and the
+  // last message of a large answer; an aggregate answer is suppressed and
+  // audited with its exact counts before its first message). Returns the
+  // final status; everything due is audited by then. Blocks.
+  grpc::Status StreamQuery(const PreparedQuery& q, const CallIo& io,
+                           const MessageWriter<federation::v1::QueryResponse>& write);
+
+  // The Outcome of a call of `c` refused because `queued` calls wait for a
+  // worker already (FederationServer's max_queued): RESOURCE_EXHAUSTED
+  // "node busy: ...; retry later", audited DENY.
+  Outcome Busy(const Caller& c, const std::string& operation, int queued);
+
+  // Audits o.audit and returns the status to send: o.status, or the audit
+  // log's error (then no answer may leave). Blocks until the entry is
+  // durable.
+  grpc::Status Deliver(Outcome o);
+  // Deliver without blocking: `done` receives the status to send once the
+  // entry is durable (on the audit log's writer thread; at once when there
+  // is no entry). `done` must not block.
+  void DeliverAsync(Outcome o, absl::AnyInvocable<void(grpc::Status) &&> done);
+
+  // Records a finished call (caller AGS or "unauthenticated", method, code,
+  // time from its arrival to its status) in the metrics.
+  void Record(const std::string& peer, FederationMethod method, const grpc::Status& status,
+              absl::Duration latency);
+
+  const std::string& own_ags() const { return host_->own_ags(); }
+
+ private:
+  // The Outcome of `e` with decision and reason set.
+  static Outcome Concluded(audit::v1::AuditEntry e, audit::v1::Decision decision,
+                           std::string reason, grpc::Status status);
+  // The Outcome of a row query that failed with `ran` after `sent` rows
+  // left (stopped by `stop`, or a query error).
+  Outcome RowsFailed(const PreparedQuery& q, const CallStop& stop, const absl::Status& ran,
+                     uint64_t sent);
+  // The Outcome of a row query whose `rows` rows of `columns` columns were
+  // all handed to the stream; `streaming`: more than one message.
+  Outcome RowsDone(const PreparedQuery& q, const CallStop& stop, uint64_t rows, int columns,
+                   bool streaming);
+  // Row queries (StreamQuery, not aggregate).
+  grpc::Status StreamRows(const PreparedQuery& q, const CallIo& io,
+                          const MessageWriter<federation::v1::QueryResponse>& write);
+  // Aggregate queries (StreamQuery, aggregate).
+  grpc::Status StreamAggregate(const PreparedQuery& q, const CallIo& io,
+                               const MessageWriter<federation::v1::QueryResponse>& write);
   // Audits (ERROR, "stream stopped by the caller after <sent> rows") that the
   // caller of the query audited under `query_entry` went away after `sent`
   // rows; returns CANCELLED, or the audit log's error.

@@ -131,6 +131,18 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
                                if (audit_off) return absl::OkStatus();
                                return audit_log->Append(std::move(e)).status();
                              }));
+  server->federation_->set_async_audit(
+      [audit_log, audit_off](audit::v1::AuditEntry e,
+                             absl::AnyInvocable<void(absl::Status) &&> done) {
+        if (audit_off) {
+          std::move(done)(absl::OkStatus());
+          return;
+        }
+        audit_log->AppendAsync(std::move(e),
+                               [done = std::move(done)](absl::StatusOr<uint64_t> seq) mutable {
+                                 std::move(done)(seq.status());
+                               });
+      });
 
   server->peers_ = std::make_unique<PeerChannels>(server->federation_.get());
   server->pager_ = std::make_unique<GrpcCatalogPager>(server->peers_.get(), kCatalogPageDeadline);
@@ -286,18 +298,12 @@ absl::StatusOr<std::string> NodeServer::StartFederation() {
     return absl::FailedPreconditionError("the config has no federation block");
   }
   FEDNODE_RETURN_IF_ERROR(federation_->ReloadCredentials());
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(config_.federation().listen_address(),
-                           identity::FederationServerCredentials(*federation_->stager()), &port);
-  builder.RegisterService(federation_service_.get());
-  builder.SetMaxReceiveMessageSize(4 << 20);
-  federation_server_ = builder.BuildAndStart();
-  if (federation_server_ == nullptr || port == 0) {
-    federation_server_.reset();
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", config_.federation().listen_address()));
-  }
+  FederationServerOptions options;
+  options.listen_address = config_.federation().listen_address();
+  options.credentials = identity::FederationServerCredentials(*federation_->stager());
+  FEDNODE_ASSIGN_OR_RETURN(federation_server_,
+                           FederationServer::Start(federation_service_.get(), options));
+  const int port = federation_server_->port();
   std::string host = config_.federation().listen_address();
   host = host.substr(0, host.rfind(':'));
   federation_address_ = absl::StrCat(host, ":", port);
@@ -372,7 +378,6 @@ void NodeServer::Shutdown(absl::Duration grace) {
     absl::MutexLock lock(&mu_);
     if (federation_server_ != nullptr) {
       federation_server_->Shutdown(deadline);
-      federation_server_->Wait();
     }
   }
   if (admin_server_ != nullptr) {

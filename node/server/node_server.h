@@ -25,6 +25,7 @@
 #include "node/server/admin_service.h"
 #include "node/server/catalog_harvester.h"
 #include "node/server/federation_host.h"
+#include "node/server/federation_server.h"
 #include "node/server/federation_service.h"
 #include "node/server/node.h"
 #include "node/server/node_metrics.h"
@@ -117,7 +118,7 @@ class NodeServer {
   std::unique_ptr<StatusHttpServer> http_;
 
   mutable absl::Mutex mu_;
-  std::unique_ptr<grpc::Server> federation_server_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<FederationServer> federation_server_ ABSL_GUARDED_BY(mu_);
   std::string federation_address_ ABSL_GUARDED_BY(mu_);
 
   // Stops the credential watcher and the catalog harvester threads.

@@ -9,6 +9,10 @@
 // its first message leaves, and the caller audits the final count before it
 // sends the last message with Finish.
 //
+// The stream writes through a function, so that it serves both gRPC APIs:
+// the admin port's synchronous ServerWriter (SyncWriter below) and the
+// federation port's completion-queue writer (federation_server.h).
+//
 // Layer: node/server (the gRPC edge). Not thread-safe: one RowStream per
 // call, used by the handler's thread only.
 #pragma once
@@ -28,6 +32,21 @@
 
 namespace fednode::server {
 
+// Writes one message to the caller, blocking until gRPC has taken it;
+// false when the caller is gone (cancelled, deadline passed, connection
+// lost).
+template <typename Message>
+using MessageWriter = std::function<bool(const Message&)>;
+
+// A MessageWriter on a synchronous server stream. `context` and `writer`
+// must outlive it.
+template <typename Message>
+MessageWriter<Message> SyncWriter(grpc::ServerContext* context,
+                                  grpc::ServerWriter<Message>* writer) {
+  return
+      [context, writer](const Message& m) { return !context->IsCancelled() && writer->Write(m); };
+}
+
 template <typename Message>
 class RowStream final : public query::RowSink {
  public:
@@ -36,13 +55,19 @@ class RowStream final : public query::RowSink {
   // `on_streaming` is called once, before the first message of a result
   // larger than one message is written; its non-OK status stops the query
   // (audit_error() is then true) and nothing is written.
-  // `context` and `writer` must outlive the RowStream.
-  RowStream(grpc::ServerContext* context, grpc::ServerWriter<Message>* writer, Message head,
-            std::function<grpc::Status()> on_streaming)
-      : context_(context),
-        writer_(writer),
+  RowStream(MessageWriter<Message> write, Message head, std::function<grpc::Status()> on_streaming)
+      : write_(std::move(write)),
         message_(std::move(head)),
         on_streaming_(std::move(on_streaming)) {}
+
+  // Makes this a stream that only holds: the first message is kept back as
+  // usual, and a result larger than one message stops the query with
+  // ResourceExhausted (overflowed() is then true) instead of streaming;
+  // nothing is written and on_streaming is not called. The federation port
+  // answers small results on its completion-queue threads this way and
+  // hands larger ones to a worker thread (federation_server.h). Call before
+  // the query runs.
+  void set_hold_only() { hold_only_ = true; }
 
   absl::Status OnColumns(const query::v1::ResultSet& header) override {
     *message_.mutable_columns() = header.columns();
@@ -94,6 +119,20 @@ class RowStream final : public query::RowSink {
   // whole answer, with its columns). Returns false when the caller is gone.
   bool Finish() { return Write().ok(); }
 
+  // The held-back message (the whole answer when the result fits in one
+  // message); the stream is empty afterwards.
+  Message TakeHeld() {
+    sent_ += static_cast<uint64_t>(message_.rows_size());
+    if constexpr (requires(Message m) { m.batch(); }) sent_ += message_.batch().row_count();
+    Message out = std::move(message_);
+    message_.Clear();
+    bytes_ = 0;
+    return out;
+  }
+
+  // HoldOnly: the result was larger than one message.
+  bool overflowed() const { return overflowed_; }
+
   // The result did not fit in one message: on_streaming ran and messages
   // went out.
   bool streaming() const { return streaming_; }
@@ -116,6 +155,10 @@ class RowStream final : public query::RowSink {
   // Audits "streaming" before the first message leaves, then writes the
   // pending message.
   absl::Status StreamOn() {
+    if (hold_only_) {
+      overflowed_ = true;
+      return absl::ResourceExhaustedError("the result is larger than one message");
+    }
     if (!streaming_) {
       grpc::Status audited = on_streaming_();
       if (!audited.ok()) {
@@ -128,7 +171,7 @@ class RowStream final : public query::RowSink {
   }
 
   absl::Status Write() {
-    if (context_->IsCancelled() || !writer_->Write(message_)) return CallerGone();
+    if (!write_(message_)) return CallerGone();
     sent_ += static_cast<uint64_t>(message_.rows_size());
     if constexpr (requires(Message m) { m.batch(); }) sent_ += message_.batch().row_count();
     message_.Clear();
@@ -136,8 +179,7 @@ class RowStream final : public query::RowSink {
     return absl::OkStatus();
   }
 
-  grpc::ServerContext* const context_;
-  grpc::ServerWriter<Message>* const writer_;
+  MessageWriter<Message> write_;
   Message message_;
   std::function<grpc::Status()> on_streaming_;
   size_t bytes_ = 0;
@@ -147,6 +189,8 @@ class RowStream final : public query::RowSink {
   bool streaming_ = false;
   bool batches_ = false;
   bool caller_gone_ = false;
+  bool hold_only_ = false;
+  bool overflowed_ = false;
   std::optional<grpc::Status> audit_error_;
 };
 
