@@ -153,6 +153,14 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
             absl::StrCat("federation.", name, ".burst: set without per_second (0 means no limit)"));
       }
     }
+    if (f.has_worker_threads() && (f.worker_threads() < 1 || f.worker_threads() > 256)) {
+      return absl::InvalidArgumentError(absl::StrCat("federation.worker_threads: ",
+                                                     f.worker_threads(), " is out of range 1..256"));
+    }
+    if (f.has_max_queued_calls() && (f.max_queued_calls() < 1 || f.max_queued_calls() > 100000)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "federation.max_queued_calls: ", f.max_queued_calls(), " is out of range 1..100000"));
+    }
     if (f.catalog_harvest_interval_seconds() > 86400) {
       return absl::InvalidArgumentError(absl::StrCat(
           "federation.catalog_harvest_interval_seconds: ", f.catalog_harvest_interval_seconds(),
@@ -217,6 +225,8 @@ void ApplyDefaults(config::v1::NodeConfig* config) {
     for (auto* limit : {f->mutable_member_rate_limit(), f->mutable_refusal_audit_rate_limit()}) {
       if (limit->burst() == 0) limit->set_burst(2 * limit->per_second());
     }
+    if (!f->has_worker_threads()) f->set_worker_threads(8);
+    if (!f->has_max_queued_calls()) f->set_max_queued_calls(256);
   }
   if (config->has_http() && config->http().threads() == 0) config->mutable_http()->set_threads(2);
   if (config->log_level().empty()) config->set_log_level("info");

@@ -42,11 +42,12 @@ struct FederationServerOptions {
   std::string listen_address;
   // Mutual TLS (identity::FederationServerCredentials).
   std::shared_ptr<grpc::ServerCredentials> credentials;
-  // Completion-queue threads; default 2 (this machine class has 2 cores).
+  // Completion-queue threads; the node uses one per core, at least 2.
   int cq_threads = 2;
-  // Worker threads for scans and streams; default 8.
+  // Worker threads for scans and streams (config federation.worker_threads).
   int workers = 8;
-  // Calls waiting for a worker beyond which new ones are refused; default 256.
+  // Calls waiting for a worker beyond which new ones are refused (config
+  // federation.max_queued_calls).
   int max_queued = 256;
   // Largest request accepted, bytes; default 4 MiB.
   int max_receive_message_size = 4 << 20;

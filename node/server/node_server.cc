@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -301,6 +302,9 @@ absl::StatusOr<std::string> NodeServer::StartFederation() {
   FederationServerOptions options;
   options.listen_address = config_.federation().listen_address();
   options.credentials = identity::FederationServerCredentials(*federation_->stager());
+  options.cq_threads = static_cast<int>(std::max(2U, std::thread::hardware_concurrency()));
+  options.workers = static_cast<int>(config_.federation().worker_threads());
+  options.max_queued = static_cast<int>(config_.federation().max_queued_calls());
   FEDNODE_ASSIGN_OR_RETURN(federation_server_,
                            FederationServer::Start(federation_service_.get(), options));
   const int port = federation_server_->port();

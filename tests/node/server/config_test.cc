@@ -101,6 +101,30 @@ TEST(ConfigTest, CatalogHarvestIntervalIsOptionalAndBounded) {
                                      "of range 0..86400"));
 }
 
+TEST(ConfigTest, WorkerThreadsAndQueueHaveDefaultsAndAreBounded) {
+  auto c = ParseConfig(
+      "member_ags: \"06531005\" member_name: \"Gießen\" data_dir: \"/d\"\n"
+      "federation { listen_address: \"127.0.0.1:0\" key_file: \"k\" cert_file: \"c\" }\n",
+      "n.textproto");
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT(Validate(*c), IsOk());
+  ApplyDefaults(&*c);
+  EXPECT_EQ(c->federation().worker_threads(), 8u);
+  EXPECT_EQ(c->federation().max_queued_calls(), 256u);
+  c->mutable_federation()->set_worker_threads(0);
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     "federation.worker_threads: 0 is out of range 1..256"));
+  c->mutable_federation()->set_worker_threads(257);
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     "federation.worker_threads: 257 is out of range 1..256"));
+  c->mutable_federation()->set_worker_threads(1);
+  c->mutable_federation()->set_max_queued_calls(0);
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     "federation.max_queued_calls: 0 is out of range 1..100000"));
+  c->mutable_federation()->set_max_queued_calls(1);
+  EXPECT_THAT(Validate(*c), IsOk());
+}
+
 TEST(ConfigTest, RateLimitsHaveDefaultsAndAreChecked) {
   auto c = ParseConfig(
       "member_ags: \"06531005\" member_name: \"Gießen\" data_dir: \"/d\"\n"
