@@ -261,22 +261,27 @@ class Call {
   bool write_ok_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// What a unary handler did on the completion-queue thread: answered (the
+// Outcome), or left the rest to a worker thread (the task returning it).
+using WorkerTask = absl::AnyInvocable<Outcome() &&>;
+using Step = std::variant<Outcome, WorkerTask>;
+
 // A unary method: Ping answers on the completion-queue thread, GetCatalog
-// and Aggregate read or scan on a worker.
+// reads on a worker, Aggregate scans a small dataset on the queue thread
+// and a larger one on a worker.
 template <typename Request, typename Response>
 class UnaryCall final : public Call {
  public:
   using RequestMethod = void (FederationService::AsyncService::*)(
       grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
       grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
-  using Handler = Outcome (*)(FederationServiceImpl*, const Caller&,
-                              const FederationServiceImpl::CallIo&, const Request&, Response*);
+  using Handler = Step (*)(FederationServiceImpl*, const Caller&,
+                           const FederationServiceImpl::CallIo&, const Request&, Response*);
   struct Method {
     FederationMethod method;
     const char* operation;
     RequestMethod request;
     Handler handler;
-    bool on_worker;
   };
 
   UnaryCall(FederationServer::Impl* server, grpc::ServerCompletionQueue* cq, const Method& m)
@@ -289,12 +294,14 @@ class UnaryCall final : public Call {
 
   void Start() override {
     if (!Authenticate()) return;
-    if (!m_.on_worker) {
-      Conclude(m_.handler(server_->service(), caller_, io_, request_, &response_));
+    Step step = m_.handler(server_->service(), caller_, io_, request_, &response_);
+    if (auto* answered = std::get_if<Outcome>(&step)) {
+      Conclude(std::move(*answered));
       return;
     }
-    RunOnWorker(
-        [this] { Conclude(m_.handler(server_->service(), caller_, io_, request_, &response_)); });
+    RunOnWorker([this, task = std::get<WorkerTask>(std::move(step))]() mutable {
+      Conclude(std::move(task)());
+    });
   }
 
   void SendStatus(const grpc::Status& status) override {
@@ -384,22 +391,25 @@ const PingCall::Method kPing{
     FederationMethod::kPing, "federation.Ping", &FederationService::AsyncService::RequestPing,
     [](FederationServiceImpl* s, const Caller& c, const FederationServiceImpl::CallIo&,
        const federation::v1::PingRequest&,
-       federation::v1::PingResponse* r) { return s->Ping(c, r); },
-    /*on_worker=*/false};
+       federation::v1::PingResponse* r) -> Step { return s->Ping(c, r); }};
 const CatalogCall::Method kGetCatalog{
     FederationMethod::kGetCatalog, "federation.GetCatalog",
     &FederationService::AsyncService::RequestGetCatalog,
     [](FederationServiceImpl* s, const Caller& c, const FederationServiceImpl::CallIo&,
-       const federation::v1::GetCatalogRequest& q,
-       federation::v1::GetCatalogResponse* r) { return s->GetCatalog(c, q, r); },
-    /*on_worker=*/true};
+       const federation::v1::GetCatalogRequest& q, federation::v1::GetCatalogResponse* r) -> Step {
+      return WorkerTask([s, &c, &q, r] { return s->GetCatalog(c, q, r); });
+    }};
 const AggregateCall::Method kAggregate{
     FederationMethod::kAggregate, "federation.Aggregate",
     &FederationService::AsyncService::RequestAggregate,
     [](FederationServiceImpl* s, const Caller& c, const FederationServiceImpl::CallIo& io,
-       const federation::v1::AggregateRequest& q,
-       federation::v1::AggregateResponse* r) { return s->Aggregate(c, io, q, r); },
-    /*on_worker=*/true};
+       const federation::v1::AggregateRequest& q, federation::v1::AggregateResponse* r) -> Step {
+      auto prepared = s->PrepareAggregate(c, q);
+      if (auto* ended = std::get_if<Outcome>(&prepared)) return std::move(*ended);
+      auto& a = std::get<FederationServiceImpl::PreparedAggregate>(prepared);
+      if (FederationServiceImpl::RunsInline(a)) return s->RunAggregate(a, io, r);
+      return WorkerTask([s, a = std::move(a), &io, r] { return s->RunAggregate(a, io, r); });
+    }};
 
 }  // namespace
 

@@ -429,9 +429,9 @@ grpc::Status FederationServiceImpl::StreamStopped(const audit::v1::AuditEntry& q
                            absl::StrCat("stream stopped by the caller after ", sent, " rows"),
                            grpc::Status(grpc::StatusCode::CANCELLED, "caller gone")));
 }
-FederationServiceImpl::Outcome FederationServiceImpl::Aggregate(
-    const Caller& c, const CallIo& io, const federation::v1::AggregateRequest& request,
-    federation::v1::AggregateResponse* response) {
+std::variant<FederationServiceImpl::Outcome, FederationServiceImpl::PreparedAggregate>
+FederationServiceImpl::PrepareAggregate(const Caller& c,
+                                        const federation::v1::AggregateRequest& request) {
   audit::v1::AuditEntry e = Entry(c.member.ags, c.peer, "federation.Aggregate", c.request_id);
   e.set_purpose(request.purpose());
   auto finish = [&](audit::v1::Decision decision, std::string reason, grpc::Status status) {
@@ -458,13 +458,13 @@ FederationServiceImpl::Outcome FederationServiceImpl::Aggregate(
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> all = node_->ListCatalog("");
   if (!all.ok()) return Outcome{ToGrpcStatus(all.status(), c.request_id), std::nullopt};
   int matches = 0;
-  const storage::v1::Schema* schema = nullptr;
+  const catalog::v1::CatalogEntry* found = nullptr;
   for (const auto& entry : *all) {
     if (!request.conforms_to().empty() && entry.schema().conforms_to() == request.conforms_to() &&
         entry.metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
       if (matches++ == 0) {
         dataset_id = entry.dataset_id();
-        schema = &entry.schema();
+        found = &entry;
       }
     }
   }
@@ -496,7 +496,7 @@ FederationServiceImpl::Outcome FederationServiceImpl::Aggregate(
   }
   query::v1::QueryPlan plan = request.plan();
   plan.set_dataset_id(dataset_id);
-  absl::Status keys = CheckGroupKeys(plan, *schema);
+  absl::Status keys = CheckGroupKeys(plan, found->schema());
   if (!keys.ok()) {
     return finish(audit::v1::DECISION_DENY, std::string(keys.message()),
                   grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message())));
@@ -510,37 +510,53 @@ FederationServiceImpl::Outcome FederationServiceImpl::Aggregate(
     return finish(audit::v1::DECISION_ERROR, std::string(partial_plan.status().message()),
                   ToGrpcStatus(partial_plan.status(), c.request_id));
   }
-  node::v1::QueryRequest run;
-  *run.mutable_plan() = partial_plan->plan;
+  PreparedAggregate a;
+  a.entry = std::move(e);
+  a.grant_id = d.grant_id;
+  a.min_cell_count = d.min_cell_count;
+  a.dataset_rows = found->row_count();
+  a.agreement_version = c.agreement->agreement().version();
+  *a.run.mutable_plan() = partial_plan->plan;
+  a.partial_plan = *std::move(partial_plan);
+  return a;
+}
+
+FederationServiceImpl::Outcome FederationServiceImpl::RunAggregate(
+    const PreparedAggregate& a, const CallIo& io, federation::v1::AggregateResponse* response) {
+  auto finish = [&](audit::v1::AuditEntry e, audit::v1::Decision decision, std::string reason,
+                    grpc::Status status) {
+    return Concluded(std::move(e), decision, std::move(reason), std::move(status));
+  };
   // The scan stops when the caller cancels or its deadline passes.
   CallStop stop(io.context->deadline(), io.cancelled);
-  absl::StatusOr<query::v1::ResultSet> result = node_->Query(run, stop.Options());
+  absl::StatusOr<query::v1::ResultSet> result = node_->Query(a.run, stop.Options());
   if (!result.ok()) {
-    return finish(audit::v1::DECISION_ERROR,
-                  stop.stopped() ? stop.AuditReason(absl::StrCat("grant ", d.grant_id, "; "))
+    return finish(a.entry, audit::v1::DECISION_ERROR,
+                  stop.stopped() ? stop.AuditReason(absl::StrCat("grant ", a.grant_id, "; "))
                                  : std::string(result.status().message()),
-                  ToGrpcStatus(result.status(), c.request_id));
+                  ToGrpcStatus(result.status(), a.entry.request_id()));
   }
   aggregate::v1::Origin origin;
   origin.set_member_ags(host_->own_ags());
-  origin.set_dataset_id(dataset_id);
-  origin.set_agreement_version(c.agreement->agreement().version());
+  origin.set_dataset_id(a.entry.dataset_id());
+  origin.set_agreement_version(a.agreement_version);
   absl::StatusOr<aggregate::v1::PartialAggregate> partial =
-      aggregate::ToPartial(*partial_plan, *result, origin);
+      aggregate::ToPartial(a.partial_plan, *result, origin);
   if (!partial.ok()) {
-    return finish(audit::v1::DECISION_ERROR, std::string(partial.status().message()),
-                  ToGrpcStatus(partial.status(), c.request_id));
+    return finish(a.entry, audit::v1::DECISION_ERROR, std::string(partial.status().message()),
+                  ToGrpcStatus(partial.status(), a.entry.request_id()));
   }
   if (metrics_ != nullptr) {
     metrics_->RecordQueryRows(QueryApi::kFederation, result->rows_scanned(),
                               static_cast<uint64_t>(partial->groups_size()));
   }
   *response->mutable_partial() = *std::move(partial);
-  response->set_grant_id(d.grant_id);
-  response->set_min_cell_count(d.min_cell_count);
+  response->set_grant_id(a.grant_id);
+  response->set_min_cell_count(a.min_cell_count);
+  audit::v1::AuditEntry e = a.entry;
   e.set_rows_returned(static_cast<uint64_t>(response->partial().groups_size()));
-  return finish(audit::v1::DECISION_ALLOW,
-                absl::StrCat("grant ", d.grant_id, "; partial aggregate"), grpc::Status::OK);
+  return finish(std::move(e), audit::v1::DECISION_ALLOW,
+                absl::StrCat("grant ", a.grant_id, "; partial aggregate"), grpc::Status::OK);
 }
 
 }  // namespace fednode::server

@@ -26,6 +26,7 @@
 #include "absl/functional/any_invocable.h"
 #include "grpcpp/server_context.h"
 
+#include "federation/aggregate/partial.h"
 #include "node/server/call_stop.h"
 #include "node/server/federation_host.h"
 #include "node/server/node.h"
@@ -95,12 +96,38 @@ class FederationServiceImpl {
   Outcome GetCatalog(const Caller& c, const federation::v1::GetCatalogRequest& request,
                      federation::v1::GetCatalogResponse* response);
 
-  // The partial aggregate of the member's dataset conforming to
-  // request.conforms_to, for the county (ROLE_COUNTY) only; unsuppressed
-  // (the county applies disclosure control after the merge). Scans: blocks.
-  Outcome Aggregate(const Caller& c, const CallIo& io,
-                    const federation::v1::AggregateRequest& request,
-                    federation::v1::AggregateResponse* response);
+  // An Aggregate call that was allowed: the partial plan to run on the
+  // member's dataset conforming to the request's conforms_to.
+  struct PreparedAggregate {
+    // The call's entry (caller, dataset, purpose), without decision.
+    audit::v1::AuditEntry entry;
+    std::string grant_id;
+    uint32_t min_cell_count = 0;
+    // The catalog's row count of the dataset.
+    uint64_t dataset_rows = 0;
+    uint64_t agreement_version = 0;
+    aggregate::PartialPlan partial_plan;
+    node::v1::QueryRequest run;
+  };
+
+  // Decides an Aggregate call: partial aggregates go to the county
+  // (ROLE_COUNTY) only, unsuppressed (the county applies disclosure control
+  // after the merge). Returns the Outcome when the call ends here:
+  // PERMISSION_DENIED (not the county, no grant, grouping by a raw numeric
+  // column), NOT_FOUND (no dataset conforming to request.conforms_to),
+  // FAILED_PRECONDITION (more than one), INTERNAL/INVALID_ARGUMENT for a
+  // plan that has no partial form. Reads the catalog; does not block on the
+  // audit log.
+  std::variant<Outcome, PreparedAggregate> PrepareAggregate(
+      const Caller& c, const federation::v1::AggregateRequest& request);
+  // Whether `a` runs on a completion-queue thread (at most kInlineScanRows
+  // rows to scan).
+  static bool RunsInline(const PreparedAggregate& a) { return a.dataset_rows <= kInlineScanRows; }
+  // Runs `a`: sets *response to the partial aggregate and returns the
+  // Outcome (ALLOW with the group count), or the ERROR Outcome of a failed
+  // or stopped scan. Scans: on a worker unless RunsInline.
+  Outcome RunAggregate(const PreparedAggregate& a, const CallIo& io,
+                       federation::v1::AggregateResponse* response);
 
   // A Query call that was allowed: the plan to run and the audit entry it
   // is answered under.
