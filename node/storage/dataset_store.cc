@@ -210,6 +210,63 @@ void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
 }
 
+// A dataset version as OpenSnapshot hands it out, made once per version from
+// its manifest: the TableSnapshot without reader, and the rows of all its
+// segments, deleted ones included (LoadSegment's cache estimate). Immutable;
+// shared by the cached state and the SnapshotReaders of the version.
+struct VersionState {
+  TableSnapshot snapshot;
+  uint64_t version_rows = 0;
+};
+
+// The VersionState of dataset `id`'s manifest `version`.
+// Errors: DataLoss when a deleted row lies outside its segment.
+absl::StatusOr<std::shared_ptr<const VersionState>> MakeVersionState(absl::string_view id,
+                                                                     v1::DatasetVersion version) {
+  auto state = std::make_shared<VersionState>();
+  TableSnapshot& out = state->snapshot;
+  out.dataset_id = std::string(id);
+  out.version = version.version();
+  out.num_rows = version.row_count();
+  out.segments.reserve(version.segments_size());
+  for (const v1::SegmentRef& ref : version.segments()) {
+    TableSnapshot::Segment segment;
+    segment.segment_id = ref.segment_id();
+    segment.row_count = ref.row_count();
+    state->version_rows += ref.row_count();
+    auto it = version.deleted().find(ref.segment_id());
+    if (it != version.deleted().end()) {
+      segment.deleted_rows.assign(it->second.rows().begin(), it->second.rows().end());
+      for (uint32_t row : segment.deleted_rows) {
+        if (row >= ref.row_count()) {
+          return absl::DataLossError(absl::StrCat("dataset ", id, ": deleted row out of range"));
+        }
+      }
+    }
+    out.segments.push_back(std::move(segment));
+  }
+  out.schema = std::move(*version.mutable_schema());
+  return state;
+}
+
+// What the readers of one dataset see as of one committed state: its catalog
+// entry and its current version, read from one RocksDB snapshot or made by
+// the write that committed them, so the two always agree. A null part: the
+// dataset has none.
+struct CurrentState {
+  std::shared_ptr<const CatalogEntry> entry;
+  std::shared_ptr<const VersionState> version;
+};
+
+// A state as a reader got it: each part, or the error of reading it.
+struct ReadState {
+  absl::StatusOr<std::shared_ptr<const CatalogEntry>> entry;
+  absl::StatusOr<std::shared_ptr<const VersionState>> version;
+};
+
+// Which part of a state a reader needs (DatasetStore::Rep::StateOf).
+enum class StatePart { kEntry, kVersion };
+
 }  // namespace
 
 using AuditRecord = DatasetStore::AuditRecord;
@@ -325,6 +382,41 @@ struct DatasetStore::Rep {
                                                                 absl::string_view id);
   absl::StatusOr<std::optional<CatalogEntry>> ReadCatalogEntry(const rocksdb::ReadOptions& ro,
                                                                absl::string_view id);
+  // ReadCurrent as a VersionState; nullptr when the dataset has no version.
+  absl::StatusOr<std::shared_ptr<const VersionState>> ReadVersionState(
+      const rocksdb::ReadOptions& ro, absl::string_view id);
+
+  // ---- Current states in memory (DatasetStoreOptions.cache_current_state) ----
+  //
+  // The invariant: a state in `states` is the committed one. A writer (under
+  // mu) retires the states of the datasets it changes before its RocksDB
+  // write and publishes the new ones after it; while the write is under way
+  // readers read RocksDB, and cache what they read only when no state was
+  // retired or published since before their read began.
+
+  // The `part` of `id`'s state for a reader: the cached state, else read
+  // from RocksDB at one snapshot and offered to the cache (both parts are
+  // read then; with the cache off only `part`, the other one is null). With
+  // `pin`, *pin receives a RocksDB snapshot registered in gate->live, taken
+  // while the returned version is current, so that it holds the version's
+  // segments; nullptr when the cached version has no segment or there is
+  // none. The caller releases it with ReleaseSnapshot or hands it to a
+  // SnapshotReader, also on error.
+  ReadState StateOf(absl::string_view id, StatePart part, const rocksdb::Snapshot** pin);
+  // Before a write that changes the catalog entries or versions of `ids`:
+  // drops their cached states and keeps readers from caching them until
+  // PublishStates.
+  void RetireStates(const std::vector<std::string>& ids) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // After that write: caches `committed`, the states it made current (none
+  // when it failed), and lets readers cache again.
+  void PublishStates(std::vector<std::pair<std::string, CurrentState>> committed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // A RocksDB snapshot registered in gate->live, so that the store's close
+  // releases it when its holder did not yet.
+  const rocksdb::Snapshot* TakeSnapshot();
+  // Releases `snapshot` unless it is null or the store's close did already.
+  void ReleaseSnapshot(const rocksdb::Snapshot* snapshot);
+
   // The decoded segment `ref`, from the cache or read with `ro` and cached.
   // `cache_generation` is the cache's erase generation taken before the
   // snapshot of `ro`: a segment deleted by a commit since is not cached.
@@ -337,11 +429,12 @@ struct DatasetStore::Rep {
 
   // Adds one dataset's part of a commit to `batch`. `next_segment`, `seq` are
   // the counters as they will be after the batch; `evict` collects cache keys
-  // of segments the batch deletes.
+  // of segments the batch deletes; `state` receives the dataset's state after
+  // the batch (unset when the result is unchanged).
   absl::StatusOr<CommitResult> PrepareWrite(const rocksdb::ReadOptions& ro, const DatasetWrite& w,
                                             rocksdb::WriteBatch* batch, uint64_t* next_segment,
-                                            uint64_t* seq, std::vector<std::string>* evict)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+                                            uint64_t* seq, std::vector<std::string>* evict,
+                                            CurrentState* state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Writes `entry` as the catalog entry of `id` with change_seq `seq` (or,
   // when `entry` is null, deletes the entry) and moves the dataset's
   // change-log record, with its prior-sharing record, to `seq`.
@@ -377,6 +470,15 @@ struct DatasetStore::Rep {
   absl::Mutex mu;
   uint64_t next_segment_id ABSL_GUARDED_BY(mu) = 1;
   uint64_t catalog_seq ABSL_GUARDED_BY(mu) = 0;
+
+  // The current states (see StateOf). Lock order: mu, state_mu, gate->mu.
+  absl::Mutex state_mu ABSL_ACQUIRED_AFTER(mu);
+  absl::flat_hash_map<std::string, CurrentState> states ABSL_GUARDED_BY(state_mu);
+  // Datasets whose write is under way (between RetireStates and
+  // PublishStates): readers do not cache them.
+  absl::flat_hash_set<std::string> writing ABSL_GUARDED_BY(state_mu);
+  // Counts RetireStates and PublishStates calls.
+  uint64_t state_generation ABSL_GUARDED_BY(state_mu) = 0;
 };
 
 absl::Status DatasetStore::Rep::CheckFreeSpace(uint64_t batch_bytes, absl::string_view what) const {
@@ -621,6 +723,101 @@ absl::StatusOr<std::optional<CatalogEntry>> DatasetStore::Rep::ReadCatalogEntry(
   return entry;
 }
 
+absl::StatusOr<std::shared_ptr<const VersionState>> DatasetStore::Rep::ReadVersionState(
+    const rocksdb::ReadOptions& ro, absl::string_view id) {
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current, ReadCurrent(ro, id));
+  if (!current.has_value()) {
+    return nullptr;
+  }
+  return MakeVersionState(id, *std::move(current));
+}
+
+ReadState DatasetStore::Rep::StateOf(absl::string_view id, StatePart part,
+                                     const rocksdb::Snapshot** pin) {
+  std::optional<CurrentState> cached;
+  uint64_t generation = 0;
+  const rocksdb::Snapshot* snapshot = nullptr;
+  {
+    absl::ReaderMutexLock lock(&state_mu);
+    if (auto it = states.find(id); it != states.end()) cached = it->second;
+    generation = state_generation;
+    // Taken under state_mu: a writer retires the cached state before its
+    // write deletes that version's segments, so they are in this snapshot.
+    if (pin != nullptr && (!cached.has_value() || (cached->version != nullptr &&
+                                                   !cached->version->snapshot.segments.empty()))) {
+      snapshot = TakeSnapshot();
+    }
+  }
+  if (pin != nullptr) *pin = snapshot;
+  if (cached.has_value()) {
+    return ReadState{cached->entry, cached->version};
+  }
+
+  const bool cache_on = options.cache_current_state;
+  ReadState read{std::shared_ptr<const CatalogEntry>(), std::shared_ptr<const VersionState>()};
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  // Both parts from one snapshot: the pin, or one of our own.
+  const bool own_snapshot = cache_on && snapshot == nullptr;
+  if (own_snapshot) ro.snapshot = db->GetSnapshot();
+  absl::Cleanup release = [&] {
+    if (own_snapshot) db->ReleaseSnapshot(ro.snapshot);
+  };
+  if (cache_on || part == StatePart::kEntry) {
+    absl::StatusOr<std::optional<CatalogEntry>> entry = ReadCatalogEntry(ro, id);
+    if (!entry.ok()) {
+      read.entry = entry.status();
+    } else if (entry->has_value()) {
+      read.entry = std::make_shared<const CatalogEntry>(**std::move(entry));
+    }
+  }
+  if (cache_on || part == StatePart::kVersion) {
+    read.version = ReadVersionState(ro, id);
+  }
+  if (!cache_on || !read.entry.ok() || !read.version.ok() ||
+      (*read.entry == nullptr && *read.version == nullptr)) {
+    return read;  // not cached: the cache is off, a read failed or there is no such dataset
+  }
+  absl::MutexLock lock(&state_mu);
+  if (state_generation == generation && !writing.contains(id)) {
+    states.try_emplace(id, CurrentState{*read.entry, *read.version});
+  }
+  return read;
+}
+
+void DatasetStore::Rep::RetireStates(const std::vector<std::string>& ids) {
+  if (!options.cache_current_state) return;
+  absl::MutexLock lock(&state_mu);
+  for (const std::string& id : ids) {
+    states.erase(id);
+    writing.insert(id);
+  }
+  ++state_generation;
+}
+
+void DatasetStore::Rep::PublishStates(std::vector<std::pair<std::string, CurrentState>> committed) {
+  if (!options.cache_current_state) return;
+  absl::MutexLock lock(&state_mu);
+  for (auto& [id, state] : committed) states.insert_or_assign(id, std::move(state));
+  writing.clear();
+  ++state_generation;
+}
+
+const rocksdb::Snapshot* DatasetStore::Rep::TakeSnapshot() {
+  absl::MutexLock lock(&gate->mu);
+  const rocksdb::Snapshot* snapshot = db->GetSnapshot();
+  gate->live.insert(snapshot);
+  return snapshot;
+}
+
+void DatasetStore::Rep::ReleaseSnapshot(const rocksdb::Snapshot* snapshot) {
+  if (snapshot == nullptr) return;
+  absl::MutexLock lock(&gate->mu);
+  if (gate->rep != nullptr && gate->live.erase(snapshot) > 0) {
+    db->ReleaseSnapshot(snapshot);
+  }
+}
+
 absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     const rocksdb::ReadOptions& ro, uint64_t cache_generation, absl::string_view id,
     const Schema& schema, const v1::SegmentRef& ref, uint64_t version_rows) {
@@ -741,11 +938,9 @@ void DatasetStore::Rep::PutCounters(rocksdb::WriteBatch* batch, uint64_t next_se
   batch->Put(meta, kMetaCatalogChangeSeq, BigEndian64(seq)).PermitUncheckedError();
 }
 
-absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::ReadOptions& ro,
-                                                             const DatasetWrite& w,
-                                                             rocksdb::WriteBatch* batch,
-                                                             uint64_t* next_segment, uint64_t* seq,
-                                                             std::vector<std::string>* evict) {
+absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(
+    const rocksdb::ReadOptions& ro, const DatasetWrite& w, rocksdb::WriteBatch* batch,
+    uint64_t* next_segment, uint64_t* seq, std::vector<std::string>* evict, CurrentState* state) {
   const std::string& id = w.dataset_id;
   const Table& table = w.table;
   CommitResult result;
@@ -957,6 +1152,8 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(const rocksdb::Read
   result.version = next.version();
   result.rows_written = table.num_rows;
   result.row_count = next.row_count();
+  FEDNODE_ASSIGN_OR_RETURN(state->version, MakeVersionState(id, std::move(next)));
+  state->entry = std::make_shared<const CatalogEntry>(std::move(entry));
   return result;
 }
 
@@ -1072,13 +1269,16 @@ absl::StatusOr<std::vector<CommitResult>> DatasetStore::Commit(std::vector<Datas
   uint64_t seq = rep.catalog_seq;
   std::vector<std::string> evict;
   std::vector<CommitResult> results;
+  std::vector<std::pair<std::string, CurrentState>> states;
   bool changed = false;
   // Reads see the latest state: writers are serialized by rep.mu, and the
   // datasets of one commit are distinct, so no write reads another's keys.
   const rocksdb::ReadOptions ro;
   for (const DatasetWrite& w : writes) {
+    CurrentState state;
     FEDNODE_ASSIGN_OR_RETURN(CommitResult r,
-                             rep.PrepareWrite(ro, w, &batch, &next_segment, &seq, &evict));
+                             rep.PrepareWrite(ro, w, &batch, &next_segment, &seq, &evict, &state));
+    if (!r.unchanged) states.emplace_back(w.dataset_id, std::move(state));
     changed = changed || !r.unchanged;
     results.push_back(std::move(r));
   }
@@ -1093,7 +1293,10 @@ absl::StatusOr<std::vector<CommitResult>> DatasetStore::Commit(std::vector<Datas
   FEDNODE_RETURN_IF_ERROR(rep.CheckFreeSpace(
       batch.GetDataSize(), absl::StrCat("writing dataset", changed_ids.size() == 1 ? " " : "s ",
                                         absl::StrJoin(changed_ids, ", "))));
-  FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, "committing import"));
+  rep.RetireStates(changed_ids);
+  absl::Status written = rep.Write(&batch, "committing import");
+  rep.PublishStates(written.ok() ? std::move(states) : decltype(states)());
+  FEDNODE_RETURN_IF_ERROR(written);
   rep.next_segment_id = next_segment;
   rep.catalog_seq = seq;
   for (const std::string& prefix : evict) {
@@ -1109,14 +1312,11 @@ class DatasetStore::SnapshotReader final : public SegmentReader {
  public:
   // Takes over `snapshot`, which the caller registered in gate->live.
   SnapshotReader(std::shared_ptr<SnapshotGate> gate, const rocksdb::Snapshot* snapshot,
-                 uint64_t cache_generation, std::string dataset_id, Schema schema,
-                 uint64_t version_rows)
+                 uint64_t cache_generation, std::shared_ptr<const VersionState> version)
       : gate_(std::move(gate)),
         snapshot_(snapshot),
         cache_generation_(cache_generation),
-        dataset_id_(std::move(dataset_id)),
-        schema_(std::move(schema)),
-        version_rows_(version_rows) {}
+        version_(std::move(version)) {}
   SnapshotReader(const SnapshotReader&) = delete;
   SnapshotReader& operator=(const SnapshotReader&) = delete;
   SnapshotReader(SnapshotReader&&) = delete;
@@ -1131,26 +1331,27 @@ class DatasetStore::SnapshotReader final : public SegmentReader {
 
   absl::StatusOr<std::shared_ptr<const Table>> Read(uint64_t segment_id,
                                                     uint64_t row_count) const override {
+    const TableSnapshot& snapshot = version_->snapshot;
     absl::ReaderMutexLock lock(&gate_->mu);
     if (gate_->rep == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("dataset ", dataset_id_, ": the store was closed under an open snapshot"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "dataset ", snapshot.dataset_id, ": the store was closed under an open snapshot"));
     }
     rocksdb::ReadOptions ro;
     ro.snapshot = snapshot_;
     v1::SegmentRef ref;
     ref.set_segment_id(segment_id);
     ref.set_row_count(row_count);
-    return gate_->rep->LoadSegment(ro, cache_generation_, dataset_id_, schema_, ref, version_rows_);
+    return gate_->rep->LoadSegment(ro, cache_generation_, snapshot.dataset_id, snapshot.schema, ref,
+                                   version_->version_rows);
   }
 
  private:
   const std::shared_ptr<SnapshotGate> gate_;
   const rocksdb::Snapshot* const snapshot_;
   const uint64_t cache_generation_;
-  const std::string dataset_id_;
-  const Schema schema_;
-  const uint64_t version_rows_;
+  // The version's id, schema and row total.
+  const std::shared_ptr<const VersionState> version_;
 };
 
 absl::StatusOr<std::shared_ptr<const Table>> TableSnapshot::LoadSegment(size_t index) const {
@@ -1178,60 +1379,26 @@ absl::StatusOr<std::shared_ptr<const Table>> TableSnapshot::LoadSegment(size_t i
 absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view dataset_id) {
   Rep& rep = *rep_;
   FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
-  // One RocksDB snapshot for the manifest and, later, the segments: a commit
-  // that deletes the segments meanwhile does not affect this version's
-  // reads. The cache generation is taken first (see LoadSegment). The
-  // snapshot is registered in the gate at once, so that it is released
-  // however this function returns (by the reader) or the store closes.
+  // The RocksDB snapshot that the segments are read from is taken while the
+  // version is current: a commit that deletes its segments meanwhile does
+  // not affect this version's reads. The cache generation is taken first
+  // (see LoadSegment). The snapshot is registered in the gate at once, so
+  // that it is released however this function returns (by the reader) or
+  // the store closes.
   const uint64_t cache_generation = rep.cache.erase_generation();
   const rocksdb::Snapshot* db_snapshot = nullptr;
-  {
-    absl::MutexLock lock(&rep.gate->mu);
-    db_snapshot = rep.db->GetSnapshot();
-    rep.gate->live.insert(db_snapshot);
-  }
+  ReadState state = rep.StateOf(dataset_id, StatePart::kVersion, &db_snapshot);
   // Until a SnapshotReader takes it over.
-  absl::Cleanup release = [&] {
-    absl::MutexLock lock(&rep.gate->mu);
-    if (rep.gate->rep != nullptr && rep.gate->live.erase(db_snapshot) > 0) {
-      rep.db->ReleaseSnapshot(db_snapshot);
-    }
-  };
-  rocksdb::ReadOptions ro;
-  ro.snapshot = db_snapshot;
-  FEDNODE_ASSIGN_OR_RETURN(std::optional<v1::DatasetVersion> current,
-                           rep.ReadCurrent(ro, dataset_id));
-  if (!current.has_value()) {
+  absl::Cleanup release = [&] { rep.ReleaseSnapshot(db_snapshot); };
+  FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const VersionState> version, std::move(state.version));
+  if (version == nullptr) {
     return absl::NotFoundError(absl::StrCat("dataset ", dataset_id, " not found"));
   }
-  TableSnapshot out;
-  out.dataset_id = std::string(dataset_id);
-  out.version = current->version();
-  out.num_rows = current->row_count();
-  out.segments.reserve(current->segments_size());
-  uint64_t version_rows = 0;
-  for (const v1::SegmentRef& ref : current->segments()) {
-    TableSnapshot::Segment segment;
-    segment.segment_id = ref.segment_id();
-    segment.row_count = ref.row_count();
-    version_rows += ref.row_count();
-    auto it = current->deleted().find(ref.segment_id());
-    if (it != current->deleted().end()) {
-      segment.deleted_rows.assign(it->second.rows().begin(), it->second.rows().end());
-      for (uint32_t row : segment.deleted_rows) {
-        if (row >= ref.row_count()) {
-          return absl::DataLossError(
-              absl::StrCat("dataset ", dataset_id, ": deleted row out of range"));
-        }
-      }
-    }
-    out.segments.push_back(std::move(segment));
-  }
-  out.schema = std::move(*current->mutable_schema());
+  TableSnapshot out = version->snapshot;
   if (!out.segments.empty()) {
     std::move(release).Cancel();
     out.reader = std::make_shared<SnapshotReader>(rep.gate, db_snapshot, cache_generation,
-                                                  out.dataset_id, out.schema, version_rows);
+                                                  std::move(version));
   }
   return out;
 }
@@ -1257,12 +1424,12 @@ absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
 
 absl::StatusOr<CatalogEntry> DatasetStore::GetCatalogEntry(absl::string_view dataset_id) {
   FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
-  FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> entry,
-                           rep_->ReadCatalogEntry(rocksdb::ReadOptions(), dataset_id));
-  if (!entry.has_value()) {
+  FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const CatalogEntry> entry,
+                           rep_->StateOf(dataset_id, StatePart::kEntry, nullptr).entry);
+  if (entry == nullptr) {
     return absl::NotFoundError(absl::StrCat("no catalog entry for dataset ", dataset_id));
   }
-  return *std::move(entry);
+  return *entry;
 }
 
 absl::Status DatasetStore::PutCatalogEntry(CatalogEntry entry) {
@@ -1285,7 +1452,19 @@ absl::Status DatasetStore::PutCatalogEntry(CatalogEntry entry) {
   rocksdb::WriteBatch batch;
   FEDNODE_RETURN_IF_ERROR(rep.PutCatalogChange(ro, &batch, id, previous, seq, &entry));
   rep.PutCounters(&batch, rep.next_segment_id, seq);
-  FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, "writing a catalog entry"));
+  // The new state: this entry beside the unchanged version. A manifest that
+  // does not make a VersionState (corrupt) leaves the state uncached.
+  absl::StatusOr<std::shared_ptr<const VersionState>> version =
+      MakeVersionState(id, *std::move(current));
+  rep.RetireStates({id});
+  absl::Status written = rep.Write(&batch, "writing a catalog entry");
+  std::vector<std::pair<std::string, CurrentState>> states;
+  if (written.ok() && version.ok()) {
+    states.emplace_back(id, CurrentState{std::make_shared<const CatalogEntry>(std::move(entry)),
+                                         *std::move(version)});
+  }
+  rep.PublishStates(std::move(states));
+  FEDNODE_RETURN_IF_ERROR(written);
   rep.catalog_seq = seq;
   return absl::OkStatus();
 }
@@ -1308,7 +1487,12 @@ absl::Status DatasetStore::DeleteDataset(absl::string_view dataset_id) {
   batch.DeleteRange(rep.data, prefix, PrefixSuccessor(prefix)).PermitUncheckedError();
   FEDNODE_RETURN_IF_ERROR(rep.PutCatalogChange(ro, &batch, dataset_id, previous, seq, nullptr));
   rep.PutCounters(&batch, rep.next_segment_id, seq);
-  FEDNODE_RETURN_IF_ERROR(rep.Write(&batch, absl::StrCat("deleting dataset ", dataset_id)));
+  // A deleted dataset has no state to cache: readers find it in RocksDB, and
+  // not there.
+  rep.RetireStates({std::string(dataset_id)});
+  absl::Status written = rep.Write(&batch, absl::StrCat("deleting dataset ", dataset_id));
+  rep.PublishStates({});
+  FEDNODE_RETURN_IF_ERROR(written);
   rep.catalog_seq = seq;
   rep.cache.EraseWithPrefix(prefix);
   return absl::OkStatus();
@@ -1547,6 +1731,11 @@ absl::Status DatasetStore::SetFormatVersionForTest(uint32_t version) {
 size_t DatasetStore::SegmentCacheBytesForTest() const { return rep_->cache.size_bytes(); }
 
 size_t DatasetStore::SegmentCacheEntriesForTest() const { return rep_->cache.entries(); }
+
+size_t DatasetStore::CachedStatesForTest() const {
+  absl::MutexLock lock(&rep_->state_mu);
+  return rep_->states.size();
+}
 
 size_t DatasetStore::OpenSnapshotsForTest() const {
   absl::MutexLock lock(&rep_->gate->mu);

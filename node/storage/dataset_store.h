@@ -84,6 +84,18 @@ struct DatasetStoreOptions {
   // Time source for DatasetVersion.created. nullptr = SystemClock::Get().
   // Borrowed: must outlive the store.
   const Clock* clock = nullptr;
+  // Keep each dataset's catalog entry and current version (its manifest,
+  // parsed) in memory, so that GetCatalogEntry and OpenSnapshot, the work of
+  // every query, read no RocksDB key and parse nothing. Filled on first use
+  // of a dataset (from one RocksDB snapshot) and replaced by every commit,
+  // catalog edit and delete together with its write, so a call sees the
+  // state of the last returned write, never an older one and never an entry
+  // of another version than the manifest beside it. Memory: one entry and
+  // one manifest per dataset that exists and was read or written since the
+  // open (datasets that do not exist are not remembered). Default true;
+  // false reads both from RocksDB at every call (the baseline of
+  // tests/bench/point_bench.cc).
+  bool cache_current_state = true;
 };
 
 enum class ImportMode { kAppend, kUpsert, kReplace };
@@ -141,7 +153,9 @@ class SegmentReader {
 // LoadSegment, so that the memory of a scan does not grow with the dataset.
 // A snapshot from DatasetStore::OpenSnapshot pins a RocksDB snapshot: every
 // segment it loads is of this version even when a later commit replaced or
-// deleted the dataset meanwhile. The RocksDB snapshot is released when the
+// deleted the dataset meanwhile (a replace, an upsert that hides a whole
+// segment and a delete remove the old segments in the same write that makes
+// the new version current). The RocksDB snapshot is released when the
 // last copy of the TableSnapshot is destroyed (copies share it), or when the
 // store closes; loading after the store closed fails with
 // FailedPrecondition. Immutable; thread-safe for concurrent reads.
@@ -264,9 +278,11 @@ class DatasetStore {
   // make_catalog_entry error as is.
   absl::StatusOr<std::vector<CommitResult>> Commit(std::vector<DatasetWrite> writes);
 
-  // The current version of `dataset_id`: its manifest, read from a RocksDB
-  // snapshot that the result keeps for loading the segments on demand
-  // (TableSnapshot). Decodes no segment.
+  // The current version of `dataset_id`: its manifest (from memory, see
+  // DatasetStoreOptions.cache_current_state, or read from RocksDB) and a
+  // RocksDB snapshot taken while that version is current, which the result
+  // keeps for loading the segments on demand (TableSnapshot; none when the
+  // version has no segment). Decodes no segment.
   // Errors: NotFound when the dataset does not exist; DataLoss when the
   // manifest is corrupt (a missing or corrupt segment shows when it is
   // loaded); Unavailable for I/O errors.
@@ -275,7 +291,12 @@ class DatasetStore {
   // All catalog entries, ordered by dataset id.
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> ListCatalog();
 
-  // Errors: NotFound.
+  // The catalog entry of `dataset_id` as of the last returned write (from
+  // memory, see DatasetStoreOptions.cache_current_state): a copy, which the
+  // caller may change.
+  // Errors: NotFound when the dataset has no entry; InvalidArgument for an
+  // empty or overlong id; DataLoss when the stored entry is corrupt;
+  // Unavailable for I/O errors.
   absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);
 
   // Replaces the entry of an existing dataset (metadata edits); sets
@@ -423,6 +444,9 @@ class DatasetStore {
   size_t SegmentCacheEntriesForTest() const;
   // RocksDB snapshots held by open TableSnapshots.
   size_t OpenSnapshotsForTest() const;
+  // Datasets whose catalog entry and current version are in memory
+  // (DatasetStoreOptions.cache_current_state).
+  size_t CachedStatesForTest() const;
   // Deletes the audit records with from_seq <= seq < to_seq (tamper tests:
   // a gap, a truncated tail). Synced like AppendAudit.
   absl::Status DeleteAuditForTest(uint64_t from_seq, uint64_t to_seq);

@@ -8,7 +8,7 @@
 #
 #   tests/bench/run.sh                    # 10 M rows (about 700 MB of CSV)
 #   FEDNODE_BENCH_ROWS=2000000 tests/bench/run.sh
-#   BENCH_ONLY=federation tests/bench/run.sh   # one part: ingest, query,
+#   BENCH_ONLY=federation tests/bench/run.sh   # one part: ingest, query, point,
 #                                              # audit, federation, fanout, memory
 set -euo pipefail
 
@@ -22,8 +22,8 @@ want() { [[ -z $ONLY || $ONLY == "$1" ]]; }
 
 "$ROOT/tests/install_deps.sh"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFEDNODE_BENCH_HOOKS=ON >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target ingest_bench query_bench audit_bench fanout_bench \
-  federation_bench scan_bench fednode fedctl
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target ingest_bench query_bench point_bench audit_bench \
+  fanout_bench federation_bench scan_bench fednode fedctl
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -41,6 +41,12 @@ if want query; then
   echo
   echo "== Grouped SUM: query::Execute vs raw in-memory loops over the same values"
   "$BUILD_DIR/tests/bench/query_bench" "${common[@]}" --benchmark_out="$OUT/query.json" \
+    --benchmark_out_format=json
+fi
+if want point; then
+  echo
+  echo "== Point query at the node without gRPC: GetCatalogEntry + OpenSnapshot + Execute"
+  "$BUILD_DIR/tests/bench/point_bench" "${common[@]}" --benchmark_out="$OUT/point.json" \
     --benchmark_out_format=json
 fi
 if want audit; then

@@ -4,7 +4,8 @@ in the same run, the ratio and the issue's target.
 
 Reads the Google Benchmark JSON files (medians) and the "figure" lines of the
 other benchmarks from the directory given as the only argument:
-  ingest.json, query.json   Google Benchmark --benchmark_out files
+  ingest.json, query.json,  Google Benchmark --benchmark_out files
+  point.json
   figures.tsv               lines "figure<TAB>name<TAB>value<TAB>unit"
 Missing inputs leave their rows out (a partial run still prints the rest).
 """
@@ -43,6 +44,8 @@ def fmt(v, unit):
         return f"{v / 1e6:.2f} M {unit}" if v < 1e9 else f"{v / 1e9:.2f} G {unit}"
     if unit == "ms":
         return f"{v:.3f} ms"
+    if unit == "ns CPU":
+        return f"{v / 1e3:.2f} µs CPU"
     if unit == "MB/s":
         return f"{v:.0f} MB/s"
     if unit == "calls/s":
@@ -51,14 +54,18 @@ def fmt(v, unit):
 
 
 def value(entry, unit):
-    """A figure's number: a Google Benchmark median's counter, or a float."""
-    return entry["rows_per_s"] if isinstance(entry, dict) else entry
+    """A figure's number: a Google Benchmark median's counter or CPU time per
+    call (ns; the benchmarks' default unit), or a float."""
+    if not isinstance(entry, dict):
+        return entry
+    return entry["cpu_time"] if unit == "ns CPU" else entry["rows_per_s"]
 
 
 def main():
     d = sys.argv[1]
     ing = medians(os.path.join(d, "ingest.json"))
     qry = medians(os.path.join(d, "query.json"))
+    pnt = medians(os.path.join(d, "point.json"))
     fig = figures(os.path.join(d, "figures.tsv"))
 
     # label, (source, figure key), (source, baseline key), unit, baseline
@@ -70,6 +77,13 @@ def main():
         ("grouped SUM over one column (one core)", (qry, "BM_ExecuteSumGroupByString"),
          (qry, "BM_RawSumUngrouped"), "rows/s", "in-memory sum of the values",
          ">= 100 M rows/s", lambda v, r: v >= 100e6),
+        ("point query at the node, no gRPC (entry, snapshot, Execute)", (pnt, "BM_PointQuery"),
+         (pnt, "BM_PointQueryUncached"), "ns CPU", "same, entry and manifest read from RocksDB",
+         "-", None),
+        ("  GetCatalogEntry", (pnt, "BM_GetCatalogEntry"), (pnt, "BM_GetCatalogEntryUncached"),
+         "ns CPU", "read and parsed from RocksDB", "-", None),
+        ("  OpenSnapshot", (pnt, "BM_OpenSnapshot"), (pnt, "BM_OpenSnapshotUncached"), "ns CPU",
+         "read and parsed from RocksDB", "-", None),
         ("authorized point query over mTLS, 64 in flight", (fig, "point_calls_per_s"),
          (fig, "echo_calls_per_s"), "calls/s", "bare gRPC echo, same mTLS",
          ">= 0.80 of baseline", lambda v, r: r >= 0.8),

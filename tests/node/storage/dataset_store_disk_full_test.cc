@@ -150,6 +150,16 @@ TEST_F(DatasetStoreDiskFullTest, WritesResumeAfterTheDiskRanFullWithoutReopening
   ASSERT_TRUE(last->has_value());
   EXPECT_EQ((*last)->first, failed_seq - 1);
   EXPECT_EQ(Rows("base"), base_rows_);
+  // A catalog edit fails too and leaves the entry as it was.
+  auto entry = store_->GetCatalogEntry("base");
+  ASSERT_THAT(entry.status(), IsOk());
+  catalog::v1::CatalogEntry edited = *entry;
+  edited.mutable_metadata()->set_title("edited");
+  EXPECT_THAT(store_->PutCatalogEntry(edited),
+              StatusIs(absl::StatusCode::kResourceExhausted, StartsWith("disk full: ")));
+  auto unchanged = store_->GetCatalogEntry("base");
+  ASSERT_THAT(unchanged.status(), IsOk());
+  EXPECT_EQ(unchanged->SerializeAsString(), entry->SerializeAsString());
 
   // Space freed: the very next writes succeed, on the same store.
   ASSERT_EQ(::unlink(filler.c_str()), 0);
@@ -159,6 +169,8 @@ TEST_F(DatasetStoreDiskFullTest, WritesResumeAfterTheDiskRanFullWithoutReopening
   ASSERT_TRUE(last->has_value());
   EXPECT_EQ((*last)->first, failed_seq);
   EXPECT_EQ((*last)->second, "after");
+  ASSERT_THAT(store_->PutCatalogEntry(edited), IsOk());
+  EXPECT_EQ(store_->GetCatalogEntry("base")->metadata().title(), "edited");
   const std::vector<Row> more = TextRows(5000, 100, 3);
   std::vector<DatasetWrite> w;
   w.push_back(MakeWrite("more", ImportMode::kReplace, MakeTable(TextSchema(), more)));
