@@ -9,6 +9,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -130,14 +131,15 @@ std::string ToJsonLine(const AuditEntry& entry) {
 }
 
 // One caller's entry while it waits for the writer. Lives on the caller's
-// stack; the writer fills entry/result before setting done under mu_, and the
-// caller reads them only after done.
+// stack; the writer fills entry.seq and status before it notifies done, and
+// the caller reads them only after done (each caller waits on its own
+// notification, so waking one caller evaluates no other caller's wait).
 struct AuditLog::Pending {
   AuditEntry entry;
   // Set by Archive: the entry is written in one batch with this cut.
   const storage::DatasetStore::AuditCut* cut = nullptr;
   absl::Status status;
-  bool done = false;
+  absl::Notification done;
   // AppendAsync: called by the writer, which then deletes the Pending.
   AppendDone on_done;
 };
@@ -216,7 +218,7 @@ bool AuditLog::Push(Pending* p) {
   auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closing_ || queue_.size() < options_.max_pending_entries;
   };
-  mu_.Await(absl::Condition(&has_room));
+  if (!has_room()) mu_.Await(absl::Condition(&has_room));
   if (closing_) return false;
   // Time at enqueue, under mu_: queue order = seq order, so times do not
   // decrease along the chain.
@@ -230,11 +232,13 @@ absl::StatusOr<uint64_t> AuditLog::Enqueue(AuditEntry entry,
   Pending p;
   p.entry = std::move(entry);
   p.cut = cut;
-  absl::MutexLock lock(&mu_);
-  if (!Push(&p)) {
-    return absl::FailedPreconditionError("audit log is closed");
+  {
+    absl::MutexLock lock(&mu_);
+    if (!Push(&p)) {
+      return absl::FailedPreconditionError("audit log is closed");
+    }
   }
-  mu_.Await(absl::Condition(&p.done));
+  p.done.WaitForNotification();
   if (!p.status.ok()) {
     return p.status;
   }
@@ -268,9 +272,13 @@ void AuditLog::WriterLoop() {
       if (queue_.empty()) {
         break;  // closing, drained
       }
-      const size_t n = std::min(queue_.size(), options_.max_batch_entries);
-      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      if (queue_.size() <= options_.max_batch_entries) {
+        batch.swap(queue_);  // queue_ keeps the emptied batch's capacity
+      } else {
+        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_entries);
+        batch.assign(queue_.begin(), end);
+        queue_.erase(queue_.begin(), end);
+      }
     }
     const absl::Status s = WriteBatch(batch);
     uint64_t durable = 0;
@@ -283,14 +291,15 @@ void AuditLog::WriterLoop() {
         first_error_ = s;
       }
       durable = durable_seq_;
-      for (Pending* p : batch) {
-        if (p->on_done) {
-          async.push_back(p);  // not waited on: the writer owns it
-          continue;
-        }
-        p->status = s;
-        p->done = true;  // from here on the waiting caller may free *p
+    }
+    // last_seq() covers the batch before any of its callers returns.
+    for (Pending* p : batch) {
+      if (p->on_done) {
+        async.push_back(p);  // not waited on: the writer owns it
+        continue;
       }
+      p->status = s;
+      p->done.Notify();  // from here on the waiting caller may free *p
     }
     batch.clear();
     for (Pending* p : async) {
