@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "nlohmann/json.hpp"
 
 #include "certs/digest.h"
@@ -27,6 +28,8 @@ namespace {
 using audit::v1::AuditEntry;
 using audit::v1::HeadSignature;
 
+// Length of a chain hash: SHA-256 in hex.
+constexpr size_t kHashHexBytes = 64;
 // Records read per storage call while walking the log.
 constexpr size_t kReadChunk = 4096;
 // Largest valid AuditLogOptions::max_batch_entries.
@@ -35,7 +38,62 @@ constexpr size_t kMaxBatchEntries = 1'000'000;
 // hash = SHA-256(prev_hash || canonical bytes), where `canonical` already has
 // prev_hash and hash cleared.
 std::string ChainHash(absl::string_view prev_hash, absl::string_view canonical) {
-  return certs::Sha256Hex(absl::StrCat(prev_hash, canonical));
+  return certs::Sha256HexOfParts({prev_hash, canonical});
+}
+
+// SerializeDeterministic(message), in a string with room for `spare` more
+// bytes. Sized first and written in one piece (a growing StringOutputStream
+// asked for more room several times per entry).
+std::string EncodeDeterministic(const google::protobuf::MessageLite& message, size_t spare) {
+  const size_t size = message.ByteSizeLong();
+  std::string out;
+  out.reserve(size + spare);
+  out.resize(size);
+  google::protobuf::io::ArrayOutputStream stream(out.data(), static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeWithCachedSizes(&coded);
+  return out;
+}
+
+// Room for a length-delimited field's tag and length (two varints).
+constexpr size_t kFieldHeaderBytes = 2 * 5;  // a 32-bit varint takes at most 5 bytes
+
+// Appends `value` as a length-delimited field `field` of the protobuf wire
+// format: the tag (field << 3 | 2) and the length as varints, then the bytes.
+void AppendStringField(uint32_t field, absl::string_view value, std::string* out) {
+  uint8_t buf[kFieldHeaderBytes];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      google::protobuf::internal::WireFormatLite::MakeTag(
+          static_cast<int>(field),
+          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      buf);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(value.size()), end);
+  out->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
+  out->append(value.data(), value.size());
+}
+
+// Whether prev_hash and hash carry the two highest field numbers of
+// AuditEntry. Then the deterministic encoding of a complete entry without
+// unknown fields is its canonical bytes followed by those two fields (fields
+// in number order, unknown fields last), and the writer builds the stored
+// value that way instead of encoding the entry a second time.
+bool HashFieldsAreLast() {
+  static const bool last = [] {
+    const google::protobuf::Descriptor* d = AuditEntry::descriptor();
+    int highest = 0;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* f = d->field(i);
+      if (f->number() != AuditEntry::kPrevHashFieldNumber &&
+          f->number() != AuditEntry::kHashFieldNumber) {
+        highest = std::max(highest, f->number());
+      }
+    }
+    return AuditEntry::kPrevHashFieldNumber < AuditEntry::kHashFieldNumber &&
+           highest < AuditEntry::kPrevHashFieldNumber;
+  }();
+  return last;
 }
 
 absl::string_view DecisionName(audit::v1::Decision d) {
@@ -58,14 +116,7 @@ absl::Status EntryError(uint64_t seq, absl::string_view what) {
 }  // namespace
 
 std::string SerializeDeterministic(const google::protobuf::MessageLite& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializePartialToCodedStream(&coded);
-  }
-  return out;
+  return EncodeDeterministic(message, 0);
 }
 
 absl::Status CheckChainEntry(const AuditEntry& entry, uint64_t seq, absl::string_view prev_hash,
@@ -342,15 +393,26 @@ absl::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
   records.reserve(batch.size());
   uint64_t seq = next_seq_;
   std::string prev = last_hash_;
+  const bool append_hash_fields = HashFieldsAreLast();
   for (Pending* p : batch) {
     AuditEntry& e = p->entry;
     e.set_seq(seq);
     e.clear_prev_hash();
     e.clear_hash();
-    std::string hash = ChainHash(prev, SerializeDeterministic(e));
-    e.set_prev_hash(std::move(prev));
-    e.set_hash(hash);
-    records.emplace_back(seq, SerializeDeterministic(e));
+    // CanonicalBytes(e), with room for the two hash fields.
+    std::string bytes = EncodeDeterministic(e, 2 * (kFieldHeaderBytes + kHashHexBytes));
+    std::string hash = ChainHash(prev, bytes);
+    if (append_hash_fields && e.GetReflection()->GetUnknownFields(e).empty()) {
+      // The encoding of the complete entry: prev_hash and hash come last,
+      // each present unless empty (proto3 omits an empty string).
+      if (!prev.empty()) AppendStringField(AuditEntry::kPrevHashFieldNumber, prev, &bytes);
+      AppendStringField(AuditEntry::kHashFieldNumber, hash, &bytes);
+    } else {
+      e.set_prev_hash(prev);
+      e.set_hash(hash);
+      bytes = SerializeDeterministic(e);
+    }
+    records.emplace_back(seq, std::move(bytes));
     prev = std::move(hash);
     ++seq;
   }
