@@ -9,9 +9,11 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "nlohmann/json.hpp"
 
 #include "certs/digest.h"
@@ -26,6 +28,8 @@ namespace {
 using audit::v1::AuditEntry;
 using audit::v1::HeadSignature;
 
+// Length of a chain hash: SHA-256 in hex.
+constexpr size_t kHashHexBytes = 64;
 // Records read per storage call while walking the log.
 constexpr size_t kReadChunk = 4096;
 // Largest valid AuditLogOptions::max_batch_entries.
@@ -34,7 +38,62 @@ constexpr size_t kMaxBatchEntries = 1'000'000;
 // hash = SHA-256(prev_hash || canonical bytes), where `canonical` already has
 // prev_hash and hash cleared.
 std::string ChainHash(absl::string_view prev_hash, absl::string_view canonical) {
-  return certs::Sha256Hex(absl::StrCat(prev_hash, canonical));
+  return certs::Sha256HexOfParts({prev_hash, canonical});
+}
+
+// SerializeDeterministic(message), in a string with room for `spare` more
+// bytes. Sized first and written in one piece (a growing StringOutputStream
+// asked for more room several times per entry).
+std::string EncodeDeterministic(const google::protobuf::MessageLite& message, size_t spare) {
+  const size_t size = message.ByteSizeLong();
+  std::string out;
+  out.reserve(size + spare);
+  out.resize(size);
+  google::protobuf::io::ArrayOutputStream stream(out.data(), static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  message.SerializeWithCachedSizes(&coded);
+  return out;
+}
+
+// Room for a length-delimited field's tag and length (two varints).
+constexpr size_t kFieldHeaderBytes = 2 * 5;  // a 32-bit varint takes at most 5 bytes
+
+// Appends `value` as a length-delimited field `field` of the protobuf wire
+// format: the tag (field << 3 | 2) and the length as varints, then the bytes.
+void AppendStringField(uint32_t field, absl::string_view value, std::string* out) {
+  uint8_t buf[kFieldHeaderBytes];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      google::protobuf::internal::WireFormatLite::MakeTag(
+          static_cast<int>(field),
+          google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+      buf);
+  end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(value.size()), end);
+  out->append(reinterpret_cast<const char*>(buf), static_cast<size_t>(end - buf));
+  out->append(value.data(), value.size());
+}
+
+// Whether prev_hash and hash carry the two highest field numbers of
+// AuditEntry. Then the deterministic encoding of a complete entry without
+// unknown fields is its canonical bytes followed by those two fields (fields
+// in number order, unknown fields last), and the writer builds the stored
+// value that way instead of encoding the entry a second time.
+bool HashFieldsAreLast() {
+  static const bool last = [] {
+    const google::protobuf::Descriptor* d = AuditEntry::descriptor();
+    int highest = 0;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const google::protobuf::FieldDescriptor* f = d->field(i);
+      if (f->number() != AuditEntry::kPrevHashFieldNumber &&
+          f->number() != AuditEntry::kHashFieldNumber) {
+        highest = std::max(highest, f->number());
+      }
+    }
+    return AuditEntry::kPrevHashFieldNumber < AuditEntry::kHashFieldNumber &&
+           highest < AuditEntry::kPrevHashFieldNumber;
+  }();
+  return last;
 }
 
 absl::string_view DecisionName(audit::v1::Decision d) {
@@ -57,14 +116,7 @@ absl::Status EntryError(uint64_t seq, absl::string_view what) {
 }  // namespace
 
 std::string SerializeDeterministic(const google::protobuf::MessageLite& message) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializePartialToCodedStream(&coded);
-  }
-  return out;
+  return EncodeDeterministic(message, 0);
 }
 
 absl::Status CheckChainEntry(const AuditEntry& entry, uint64_t seq, absl::string_view prev_hash,
@@ -130,14 +182,15 @@ std::string ToJsonLine(const AuditEntry& entry) {
 }
 
 // One caller's entry while it waits for the writer. Lives on the caller's
-// stack; the writer fills entry/result before setting done under mu_, and the
-// caller reads them only after done.
+// stack; the writer fills entry.seq and status before it notifies done, and
+// the caller reads them only after done (each caller waits on its own
+// notification, so waking one caller evaluates no other caller's wait).
 struct AuditLog::Pending {
   AuditEntry entry;
   // Set by Archive: the entry is written in one batch with this cut.
   const storage::DatasetStore::AuditCut* cut = nullptr;
   absl::Status status;
-  bool done = false;
+  absl::Notification done;
   // AppendAsync: called by the writer, which then deletes the Pending.
   AppendDone on_done;
 };
@@ -216,7 +269,7 @@ bool AuditLog::Push(Pending* p) {
   auto has_room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return closing_ || queue_.size() < options_.max_pending_entries;
   };
-  mu_.Await(absl::Condition(&has_room));
+  if (!has_room()) mu_.Await(absl::Condition(&has_room));
   if (closing_) return false;
   // Time at enqueue, under mu_: queue order = seq order, so times do not
   // decrease along the chain.
@@ -230,11 +283,13 @@ absl::StatusOr<uint64_t> AuditLog::Enqueue(AuditEntry entry,
   Pending p;
   p.entry = std::move(entry);
   p.cut = cut;
-  absl::MutexLock lock(&mu_);
-  if (!Push(&p)) {
-    return absl::FailedPreconditionError("audit log is closed");
+  {
+    absl::MutexLock lock(&mu_);
+    if (!Push(&p)) {
+      return absl::FailedPreconditionError("audit log is closed");
+    }
   }
-  mu_.Await(absl::Condition(&p.done));
+  p.done.WaitForNotification();
   if (!p.status.ok()) {
     return p.status;
   }
@@ -268,9 +323,13 @@ void AuditLog::WriterLoop() {
       if (queue_.empty()) {
         break;  // closing, drained
       }
-      const size_t n = std::min(queue_.size(), options_.max_batch_entries);
-      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      if (queue_.size() <= options_.max_batch_entries) {
+        batch.swap(queue_);  // queue_ keeps the emptied batch's capacity
+      } else {
+        const auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_entries);
+        batch.assign(queue_.begin(), end);
+        queue_.erase(queue_.begin(), end);
+      }
     }
     const absl::Status s = WriteBatch(batch);
     uint64_t durable = 0;
@@ -283,14 +342,15 @@ void AuditLog::WriterLoop() {
         first_error_ = s;
       }
       durable = durable_seq_;
-      for (Pending* p : batch) {
-        if (p->on_done) {
-          async.push_back(p);  // not waited on: the writer owns it
-          continue;
-        }
-        p->status = s;
-        p->done = true;  // from here on the waiting caller may free *p
+    }
+    // last_seq() covers the batch before any of its callers returns.
+    for (Pending* p : batch) {
+      if (p->on_done) {
+        async.push_back(p);  // not waited on: the writer owns it
+        continue;
       }
+      p->status = s;
+      p->done.Notify();  // from here on the waiting caller may free *p
     }
     batch.clear();
     for (Pending* p : async) {
@@ -333,15 +393,26 @@ absl::Status AuditLog::WriteBatch(const std::vector<Pending*>& batch) {
   records.reserve(batch.size());
   uint64_t seq = next_seq_;
   std::string prev = last_hash_;
+  const bool append_hash_fields = HashFieldsAreLast();
   for (Pending* p : batch) {
     AuditEntry& e = p->entry;
     e.set_seq(seq);
     e.clear_prev_hash();
     e.clear_hash();
-    std::string hash = ChainHash(prev, SerializeDeterministic(e));
-    e.set_prev_hash(std::move(prev));
-    e.set_hash(hash);
-    records.emplace_back(seq, SerializeDeterministic(e));
+    // CanonicalBytes(e), with room for the two hash fields.
+    std::string bytes = EncodeDeterministic(e, 2 * (kFieldHeaderBytes + kHashHexBytes));
+    std::string hash = ChainHash(prev, bytes);
+    if (append_hash_fields && e.GetReflection()->GetUnknownFields(e).empty()) {
+      // The encoding of the complete entry: prev_hash and hash come last,
+      // each present unless empty (proto3 omits an empty string).
+      if (!prev.empty()) AppendStringField(AuditEntry::kPrevHashFieldNumber, prev, &bytes);
+      AppendStringField(AuditEntry::kHashFieldNumber, hash, &bytes);
+    } else {
+      e.set_prev_hash(prev);
+      e.set_hash(hash);
+      bytes = SerializeDeterministic(e);
+    }
+    records.emplace_back(seq, std::move(bytes));
     prev = std::move(hash);
     ++seq;
   }

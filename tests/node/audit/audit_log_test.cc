@@ -24,6 +24,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 
 #include "certs/digest.h"
@@ -210,6 +211,86 @@ TEST_F(AuditLogTest, CanonicalBytesIgnoreHashFieldsOnly) {
   AuditEntry only_seq;
   only_seq.set_seq(7);
   EXPECT_EQ(CanonicalBytes(only_seq), std::string("\x08\x07", 2));
+}
+
+// Entries that cover the encoding's corners: every field set, nothing set
+// but the log's own fields, a string longer than 127 bytes (a two-byte
+// length), non-ASCII text, and large integers.
+std::vector<AuditEntry> EncodingCorners() {
+  std::vector<AuditEntry> entries = {MakeEntry(1), MakeEntry(2), AuditEntry()};
+  AuditEntry long_reason = MakeEntry(3);
+  long_reason.set_reason(std::string(300, 'r'));
+  long_reason.set_purpose(
+      "Pr\xc3\xbc"
+      "fung der Stra\xc3\x9f"
+      "en");
+  long_reason.set_rows_returned(UINT64_MAX);
+  long_reason.set_decision(audit::v1::DECISION_ERROR);
+  entries.push_back(long_reason);
+  return entries;
+}
+
+// The stored value is, byte for byte, the deterministic encoding of the
+// complete entry (the file comment's definition), whatever the log's writer
+// does to build it.
+TEST_F(AuditLogTest, StoredValueIsTheDeterministicEncodingOfTheWholeEntry) {
+  const std::vector<AuditEntry> entries = EncodingCorners();
+  for (const AuditEntry& e : entries) ASSERT_THAT(log_->Append(e), IsOk());
+  std::string prev = kGenesisHash;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const uint64_t seq = i + 1;
+    AuditEntry want = entries[i];
+    want.set_seq(seq);
+    want.set_time_unix_micros(kStartUnixSeconds * 1'000'000);
+    want.set_prev_hash(prev);
+    want.set_hash(ComputeEntryHash(want));
+    EXPECT_EQ(RawEntry(seq), SerializeDeterministic(want)) << "entry " << seq;
+    prev = want.hash();
+  }
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+}
+
+// Fields this build does not know (written by a newer one) are encoded after
+// the known ones, also after prev_hash and hash; the hash covers them.
+TEST_F(AuditLogTest, UnknownFieldsAreStoredAfterTheHashFieldsAndHashed) {
+  AuditEntry e = MakeEntry(1);
+  google::protobuf::UnknownFieldSet* unknown = e.GetReflection()->MutableUnknownFields(&e);
+  unknown->AddLengthDelimited(16, "from a newer build");
+  unknown->AddVarint(17, 5);
+  ASSERT_THAT(log_->Append(e), IsOk());
+  AuditEntry want = e;
+  want.set_seq(1);
+  want.set_time_unix_micros(kStartUnixSeconds * 1'000'000);
+  want.set_prev_hash(kGenesisHash);
+  want.set_hash(ComputeEntryHash(want));
+  const std::string stored = RawEntry(1);
+  EXPECT_EQ(stored, SerializeDeterministic(want));
+  EXPECT_THAT(stored, ::testing::EndsWith(std::string("\x88\x01\x05", 3)));
+  EXPECT_EQ(StoredEntry(1).hash(), want.hash());
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+}
+
+// Golden values written by the build before the writer built the stored
+// value without a second encoding: entries stored by any build hash and
+// encode the same, so a log written before still verifies.
+TEST_F(AuditLogTest, StoredBytesAndHashesMatchEarlierBuilds) {
+  for (const AuditEntry& e : EncodingCorners()) ASSERT_THAT(log_->Append(e), IsOk());
+  // SHA-256 of the stored value, and the entry's chain hash.
+  const std::vector<std::pair<std::string, std::string>> golden = {
+      {"06c62407b4e6fed8150f0958e14b6db8f048d5d83b7984b220054ad7119c215f",
+       "5864524b525ecd3044df343892f2f3f1bee7a541a25c712ad0a2bf60c61bf1db"},
+      {"c562259358a968feb80a95b0e0e3216e53fc2038c1ab8d2448f947ae7e8e0856",
+       "807f49b1c00bf6060388a15e22aa0cbcd2ec25c929ea7cc0594616b03b39a346"},
+      {"5b5194808e4e0da871034fb0d605abb3852920102ff7a17686ff9c44fa5b4206",
+       "4771c390521c652a3401179709b4636e09fe8c734f662386099b1d89297e9d79"},
+      {"06dc874d501c67d8541ba87282eefee8da674506d9d5a041ec58d51f6622a9c0",
+       "3d935802bb6ea7c820d0952e9d36b436f56117238a33cd5e6ac81cfef219bddb"},
+  };
+  for (size_t i = 0; i < golden.size(); ++i) {
+    const uint64_t seq = i + 1;
+    EXPECT_EQ(certs::Sha256Hex(RawEntry(seq)), golden[i].first) << "entry " << seq;
+    EXPECT_EQ(StoredEntry(seq).hash(), golden[i].second) << "entry " << seq;
+  }
 }
 
 TEST_F(AuditLogTest, ReopenContinuesTheChain) {
