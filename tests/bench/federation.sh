@@ -164,21 +164,30 @@ log "point queries and row streams against the echo ($ROUNDS rounds)"
 # The audit log on against off: the same point-query load, the node
 # restarted between phases, alternating.
 log "point-query load with the audit log on and off ($ROUNDS rounds each)"
-on=() off=()
+on=() off=() on_cpu=() off_cpu=()
 for r in $(seq 1 "$ROUNDS"); do
   for mode in on off; do
     stop_node
     if [[ $mode == off ]]; then start_node FEDNODE_BENCH_AUDIT_OFF=1; else start_node; fi
     NODE_PORT=$(wait_port "$d/port")
     common[1]="127.0.0.1:$NODE_PORT"
+    t0=$(cpu_ticks)
     rate=$("$BENCH" run "${common[@]}" --rounds 1 --only-load 2>/dev/null |
       awk -F'\t' '$2 == "point_calls_per_s" {print $3}')
-    if [[ $mode == on ]]; then on+=("$rate"); else off+=("$rate"); fi
+    t1=$(cpu_ticks)
+    # The node's CPU (its whole process, over the echo and the node phase;
+    # idle during the echo's) per point query answered.
+    cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v r="$rate" \
+      -v s="$SECONDS_PER_PHASE" 'BEGIN {printf "%.0f", t / hz * 1e6 / (r * s)}')
+    if [[ $mode == on ]]; then on+=("$rate") on_cpu+=("$cpu"); else off+=("$rate") off_cpu+=("$cpu"); fi
   done
 done
 grep -q "BENCHMARK BUILD: FEDNODE_BENCH_AUDIT_OFF" "$d/fednode.log" ||
   { log "fednode was not built with FEDNODE_BENCH_HOOKS: the audit could not be switched off"; exit 1; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 log "audit on calls/s: ${on[*]}; off: ${off[*]}"
+log "node CPU us per call, audit on: ${on_cpu[*]}; off: ${off_cpu[*]}"
 printf 'figure\taudit_on_calls_per_s\t%s\tcalls/s\n' "$(median "${on[@]}")"
 printf 'figure\taudit_off_calls_per_s\t%s\tcalls/s\n' "$(median "${off[@]}")"
+printf 'figure\taudit_on_cpu_us_per_call\t%s\tus\n' "$(median "${on_cpu[@]}")"
+printf 'figure\taudit_off_cpu_us_per_call\t%s\tus\n' "$(median "${off_cpu[@]}")"
