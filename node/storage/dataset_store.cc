@@ -264,9 +264,6 @@ struct ReadState {
   absl::StatusOr<std::shared_ptr<const VersionState>> version;
 };
 
-// Which part of a state a reader needs (DatasetStore::Rep::StateOf).
-enum class StatePart { kEntry, kVersion };
-
 }  // namespace
 
 using AuditRecord = DatasetStore::AuditRecord;
@@ -394,15 +391,15 @@ struct DatasetStore::Rep {
   // readers read RocksDB, and cache what they read only when no state was
   // retired or published since before their read began.
 
-  // The `part` of `id`'s state for a reader: the cached state, else read
-  // from RocksDB at one snapshot and offered to the cache (both parts are
-  // read then; with the cache off only `part`, the other one is null). With
-  // `pin`, *pin receives a RocksDB snapshot registered in gate->live, taken
+  // `id`'s state for a reader: the cached state, else read from RocksDB at
+  // one snapshot and offered to the cache. With the cache off only the
+  // version is read (OpenSnapshot's part; the entry is null). With `pin`,
+  // *pin receives a RocksDB snapshot registered in gate->live, taken
   // while the returned version is current, so that it holds the version's
   // segments; nullptr when the cached version has no segment or there is
   // none. The caller releases it with ReleaseSnapshot or hands it to a
   // SnapshotReader, also on error.
-  ReadState StateOf(absl::string_view id, StatePart part, const rocksdb::Snapshot** pin);
+  ReadState StateOf(absl::string_view id, const rocksdb::Snapshot** pin);
   // Before a write that changes the catalog entries or versions of `ids`:
   // drops their cached states and keeps readers from caching them until
   // PublishStates.
@@ -732,8 +729,7 @@ absl::StatusOr<std::shared_ptr<const VersionState>> DatasetStore::Rep::ReadVersi
   return MakeVersionState(id, *std::move(current));
 }
 
-ReadState DatasetStore::Rep::StateOf(absl::string_view id, StatePart part,
-                                     const rocksdb::Snapshot** pin) {
+ReadState DatasetStore::Rep::StateOf(absl::string_view id, const rocksdb::Snapshot** pin) {
   std::optional<CurrentState> cached;
   uint64_t generation = 0;
   const rocksdb::Snapshot* snapshot = nullptr;
@@ -763,7 +759,7 @@ ReadState DatasetStore::Rep::StateOf(absl::string_view id, StatePart part,
   absl::Cleanup release = [&] {
     if (own_snapshot) db->ReleaseSnapshot(ro.snapshot);
   };
-  if (cache_on || part == StatePart::kEntry) {
+  if (cache_on) {
     absl::StatusOr<std::optional<CatalogEntry>> entry = ReadCatalogEntry(ro, id);
     if (!entry.ok()) {
       read.entry = entry.status();
@@ -771,9 +767,7 @@ ReadState DatasetStore::Rep::StateOf(absl::string_view id, StatePart part,
       read.entry = std::make_shared<const CatalogEntry>(**std::move(entry));
     }
   }
-  if (cache_on || part == StatePart::kVersion) {
-    read.version = ReadVersionState(ro, id);
-  }
+  read.version = ReadVersionState(ro, id);
   if (!cache_on || !read.entry.ok() || !read.version.ok() ||
       (*read.entry == nullptr && *read.version == nullptr)) {
     return read;  // not cached: the cache is off, a read failed or there is no such dataset
@@ -1387,7 +1381,7 @@ absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view datas
   // the store closes.
   const uint64_t cache_generation = rep.cache.erase_generation();
   const rocksdb::Snapshot* db_snapshot = nullptr;
-  ReadState state = rep.StateOf(dataset_id, StatePart::kVersion, &db_snapshot);
+  ReadState state = rep.StateOf(dataset_id, &db_snapshot);
   // Until a SnapshotReader takes it over.
   absl::Cleanup release = [&] { rep.ReleaseSnapshot(db_snapshot); };
   FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const VersionState> version, std::move(state.version));
@@ -1423,13 +1417,21 @@ absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
 }
 
 absl::StatusOr<CatalogEntry> DatasetStore::GetCatalogEntry(absl::string_view dataset_id) {
+  Rep& rep = *rep_;
   FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
-  FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const CatalogEntry> entry,
-                           rep_->StateOf(dataset_id, StatePart::kEntry, nullptr).entry);
-  if (entry == nullptr) {
+  std::optional<CatalogEntry> entry;
+  if (rep.options.cache_current_state) {
+    FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const CatalogEntry> cached,
+                             rep.StateOf(dataset_id, nullptr).entry);
+    if (cached != nullptr) entry = *cached;
+  } else {
+    // Read and parsed at every call.
+    FEDNODE_ASSIGN_OR_RETURN(entry, rep.ReadCatalogEntry(rocksdb::ReadOptions(), dataset_id));
+  }
+  if (!entry.has_value()) {
     return absl::NotFoundError(absl::StrCat("no catalog entry for dataset ", dataset_id));
   }
-  return *entry;
+  return *std::move(entry);
 }
 
 absl::Status DatasetStore::PutCatalogEntry(CatalogEntry entry) {
