@@ -284,7 +284,7 @@ int main(int argc, char** argv) {
   std::string key, cert, ca, port_file, node, echo, point_sql, stream_sql, purpose;
   int in_flight = 64, rounds = 3, latency_calls = 2000;
   double seconds = 3;
-  bool only_load = false;
+  bool only_load = false, only_stream = false, no_legacy = false;
   CLI::App* serve = app.add_subcommand("echo-server", "Serve the bare echo service");
   serve->add_option("--key", key)->required();
   serve->add_option("--cert", cert, "Certificate followed by its chain")->required();
@@ -304,6 +304,9 @@ int main(int argc, char** argv) {
   run->add_option("--latency-calls", latency_calls, "Calls per 1-in-flight phase")
       ->capture_default_str();
   run->add_flag("--only-load", only_load, "Only the point query under load (audit on/off runs)");
+  run->add_flag("--only-stream", only_stream,
+                "Only the row streams and the raw stream (for profiling the stream)");
+  run->add_flag("--no-legacy", no_legacy, "Skip the stream of Row messages");
   CLI11_PARSE(app, argc, argv);
 
   if (serve->parsed()) return ServeEcho(key, cert, port_file);
@@ -343,14 +346,14 @@ int main(int argc, char** argv) {
   std::vector<double> legacy_mbps, node_rows, legacy_rows;
   for (int r = 0; r < rounds; ++r) {
     // Under load: `in_flight` calls on one completion queue.
-    {
+    if (!only_stream) {
       std::vector<std::unique_ptr<Call>> calls;
       for (int i = 0; i < in_flight; ++i) {
         calls.push_back(std::make_unique<EchoCall>(echo_stub.get(), &echo_request));
       }
       echo_rate.push_back(RunLoad(calls, seconds).calls_per_second);
     }
-    {
+    if (!only_stream) {
       std::vector<std::unique_ptr<Call>> calls;
       for (int i = 0; i < in_flight; ++i) {
         calls.push_back(std::make_unique<QueryCall>(node_stub.get(), &point));
@@ -359,7 +362,7 @@ int main(int argc, char** argv) {
     }
     if (only_load) continue;
     // One at a time: latency.
-    {
+    if (!only_stream) {
       std::vector<double> e, n;
       for (int i = 0; i < latency_calls; ++i) {
         {
@@ -401,6 +404,7 @@ int main(int argc, char** argv) {
       uint64_t bytes = 0, rows = 0;
       // Rows as Row messages (the older form), then as column batches.
       for (bool batches : {false, true}) {
+        if (!batches && no_legacy) continue;
         req.set_column_batches(batches);
         grpc::ClientContext ctx;
         const Clock::time_point t = Clock::now();
@@ -443,24 +447,29 @@ int main(int argc, char** argv) {
     auto [lo, hi] = std::minmax_element(v.begin(), v.end());
     return absl::StrCat("min ", *lo, " max ", *hi);
   };
-  Figure("echo_calls_per_s", Median(echo_rate), "calls/s");
-  Figure("point_calls_per_s", Median(node_rate), "calls/s");
-  std::cerr << "echo calls/s " << spread(echo_rate) << "; point query calls/s " << spread(node_rate)
-            << "\n";
-  if (!only_load) {
+  if (!only_stream) {
+    Figure("echo_calls_per_s", Median(echo_rate), "calls/s");
+    Figure("point_calls_per_s", Median(node_rate), "calls/s");
+    std::cerr << "echo calls/s " << spread(echo_rate) << "; point query calls/s "
+              << spread(node_rate) << "\n";
+  }
+  if (!only_load && !only_stream) {
     Figure("echo_p50_ms", Median(echo_p50), "ms");
     Figure("point_p50_ms", Median(node_p50), "ms");
     std::cerr << "echo p50 ms " << spread(echo_p50) << "; point query p50 ms " << spread(node_p50)
               << "\n";
-    if (!node_mbps.empty()) {
-      Figure("raw_stream_MB_per_s", Median(echo_mbps), "MB/s");
-      Figure("row_stream_MB_per_s", Median(node_mbps), "MB/s");
-      Figure("row_stream_rows_per_s", Median(node_rows), "rows/s");
-      Figure("row_stream_legacy_MB_per_s", Median(legacy_mbps), "MB/s");
-      Figure("row_stream_legacy_rows_per_s", Median(legacy_rows), "rows/s");
-      std::cerr << "raw stream MB/s " << spread(echo_mbps) << "; column batches MB/s "
-                << spread(node_mbps) << "; Row messages MB/s " << spread(legacy_mbps) << "\n";
-    }
+  }
+  if (!node_mbps.empty()) {
+    Figure("raw_stream_MB_per_s", Median(echo_mbps), "MB/s");
+    Figure("row_stream_MB_per_s", Median(node_mbps), "MB/s");
+    Figure("row_stream_rows_per_s", Median(node_rows), "rows/s");
+    std::cerr << "raw stream MB/s " << spread(echo_mbps) << "; column batches MB/s "
+              << spread(node_mbps) << "\n";
+  }
+  if (!legacy_mbps.empty()) {
+    Figure("row_stream_legacy_MB_per_s", Median(legacy_mbps), "MB/s");
+    Figure("row_stream_legacy_rows_per_s", Median(legacy_rows), "rows/s");
+    std::cerr << "Row messages MB/s " << spread(legacy_mbps) << "\n";
   }
   return 0;
 }
