@@ -4,7 +4,8 @@ in the same run, the ratio and the issue's target.
 
 Reads the Google Benchmark JSON files (medians) and the "figure" lines of the
 other benchmarks from the directory given as the only argument:
-  ingest.json, query.json   Google Benchmark --benchmark_out files
+  ingest.json, query.json,  Google Benchmark --benchmark_out files
+  stream.json
   figures.tsv               lines "figure<TAB>name<TAB>value<TAB>unit"
 Missing inputs leave their rows out (a partial run still prints the rest).
 """
@@ -59,6 +60,7 @@ def main():
     d = sys.argv[1]
     ing = medians(os.path.join(d, "ingest.json"))
     qry = medians(os.path.join(d, "query.json"))
+    stm = medians(os.path.join(d, "stream.json"))
     fig = figures(os.path.join(d, "figures.tsv"))
 
     # label, (source, figure key), (source, baseline key), unit, baseline
@@ -83,6 +85,13 @@ def main():
          (fig, "raw_stream_MB_per_s"), "MB/s", "raw 64 KiB-message stream", "-", None),
         ("  rows/s: column batches vs Row messages", (fig, "row_stream_rows_per_s"),
          (fig, "row_stream_legacy_rows_per_s"), "rows/s", "Row messages", "-", None),
+        ("column batches built and serialized (node CPU)", (stm, "BM_NodeBuildAndSerialize"),
+         (stm, "BM_RawCopyColumns"), "rows/s", "memcpy of the column bytes", "-", None),
+        ("  the same, batch objects handed back for reuse",
+         (stm, "BM_NodeBuildAndSerializeReused"), (stm, "BM_RawCopyColumns"), "rows/s",
+         "memcpy of the column bytes", "-", None),
+        ("column batches parsed and checked (peer CPU)", (stm, "BM_PeerParseAndValidate"),
+         (stm, "BM_RawCopyWire"), "rows/s", "memcpy of the wire bytes", "-", None),
         ("county aggregate over 18 members, p50", (fig, "fanout_all_p50_ms"),
          (fig, "fanout_one_p50_ms"), "ms", "one member's round trip", "<= 3 x baseline",
          lambda v, r: r <= 3),
