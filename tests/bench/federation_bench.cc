@@ -15,6 +15,10 @@
 //   figure<TAB>name<TAB>value<TAB>unit
 // Not a Google Benchmark: the figures are rates and latency distributions of
 // remote calls, not the mean time of a loop.
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -60,6 +64,48 @@ std::string ReadFile(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
+
+// CPU seconds (user and system, all threads) of this process when `pid` is
+// 0, else of process `pid` (from /proc, in clock ticks; -1 when unreadable).
+double CpuSeconds(pid_t pid) {
+  if (pid == 0) {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return sec(u.ru_utime) + sec(u.ru_stime);
+  }
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name in parentheses: state is field 3; utime
+  // and stime are fields 14 and 15.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string skip;
+  for (int f = 3; f < 14; ++f) fields >> skip;
+  double utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return -1;
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU time of this process and of a server process over one stream.
+class CpuMeter {
+ public:
+  explicit CpuMeter(pid_t server) : server_(server), self_(CpuSeconds(0)) {
+    if (server_ != 0) server_start_ = CpuSeconds(server_);
+  }
+  // Milliseconds of CPU since construction: this process's, and the
+  // server's (-1 without a server pid).
+  double SelfMs() const { return (CpuSeconds(0) - self_) * 1e3; }
+  double ServerMs() const {
+    return server_ == 0 ? -1 : (CpuSeconds(server_) - server_start_) * 1e3;
+  }
+
+ private:
+  const pid_t server_;
+  const double self_;
+  double server_start_ = 0;
+};
 
 // ---- The bare echo server ----
 
@@ -283,6 +329,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string key, cert, ca, port_file, node, echo, point_sql, stream_sql, purpose;
   int in_flight = 64, rounds = 3, latency_calls = 2000;
+  pid_t node_pid = 0, echo_pid = 0;
   double seconds = 3;
   bool only_load = false, only_stream = false, no_legacy = false;
   CLI::App* serve = app.add_subcommand("echo-server", "Serve the bare echo service");
@@ -307,6 +354,8 @@ int main(int argc, char** argv) {
   run->add_flag("--only-stream", only_stream,
                 "Only the row streams and the raw stream (for profiling the stream)");
   run->add_flag("--no-legacy", no_legacy, "Skip the stream of Row messages");
+  run->add_option("--node-pid", node_pid, "The node's process: its CPU time per stream is shown");
+  run->add_option("--echo-pid", echo_pid, "The echo server's process, likewise");
   CLI11_PARSE(app, argc, argv);
 
   if (serve->parsed()) return ServeEcho(key, cert, port_file);
@@ -344,6 +393,8 @@ int main(int argc, char** argv) {
 
   std::vector<double> echo_rate, node_rate, echo_p50, node_p50, echo_mbps, node_mbps;
   std::vector<double> legacy_mbps, node_rows, legacy_rows;
+  // CPU milliseconds per stream: the server's and this client's.
+  std::vector<double> node_cpu, batch_client_cpu, echo_cpu, raw_client_cpu;
   for (int r = 0; r < rounds; ++r) {
     // Under load: `in_flight` calls on one completion queue.
     if (!only_stream) {
@@ -407,6 +458,7 @@ int main(int argc, char** argv) {
         if (!batches && no_legacy) continue;
         req.set_column_batches(batches);
         grpc::ClientContext ctx;
+        const CpuMeter cpu(node_pid);
         const Clock::time_point t = Clock::now();
         auto reader = node_stub->Query(&ctx, req);
         QueryResponse m;
@@ -424,12 +476,17 @@ int main(int argc, char** argv) {
         }
         (batches ? node_mbps : legacy_mbps).push_back(static_cast<double>(bytes) / sec / 1e6);
         (batches ? node_rows : legacy_rows).push_back(static_cast<double>(rows) / sec);
+        if (batches) {
+          node_cpu.push_back(cpu.ServerMs());
+          batch_client_cpu.push_back(cpu.SelfMs());
+        }
       }
       {
         grpc::ClientContext ctx;
         StreamRequest sr;
         sr.set_total_bytes(bytes);
         sr.set_message_bytes(64 << 10);
+        const CpuMeter cpu(echo_pid);
         const Clock::time_point t = Clock::now();
         auto reader = echo_stub->Stream(&ctx, sr);
         Blob m;
@@ -439,6 +496,8 @@ int main(int argc, char** argv) {
         const double sec = std::chrono::duration<double>(Clock::now() - t).count();
         if (!s.ok()) return 1;
         echo_mbps.push_back(static_cast<double>(got) / sec / 1e6);
+        echo_cpu.push_back(cpu.ServerMs());
+        raw_client_cpu.push_back(cpu.SelfMs());
       }
       if (r == 0) Figure("stream_rows", static_cast<double>(rows), "rows");
     }
@@ -465,6 +524,25 @@ int main(int argc, char** argv) {
     Figure("row_stream_rows_per_s", Median(node_rows), "rows/s");
     std::cerr << "raw stream MB/s " << spread(echo_mbps) << "; column batches MB/s "
               << spread(node_mbps) << "\n";
+    // CPU per stream, which other load on the machine does not change as
+    // it does the rates: client and server of each.
+    Figure("row_stream_client_cpu_ms", Median(batch_client_cpu), "ms");
+    Figure("raw_stream_client_cpu_ms", Median(raw_client_cpu), "ms");
+    std::cerr << "client CPU ms per stream: column batches " << spread(batch_client_cpu) << "; raw "
+              << spread(raw_client_cpu) << "\n";
+    if (node_pid != 0 && echo_pid != 0) {
+      Figure("row_stream_node_cpu_ms", Median(node_cpu), "ms");
+      Figure("raw_stream_server_cpu_ms", Median(echo_cpu), "ms");
+      std::vector<double> row_total, raw_total;
+      for (size_t i = 0; i < node_cpu.size(); ++i) {
+        row_total.push_back(node_cpu[i] + batch_client_cpu[i]);
+        raw_total.push_back(echo_cpu[i] + raw_client_cpu[i]);
+      }
+      Figure("row_stream_cpu_ms", Median(row_total), "ms");
+      Figure("raw_stream_cpu_ms", Median(raw_total), "ms");
+      std::cerr << "server CPU ms per stream: node " << spread(node_cpu) << "; echo "
+                << spread(echo_cpu) << "\n";
+    }
   }
   if (!legacy_mbps.empty()) {
     Figure("row_stream_legacy_MB_per_s", Median(legacy_mbps), "MB/s");

@@ -83,6 +83,8 @@ def main():
          ">= 0.50 of baseline", lambda v, r: r >= 0.5),
         ("  the same rows as Row messages (older peers)", (fig, "row_stream_legacy_MB_per_s"),
          (fig, "raw_stream_MB_per_s"), "MB/s", "raw 64 KiB-message stream", "-", None),
+        ("  CPU per stream: node + peer vs echo + client", (fig, "row_stream_cpu_ms"),
+         (fig, "raw_stream_cpu_ms"), "ms", "raw stream: echo server + client", "-", None),
         ("  rows/s: column batches vs Row messages", (fig, "row_stream_rows_per_s"),
          (fig, "row_stream_legacy_rows_per_s"), "rows/s", "Row messages", "-", None),
         ("column batches built and serialized (node CPU)", (stm, "BM_NodeBuildAndSerialize"),
