@@ -122,10 +122,14 @@ class WireSink : public RowSink {
   uint64_t rows() const { return rows_; }
 
  private:
+  // As gRPC's serializer: the size, then the bytes into a buffer (which
+  // here is reused, not zeroed).
   void Send() {
-    message_.SerializeToString(&wire_);
-    bytes_ += wire_.size();
-    if (keep_) kept_.push_back(wire_);
+    const size_t size = message_.ByteSizeLong();
+    if (wire_.size() < size) wire_.resize(size);
+    message_.SerializeToArray(wire_.data(), static_cast<int>(size));
+    bytes_ += size;
+    if (keep_) kept_.emplace_back(wire_.data(), size);
     if (reuse_) {
       spare_.reset(message_.release_batch());
       spare_->Clear();
@@ -137,7 +141,7 @@ class WireSink : public RowSink {
   bool keep_ = false;
   QueryResponse message_;
   std::unique_ptr<v1::ColumnBatch> spare_;
-  std::string wire_;
+  std::vector<char> wire_;
   std::vector<std::string> kept_;
   uint64_t bytes_ = 0;
   uint64_t rows_ = 0;
