@@ -1,8 +1,11 @@
 #include "node/query/batch.h"
 
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/repeated_field.h"
 
 namespace fednode::query {
 namespace {
@@ -53,7 +56,90 @@ void SetValue(ColumnType type, const v1::ColumnValues& values, size_t i, v1::Val
   }
 }
 
+// `n` new slots at the end of `field`, uninitialized: one reservation
+// instead of a capacity check (and growth) per value.
+template <typename T>
+T* AddSlots(google::protobuf::RepeatedField<T>* field, size_t n) {
+  field->Reserve(field->size() + static_cast<int>(n));
+  return field->AddNAlreadyReserved(static_cast<int>(n));
+}
+
+// Copies `src` at `rows` to `out`: one memcpy for consecutive rows.
+template <typename T>
+void CopyRows(const std::vector<T>& src, const TableRows& rows, T* out) {
+  if (rows.list == nullptr) {
+    std::memcpy(out, src.data() + rows.begin, rows.n * sizeof(T));
+    return;
+  }
+  for (size_t k = 0; k < rows.n; ++k) out[k] = src[rows.list[k]];
+}
+
+// Marks the NULL rows of `column` among `rows` in the bitmap of `values`
+// (as batch rows first, first + 1, ...) and zeroes their slots in `slots`.
+template <typename T>
+void MarkNulls(const Column& column, const TableRows& rows, size_t first, T* slots,
+               v1::ColumnValues* values) {
+  if (!column.has_nulls()) return;
+  const uint8_t* valid = column.validity.data();
+  for (size_t k = 0; k < rows.n; ++k) {
+    if (valid[rows[k]] == 0) {
+      MarkNull(first + k, values);
+      slots[k] = T{};
+    }
+  }
+}
+
+// Appends `src` (the values of `column`) at `rows` to `field` of `values`.
+template <typename T>
+void AppendNumbers(const Column& column, const std::vector<T>& src, const TableRows& rows,
+                   google::protobuf::RepeatedField<T>* field, v1::ColumnValues* values) {
+  const size_t first = static_cast<size_t>(field->size());
+  T* out = AddSlots(field, rows.n);
+  CopyRows(src, rows, out);
+  MarkNulls(column, rows, first, out, values);
+}
+
 }  // namespace
+
+void AppendColumnToBatch(const Column& column, const TableRows& rows, v1::ColumnValues* values) {
+  if (rows.n == 0) return;
+  switch (SlotOf(column.type)) {
+    case Slot::kDouble:
+      AppendNumbers(column, column.doubles, rows, values->mutable_doubles(), values);
+      break;
+    case Slot::kInt:
+      AppendNumbers(column, column.ints, rows, values->mutable_int64s(), values);
+      break;
+    case Slot::kString: {
+      google::protobuf::RepeatedPtrField<std::string>* strings = values->mutable_strings();
+      const size_t first = static_cast<size_t>(strings->size());
+      strings->Reserve(strings->size() + static_cast<int>(rows.n));
+      for (size_t k = 0; k < rows.n; ++k) {
+        const size_t i = rows[k];
+        // Add() hands out a cleared string when the batch is reused.
+        std::string* s = strings->Add();
+        if (column.IsNull(i)) {
+          MarkNull(first + k, values);
+        } else {
+          s->assign(column.StringAt(i));
+        }
+      }
+      break;
+    }
+  }
+}
+
+void AppendColumnToBatch(const Column& column, const TableRows& rows,
+                         absl::FunctionRef<int64_t(int64_t)> f, v1::ColumnValues* values) {
+  if (rows.n == 0) return;
+  const size_t first = static_cast<size_t>(values->int64s_size());
+  int64_t* out = AddSlots(values->mutable_int64s(), rows.n);
+  for (size_t k = 0; k < rows.n; ++k) {
+    const size_t i = rows[k];
+    out[k] = column.IsNull(i) ? 0 : f(column.ints[i]);
+  }
+  MarkNulls(column, rows, first, out, values);
+}
 
 absl::Status ValidateBatch(const ResultColumns& columns, const v1::ColumnBatch& batch) {
   if (batch.columns_size() != columns.size()) {

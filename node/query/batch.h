@@ -10,9 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
+#include "node/base/table.h"
 #include "proto/query/v1/query.pb.h"
 
 namespace fednode::query {
@@ -40,6 +42,33 @@ absl::Status AppendBatchRows(const ResultColumns& columns, const v1::ColumnBatch
 // Shapes: begin <= end <= rows.size().
 void AppendRowsToBatch(const ResultColumns& columns, const Rows& rows, int begin, int end,
                        v1::ColumnBatch* batch);
+
+// Rows of a Table to copy into a batch: `n` consecutive rows from `begin`,
+// or, when `list` is set, the rows list[0], ..., list[n - 1].
+struct TableRows {
+  size_t begin = 0;
+  size_t n = 0;
+  const uint32_t* list = nullptr;
+
+  size_t size() const { return n; }
+  // The table row of the k-th row (k < n).
+  size_t operator[](size_t k) const { return list != nullptr ? list[k] : begin + k; }
+};
+
+// Appends the values of `column` at `rows` to `values`, a batch column of
+// the same type, as its next rows (after the values it holds): numbers as
+// one bulk copy (a gather for listed rows), a string as its dictionary
+// entry, a NULL as a set bit in the nulls bitmap and a 0 or "" slot. The
+// bitmap covers the rows appended so far; SealBatch sizes it for the batch.
+// Every column of a batch must get the same rows (the batch's row_count is
+// the caller's: SealBatch).
+// REQUIRES: every row < column.size().
+void AppendColumnToBatch(const Column& column, const TableRows& rows, v1::ColumnValues* values);
+
+// The same for an INT64 result computed from an int-like `column` (e.g.
+// EXTRACT): value `f(v)` for each non-NULL value v, NULL stays NULL.
+void AppendColumnToBatch(const Column& column, const TableRows& rows,
+                         absl::FunctionRef<int64_t(int64_t)> f, v1::ColumnValues* values);
 
 // Marks row `row` of `values` NULL, growing its nulls bitmap as needed (the
 // value slot is appended by the caller, as 0 or "").

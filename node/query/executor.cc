@@ -917,6 +917,11 @@ struct Selection {
   size_t n = 0;
   std::vector<uint32_t> rows;
   size_t size() const { return dense ? n : rows.size(); }
+  // The table rows at positions [from, from + count) of the selection.
+  TableRows Slice(size_t from, size_t count) const {
+    return dense ? TableRows{begin + from, count, nullptr}
+                 : TableRows{0, count, rows.data() + from};
+  }
 };
 
 // One loaded segment during the scan: its decoded rows and the sorted rows
@@ -1220,65 +1225,26 @@ void RowValue(const BoundItem& item, const Column& col, size_t i, v1::Value* v) 
   }
 }
 
-// Appends row `i` of `col` as output item `item` of a plain query to
-// `values`, where it is row `r` of the batch; the same values RowValue
-// gives (batch.h's encoding). Adds the value's bytes to `*bytes`.
-void BatchValue(const BoundItem& item, const Column& col, size_t i, size_t r,
-                v1::ColumnValues* values, size_t* bytes) {
-  const bool null = col.IsNull(i);
-  if (null) MarkNull(r, values);
-  if (item.kind == BoundItem::kExtract) {
-    values->add_int64s(
-        null ? 0
-             : ExtractValue(item.field, item.col_type == sv1::COLUMN_TYPE_TIMESTAMP, col.ints[i]));
-    *bytes += 8;
-    return;
-  }
-  switch (item.out_type) {
-    case sv1::COLUMN_TYPE_DOUBLE:
-      values->add_doubles(null ? 0.0 : col.doubles[i]);
-      *bytes += 8;
-      break;
-    case sv1::COLUMN_TYPE_STRING:
-      if (null) {
-        values->add_strings();
-        *bytes += 8;
-      } else {
-        const std::string& v = col.StringAt(i);
-        values->add_strings(v);
-        *bytes += v.size() + 8;
-      }
-      break;
-    default:  // INT64, BOOL (0/1), DATE, TIMESTAMP
-      values->add_int64s(null ? 0 : col.ints[i]);
-      *bytes += 8;
-      break;
-  }
-}
-
-// Calls `emit(seg, i)` for each output row of a plain query, in scan order,
-// after OFFSET and up to LIMIT (the scan ends once LIMIT rows went out).
-// A non-OK status from `emit` stops the scan and is returned; else the
-// scan's status.
+// Calls `emit(seg, sel, from, to)` for the output rows of a plain query
+// chunk by chunk, in scan order, after OFFSET and up to LIMIT: positions
+// [from, to) (non-empty) of the chunk's selection `sel` (the scan ends once
+// LIMIT rows went out). A non-OK status from `emit` stops the scan and is
+// returned; else the scan's status.
 template <typename F>
-absl::Status ForEachOutputRow(const BoundPlan& plan, const TableSnapshot& snapshot, Scan* scan,
-                              F&& emit) {
+absl::Status ForEachOutputRange(const BoundPlan& plan, const TableSnapshot& snapshot, Scan* scan,
+                                F&& emit) {
   uint64_t skip = plan.offset;
   uint64_t left = plan.limit;
   absl::Status stopped;
   absl::Status scanned =
       scan->ForEachChunk(snapshot, [&](const SegmentView& seg, size_t begin, size_t end) {
         if (left == 0) return false;
-        Selection sel = Select(plan, seg, begin, end);
-        ForEachRow(sel, [&](size_t, size_t i) {
-          if (left == 0 || !stopped.ok()) return;
-          if (skip > 0) {
-            --skip;
-            return;
-          }
-          --left;
-          stopped = emit(seg, i);
-        });
+        const Selection sel = Select(plan, seg, begin, end);
+        const size_t skipped = static_cast<size_t>(std::min<uint64_t>(skip, sel.size()));
+        skip -= skipped;
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(left, sel.size() - skipped));
+        left -= take;
+        if (take > 0) stopped = emit(seg, sel, skipped, skipped + take);
         return stopped.ok() && left > 0;
       });
   FEDNODE_RETURN_IF_ERROR(stopped);
@@ -1286,14 +1252,25 @@ absl::Status ForEachOutputRow(const BoundPlan& plan, const TableSnapshot& snapsh
 }
 
 // StreamProjection's form for a column-batch sink: the rows go out as
-// ColumnBatch messages built straight from the scanned columns.
+// ColumnBatch messages built straight from the scanned columns, column by
+// column (a bulk copy per numeric column and chunk of rows).
 absl::Status StreamProjectionBatches(const BoundPlan& plan, const TableSnapshot& snapshot,
                                      Scan* scan, size_t batch_rows, size_t batch_bytes,
                                      RowSink* sink) {
   std::vector<const BoundItem*> items;
+  // The columns whose values count with their length (BatchBytes).
+  std::vector<int> string_cols;
   for (const BoundItem& item : plan.items) {
-    if (!item.hidden) items.push_back(&item);
+    if (item.hidden) continue;
+    items.push_back(&item);
+    if (item.kind == BoundItem::kColumn && item.out_type == sv1::COLUMN_TYPE_STRING) {
+      string_cols.push_back(item.col);
+    }
   }
+  // Bytes per row besides the strings: 8 per value.
+  const size_t row_bytes = 8 * items.size();
+  // Kept across batches: a sink that hands back a cleared batch has its
+  // objects filled again.
   v1::ColumnBatch batch;
   size_t rows = 0, bytes = 0;
   auto reset = [&] {
@@ -1309,15 +1286,49 @@ absl::Status StreamProjectionBatches(const BoundPlan& plan, const TableSnapshot&
     return sent;
   };
   reset();
-  FEDNODE_RETURN_IF_ERROR(
-      ForEachOutputRow(plan, snapshot, scan, [&](const SegmentView& seg, size_t i) -> absl::Status {
-        for (size_t c = 0; c < items.size(); ++c) {
-          BatchValue(*items[c], seg.table.columns[items[c]->col], i, rows,
-                     batch.mutable_columns(static_cast<int>(c)), &bytes);
+  auto emit = [&](const SegmentView& seg, const Selection& sel, size_t from,
+                  size_t to) -> absl::Status {
+    const Table& table = seg.table;
+    while (from < to) {
+      // The rows that go into this batch: up to batch_rows, and up to
+      // the first that brings its values to batch_bytes.
+      size_t n = std::min(to - from, batch_rows - rows);
+      if (string_cols.empty()) {
+        if (row_bytes > 0) n = std::min(n, (batch_bytes - bytes + row_bytes - 1) / row_bytes);
+        bytes += n * row_bytes;
+      } else {
+        const TableRows candidates = sel.Slice(from, n);
+        size_t k = 0;
+        while (k < n && bytes < batch_bytes) {
+          const size_t i = candidates[k++];
+          bytes += row_bytes;
+          for (int c : string_cols) {
+            const Column& col = table.columns[c];
+            if (!col.IsNull(i)) bytes += col.StringAt(i).size();
+          }
         }
-        ++rows;
-        return rows >= batch_rows || bytes >= batch_bytes ? flush() : absl::OkStatus();
-      }));
+        n = k;
+      }
+      const TableRows slice = sel.Slice(from, n);
+      for (size_t c = 0; c < items.size(); ++c) {
+        const BoundItem& item = *items[c];
+        const Column& col = table.columns[item.col];
+        v1::ColumnValues* values = batch.mutable_columns(static_cast<int>(c));
+        if (item.kind == BoundItem::kExtract) {
+          const bool ts = item.col_type == sv1::COLUMN_TYPE_TIMESTAMP;
+          AppendColumnToBatch(
+              col, slice, [&](int64_t v) { return ExtractValue(item.field, ts, v); }, values);
+        } else {
+          AppendColumnToBatch(col, slice, values);
+        }
+      }
+      rows += n;
+      from += n;
+      if (rows >= batch_rows || bytes >= batch_bytes) FEDNODE_RETURN_IF_ERROR(flush());
+    }
+    return absl::OkStatus();
+  };
+  FEDNODE_RETURN_IF_ERROR(ForEachOutputRange(plan, snapshot, scan, emit));
   return rows > 0 ? flush() : absl::OkStatus();
 }
 
@@ -1332,14 +1343,21 @@ absl::Status StreamProjection(const BoundPlan& plan, const TableSnapshot& snapsh
     batch.Clear();
     return sent;
   };
-  FEDNODE_RETURN_IF_ERROR(
-      ForEachOutputRow(plan, snapshot, scan, [&](const SegmentView& seg, size_t i) -> absl::Status {
-        v1::Row* row = batch.Add();
-        for (const BoundItem& item : plan.items) {
-          if (!item.hidden) RowValue(item, seg.table.columns[item.col], i, row->add_values());
+  auto emit = [&](const SegmentView& seg, const Selection& sel, size_t from,
+                  size_t to) -> absl::Status {
+    const TableRows slice = sel.Slice(from, to - from);
+    for (size_t k = 0; k < slice.size(); ++k) {
+      v1::Row* row = batch.Add();
+      for (const BoundItem& item : plan.items) {
+        if (!item.hidden) {
+          RowValue(item, seg.table.columns[item.col], slice[k], row->add_values());
         }
-        return static_cast<size_t>(batch.size()) >= batch_rows ? flush() : absl::OkStatus();
-      }));
+      }
+      if (static_cast<size_t>(batch.size()) >= batch_rows) FEDNODE_RETURN_IF_ERROR(flush());
+    }
+    return absl::OkStatus();
+  };
+  FEDNODE_RETURN_IF_ERROR(ForEachOutputRange(plan, snapshot, scan, emit));
   return batch.empty() ? absl::OkStatus() : flush();
 }
 

@@ -20,6 +20,7 @@
 #include "federation/aggregate/table_format.h"
 #include "federation/agreement/agreement.h"
 #include "federation/policy/policy.h"
+#include "node/base/arena_reader.h"
 #include "node/base/grpc_status.h"
 #include "node/base/log.h"
 #include "node/catalog/catalog.h"
@@ -400,12 +401,15 @@ grpc::Status AdminServiceImpl::QueryPeer(grpc::ServerContext* context,
   peer_request.set_purpose(request->purpose());
   peer_request.set_column_batches(true);
   auto reader = (*stub)->Query(&call, peer_request);
-  federation::v1::QueryResponse in;
+  // Each message is parsed into an arena that keeps its block: a batch's
+  // strings cost no malloc and free each.
+  ArenaReader<federation::v1::QueryResponse> messages;
   uint64_t rows = 0;
   bool first = true;
   query::ResultColumns columns;
   absl::Status malformed;
-  while (reader->Read(&in)) {
+  while (messages.Read(reader.get())) {
+    federation::v1::QueryResponse& in = messages.message();
     if (context->IsCancelled()) {
       call.TryCancel();
       break;

@@ -151,7 +151,8 @@ done
 
 "$BENCH" echo-server --key "$d/tls/node.key" --cert "$d/tls/fullchain.crt" \
   --port-file "$RUN/echo.port" &
-PIDS+=($!)
+ECHO_PID=$!
+PIDS+=("$ECHO_PID")
 ECHO_PORT=$(wait_port "$RUN/echo.port")
 
 common=(--node "127.0.0.1:$NODE_PORT" --echo "127.0.0.1:$ECHO_PORT"
@@ -159,7 +160,8 @@ common=(--node "127.0.0.1:$NODE_PORT" --echo "127.0.0.1:$ECHO_PORT"
   --purpose benchmark --point-sql "SELECT * FROM punkte WHERE id = 500"
   --seconds "$SECONDS_PER_PHASE")
 log "point queries and row streams against the echo ($ROUNDS rounds)"
-"$BENCH" run "${common[@]}" --rounds "$ROUNDS" --stream-sql "SELECT * FROM strom"
+"$BENCH" run "${common[@]}" --rounds "$ROUNDS" --stream-sql "SELECT * FROM strom" \
+  --node-pid "$NODE_PID" --echo-pid "$ECHO_PID"
 
 # The audit log on against off: the same point-query load, the node
 # restarted between phases, alternating.

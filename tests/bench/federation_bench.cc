@@ -6,6 +6,9 @@
 // gRPC's TLS credentials, as separate processes; the client side (this
 // program) is the same for both, so the ratio is the cost of fednode's work
 // per call. Baseline and fednode are measured alternately, several rounds.
+// A stream is read as a peer reads it: the node's messages parsed into an
+// arena and each column batch checked (as fednode's QueryPeer does), the
+// raw 64 KiB messages into one reused Blob.
 //
 //   federation_bench echo-server --key K --cert C --port-file F
 //   federation_bench run --node 127.0.0.1:P --echo 127.0.0.1:Q --key K --cert C --ca CA
@@ -15,6 +18,10 @@
 //   figure<TAB>name<TAB>value<TAB>unit
 // Not a Google Benchmark: the figures are rates and latency distributions of
 // remote calls, not the mean time of a loop.
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -36,6 +43,8 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
 
+#include "node/base/arena_reader.h"
+#include "node/query/batch.h"
 #include "node/query/sql.h"
 #include "proto/federation/v1/federation.grpc.pb.h"
 #include "tests/bench/echo.grpc.pb.h"
@@ -60,6 +69,48 @@ std::string ReadFile(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
+
+// CPU seconds (user and system, all threads) of this process when `pid` is
+// 0, else of process `pid` (from /proc, in clock ticks; -1 when unreadable).
+double CpuSeconds(pid_t pid) {
+  if (pid == 0) {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return sec(u.ru_utime) + sec(u.ru_stime);
+  }
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name in parentheses: state is field 3; utime
+  // and stime are fields 14 and 15.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 1));
+  std::string skip;
+  for (int f = 3; f < 14; ++f) fields >> skip;
+  double utime = 0, stime = 0;
+  if (!(fields >> utime >> stime)) return -1;
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU time of this process and of a server process over one stream.
+class CpuMeter {
+ public:
+  explicit CpuMeter(pid_t server) : server_(server), self_(CpuSeconds(0)) {
+    if (server_ != 0) server_start_ = CpuSeconds(server_);
+  }
+  // Milliseconds of CPU since construction: this process's, and the
+  // server's (-1 without a server pid).
+  double SelfMs() const { return (CpuSeconds(0) - self_) * 1e3; }
+  double ServerMs() const {
+    return server_ == 0 ? -1 : (CpuSeconds(server_) - server_start_) * 1e3;
+  }
+
+ private:
+  const pid_t server_;
+  const double self_;
+  double server_start_ = 0;
+};
 
 // ---- The bare echo server ----
 
@@ -283,8 +334,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::string key, cert, ca, port_file, node, echo, point_sql, stream_sql, purpose;
   int in_flight = 64, rounds = 3, latency_calls = 2000;
+  pid_t node_pid = 0, echo_pid = 0;
   double seconds = 3;
-  bool only_load = false;
+  bool only_load = false, only_stream = false, no_legacy = false;
   CLI::App* serve = app.add_subcommand("echo-server", "Serve the bare echo service");
   serve->add_option("--key", key)->required();
   serve->add_option("--cert", cert, "Certificate followed by its chain")->required();
@@ -304,6 +356,11 @@ int main(int argc, char** argv) {
   run->add_option("--latency-calls", latency_calls, "Calls per 1-in-flight phase")
       ->capture_default_str();
   run->add_flag("--only-load", only_load, "Only the point query under load (audit on/off runs)");
+  run->add_flag("--only-stream", only_stream,
+                "Only the row streams and the raw stream (for profiling the stream)");
+  run->add_flag("--no-legacy", no_legacy, "Skip the stream of Row messages");
+  run->add_option("--node-pid", node_pid, "The node's process: its CPU time per stream is shown");
+  run->add_option("--echo-pid", echo_pid, "The echo server's process, likewise");
   CLI11_PARSE(app, argc, argv);
 
   if (serve->parsed()) return ServeEcho(key, cert, port_file);
@@ -341,16 +398,18 @@ int main(int argc, char** argv) {
 
   std::vector<double> echo_rate, node_rate, echo_p50, node_p50, echo_mbps, node_mbps;
   std::vector<double> legacy_mbps, node_rows, legacy_rows;
+  // CPU milliseconds per stream: the server's and this client's.
+  std::vector<double> node_cpu, batch_client_cpu, echo_cpu, raw_client_cpu;
   for (int r = 0; r < rounds; ++r) {
     // Under load: `in_flight` calls on one completion queue.
-    {
+    if (!only_stream) {
       std::vector<std::unique_ptr<Call>> calls;
       for (int i = 0; i < in_flight; ++i) {
         calls.push_back(std::make_unique<EchoCall>(echo_stub.get(), &echo_request));
       }
       echo_rate.push_back(RunLoad(calls, seconds).calls_per_second);
     }
-    {
+    if (!only_stream) {
       std::vector<std::unique_ptr<Call>> calls;
       for (int i = 0; i < in_flight; ++i) {
         calls.push_back(std::make_unique<QueryCall>(node_stub.get(), &point));
@@ -359,7 +418,7 @@ int main(int argc, char** argv) {
     }
     if (only_load) continue;
     // One at a time: latency.
-    {
+    if (!only_stream) {
       std::vector<double> e, n;
       for (int i = 0; i < latency_calls; ++i) {
         {
@@ -401,16 +460,29 @@ int main(int argc, char** argv) {
       uint64_t bytes = 0, rows = 0;
       // Rows as Row messages (the older form), then as column batches.
       for (bool batches : {false, true}) {
+        if (!batches && no_legacy) continue;
         req.set_column_batches(batches);
         grpc::ClientContext ctx;
+        const CpuMeter cpu(node_pid);
         const Clock::time_point t = Clock::now();
         auto reader = node_stub->Query(&ctx, req);
-        QueryResponse m;
+        // As a peer reads them (QueryPeer): each message parsed into an
+        // arena, and a batch checked before its rows are used.
+        fednode::ArenaReader<QueryResponse> in;
+        fednode::query::ResultColumns columns;
+        absl::Status malformed;
         bytes = 0;
         rows = 0;
-        while (reader->Read(&m)) {
+        while (malformed.ok() && in.Read(reader.get())) {
+          const QueryResponse& m = in.message();
+          if (m.columns_size() > 0) columns = m.columns();
+          if (m.has_batch()) malformed = fednode::query::ValidateBatch(columns, m.batch());
           bytes += m.ByteSizeLong();
           rows += static_cast<uint64_t>(m.rows_size()) + m.batch().row_count();
+        }
+        if (!malformed.ok()) {
+          std::cerr << "federation_bench: stream: " << malformed.message() << "\n";
+          return 1;
         }
         grpc::Status s = reader->Finish();
         const double sec = std::chrono::duration<double>(Clock::now() - t).count();
@@ -420,14 +492,21 @@ int main(int argc, char** argv) {
         }
         (batches ? node_mbps : legacy_mbps).push_back(static_cast<double>(bytes) / sec / 1e6);
         (batches ? node_rows : legacy_rows).push_back(static_cast<double>(rows) / sec);
+        if (batches) {
+          node_cpu.push_back(cpu.ServerMs());
+          batch_client_cpu.push_back(cpu.SelfMs());
+        }
       }
       {
         grpc::ClientContext ctx;
         StreamRequest sr;
         sr.set_total_bytes(bytes);
         sr.set_message_bytes(64 << 10);
+        const CpuMeter cpu(echo_pid);
         const Clock::time_point t = Clock::now();
         auto reader = echo_stub->Stream(&ctx, sr);
+        // One Blob reused: its payload keeps its capacity from message to
+        // message, the cheapest way to read this stream.
         Blob m;
         uint64_t got = 0;
         while (reader->Read(&m)) got += m.ByteSizeLong();
@@ -435,6 +514,8 @@ int main(int argc, char** argv) {
         const double sec = std::chrono::duration<double>(Clock::now() - t).count();
         if (!s.ok()) return 1;
         echo_mbps.push_back(static_cast<double>(got) / sec / 1e6);
+        echo_cpu.push_back(cpu.ServerMs());
+        raw_client_cpu.push_back(cpu.SelfMs());
       }
       if (r == 0) Figure("stream_rows", static_cast<double>(rows), "rows");
     }
@@ -443,24 +524,48 @@ int main(int argc, char** argv) {
     auto [lo, hi] = std::minmax_element(v.begin(), v.end());
     return absl::StrCat("min ", *lo, " max ", *hi);
   };
-  Figure("echo_calls_per_s", Median(echo_rate), "calls/s");
-  Figure("point_calls_per_s", Median(node_rate), "calls/s");
-  std::cerr << "echo calls/s " << spread(echo_rate) << "; point query calls/s " << spread(node_rate)
-            << "\n";
-  if (!only_load) {
+  if (!only_stream) {
+    Figure("echo_calls_per_s", Median(echo_rate), "calls/s");
+    Figure("point_calls_per_s", Median(node_rate), "calls/s");
+    std::cerr << "echo calls/s " << spread(echo_rate) << "; point query calls/s "
+              << spread(node_rate) << "\n";
+  }
+  if (!only_load && !only_stream) {
     Figure("echo_p50_ms", Median(echo_p50), "ms");
     Figure("point_p50_ms", Median(node_p50), "ms");
     std::cerr << "echo p50 ms " << spread(echo_p50) << "; point query p50 ms " << spread(node_p50)
               << "\n";
-    if (!node_mbps.empty()) {
-      Figure("raw_stream_MB_per_s", Median(echo_mbps), "MB/s");
-      Figure("row_stream_MB_per_s", Median(node_mbps), "MB/s");
-      Figure("row_stream_rows_per_s", Median(node_rows), "rows/s");
-      Figure("row_stream_legacy_MB_per_s", Median(legacy_mbps), "MB/s");
-      Figure("row_stream_legacy_rows_per_s", Median(legacy_rows), "rows/s");
-      std::cerr << "raw stream MB/s " << spread(echo_mbps) << "; column batches MB/s "
-                << spread(node_mbps) << "; Row messages MB/s " << spread(legacy_mbps) << "\n";
+  }
+  if (!node_mbps.empty()) {
+    Figure("raw_stream_MB_per_s", Median(echo_mbps), "MB/s");
+    Figure("row_stream_MB_per_s", Median(node_mbps), "MB/s");
+    Figure("row_stream_rows_per_s", Median(node_rows), "rows/s");
+    std::cerr << "raw stream MB/s " << spread(echo_mbps) << "; column batches MB/s "
+              << spread(node_mbps) << "\n";
+    // CPU per stream, which other load on the machine does not change as
+    // it does the rates: client and server of each.
+    Figure("row_stream_client_cpu_ms", Median(batch_client_cpu), "ms");
+    Figure("raw_stream_client_cpu_ms", Median(raw_client_cpu), "ms");
+    std::cerr << "client CPU ms per stream: column batches " << spread(batch_client_cpu) << "; raw "
+              << spread(raw_client_cpu) << "\n";
+    if (node_pid != 0 && echo_pid != 0) {
+      Figure("row_stream_node_cpu_ms", Median(node_cpu), "ms");
+      Figure("raw_stream_server_cpu_ms", Median(echo_cpu), "ms");
+      std::vector<double> row_total, raw_total;
+      for (size_t i = 0; i < node_cpu.size(); ++i) {
+        row_total.push_back(node_cpu[i] + batch_client_cpu[i]);
+        raw_total.push_back(echo_cpu[i] + raw_client_cpu[i]);
+      }
+      Figure("row_stream_cpu_ms", Median(row_total), "ms");
+      Figure("raw_stream_cpu_ms", Median(raw_total), "ms");
+      std::cerr << "server CPU ms per stream: node " << spread(node_cpu) << "; echo "
+                << spread(echo_cpu) << "\n";
     }
+  }
+  if (!legacy_mbps.empty()) {
+    Figure("row_stream_legacy_MB_per_s", Median(legacy_mbps), "MB/s");
+    Figure("row_stream_legacy_rows_per_s", Median(legacy_rows), "rows/s");
+    std::cerr << "Row messages MB/s " << spread(legacy_mbps) << "\n";
   }
   return 0;
 }

@@ -9,7 +9,8 @@
 #   tests/bench/run.sh                    # 10 M rows (about 700 MB of CSV)
 #   FEDNODE_BENCH_ROWS=2000000 tests/bench/run.sh
 #   BENCH_ONLY=federation tests/bench/run.sh   # one part: ingest, query, point,
-#                                              # audit, federation, fanout, memory
+#                                              # audit, federation, stream,
+#                                              # fanout, memory
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -23,7 +24,7 @@ want() { [[ -z $ONLY || $ONLY == "$1" ]]; }
 "$ROOT/tests/install_deps.sh"
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFEDNODE_BENCH_HOOKS=ON >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target ingest_bench query_bench point_bench audit_bench \
-  fanout_bench federation_bench scan_bench fednode fedctl
+  fanout_bench federation_bench scan_bench stream_bench fednode fedctl
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs);" \
   "load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -59,6 +60,12 @@ if want federation; then
   echo "== Federation port vs bare gRPC over the same mTLS; audit log on vs off"
   FED_ROUNDS="${FED_ROUNDS:-$REPS}" "$ROOT/tests/bench/federation.sh" "$BUILD_DIR" |
     tee -a "$OUT/figures.tsv"
+fi
+if want stream; then
+  echo
+  echo "== Column batches without the network: built and serialized (node), parsed (peer) vs memcpy"
+  "$BUILD_DIR/tests/bench/stream_bench" "${common[@]}" --benchmark_out="$OUT/stream.json" \
+    --benchmark_out_format=json
 fi
 if want fanout; then
   echo

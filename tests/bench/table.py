@@ -5,7 +5,7 @@ in the same run, the ratio and the issue's target.
 Reads the Google Benchmark JSON files (medians) and the "figure" lines of the
 other benchmarks from the directory given as the only argument:
   ingest.json, query.json,  Google Benchmark --benchmark_out files
-  point.json
+  point.json, stream.json
   figures.tsv               lines "figure<TAB>name<TAB>value<TAB>unit"
 Missing inputs leave their rows out (a partial run still prints the rest).
 """
@@ -66,6 +66,7 @@ def main():
     ing = medians(os.path.join(d, "ingest.json"))
     qry = medians(os.path.join(d, "query.json"))
     pnt = medians(os.path.join(d, "point.json"))
+    stm = medians(os.path.join(d, "stream.json"))
     fig = figures(os.path.join(d, "figures.tsv"))
 
     # label, (source, figure key), (source, baseline key), unit, baseline
@@ -95,8 +96,17 @@ def main():
          ">= 0.50 of baseline", lambda v, r: r >= 0.5),
         ("  the same rows as Row messages (older peers)", (fig, "row_stream_legacy_MB_per_s"),
          (fig, "raw_stream_MB_per_s"), "MB/s", "raw 64 KiB-message stream", "-", None),
+        ("  CPU per stream: node + peer vs echo + client", (fig, "row_stream_cpu_ms"),
+         (fig, "raw_stream_cpu_ms"), "ms", "raw stream: echo server + client", "-", None),
         ("  rows/s: column batches vs Row messages", (fig, "row_stream_rows_per_s"),
          (fig, "row_stream_legacy_rows_per_s"), "rows/s", "Row messages", "-", None),
+        ("column batches built and serialized (node CPU)", (stm, "BM_NodeBuildAndSerialize"),
+         (stm, "BM_RawCopyColumns"), "rows/s", "memcpy of the column bytes", "-", None),
+        ("  the same, batch objects handed back for reuse",
+         (stm, "BM_NodeBuildAndSerializeReused"), (stm, "BM_RawCopyColumns"), "rows/s",
+         "memcpy of the column bytes", "-", None),
+        ("column batches parsed and checked (peer CPU)", (stm, "BM_PeerParseAndValidate"),
+         (stm, "BM_RawCopyWire"), "rows/s", "memcpy of the wire bytes", "-", None),
         ("county aggregate over 18 members, p50", (fig, "fanout_all_p50_ms"),
          (fig, "fanout_one_p50_ms"), "ms", "one member's round trip", "<= 3 x baseline",
          lambda v, r: r <= 3),

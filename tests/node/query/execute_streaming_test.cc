@@ -55,11 +55,19 @@ class CollectingSink : public RowSink {
     return absl::OkStatus();
   }
   // With want_batches: the batch goes through the wire form and is decoded
-  // (and checked) as a peer would.
+  // (and checked) as a peer would. With move_out the sink swaps the batch
+  // out (as RowStream does), so that the executor gets fresh objects back;
+  // else it leaves the batch, whose objects the executor then fills again.
   bool WantsColumnBatches() const override { return want_batches; }
   absl::Status OnBatch(v1::ColumnBatch* batch) override {
     EXPECT_GT(batch->row_count(), 0u);
     max_batch = std::max(max_batch, static_cast<int>(batch->row_count()));
+    if (move_out) {
+      held = v1::ColumnBatch();
+      held.Swap(batch);
+      batch = &held;
+    }
+    sizes.push_back(RowBytes(*batch));
     v1::ColumnBatch wire;
     EXPECT_TRUE(wire.ParseFromString(batch->SerializeAsString()));
     absl::Status decoded = AppendBatchRows(result.columns(), wire, result.mutable_rows());
@@ -68,7 +76,22 @@ class CollectingSink : public RowSink {
     return decoded;
   }
 
+  // Each batch's values in bytes, row by row, as ExecuteOptions.
+  // stream_batch_bytes counts them: 8 per value plus a string's length.
+  static std::vector<size_t> RowBytes(const v1::ColumnBatch& batch) {
+    std::vector<size_t> bytes(batch.row_count(), 8 * static_cast<size_t>(batch.columns_size()));
+    for (const v1::ColumnValues& values : batch.columns()) {
+      for (int r = 0; r < values.strings_size(); ++r) {
+        bytes[static_cast<size_t>(r)] += values.strings(r).size();
+      }
+    }
+    return bytes;
+  }
+
   bool want_batches = false;
+  bool move_out = false;
+  v1::ColumnBatch held;
+  std::vector<std::vector<size_t>> sizes;
   v1::ResultSet result;
   int headers = 0;
   int batches = 0;
@@ -187,6 +210,7 @@ TEST(ExecuteStreamingTest, EqualsExecuteOnRandomDataAndPlans) {
     options.stream_batch_bytes = 1 + rng() % 3000;
     CollectingSink batch_sink;
     batch_sink.want_batches = true;
+    batch_sink.move_out = round % 2 == 0;
     ASSERT_THAT(Stream(sql, snap, options, &batch_sink), IsOk()) << sql;
     EXPECT_LE(batch_sink.max_batch, static_cast<int>(options.stream_batch_rows)) << sql;
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(batch_sink.result, *want))
@@ -196,6 +220,34 @@ TEST(ExecuteStreamingTest, EqualsExecuteOnRandomDataAndPlans) {
     ++compared;
   }
   EXPECT_GT(compared, 250);
+}
+
+TEST(ExecuteStreamingTest, ColumnBatchesEndOnceTheirValuesReachStreamBatchBytes) {
+  std::mt19937_64 rng(7);
+  const Schema schema = RandomSchema();
+  for (int round = 0; round < 20; ++round) {
+    const storage::TableSnapshot snap = RandomSnapshot(&rng, schema);
+    ExecuteOptions options;
+    options.chunk_rows = 1 + static_cast<uint32_t>(rng() % 200);
+    options.stream_batch_rows = 1 + static_cast<uint32_t>(rng() % 100);
+    options.stream_batch_bytes = 1 + rng() % 1500;
+    for (const char* sql : {"SELECT * FROM test", "SELECT id, x FROM test WHERE x > 5"}) {
+      CollectingSink sink;
+      sink.want_batches = true;
+      ASSERT_THAT(Stream(sql, snap, options, &sink), IsOk()) << sql;
+      for (size_t b = 0; b < sink.sizes.size(); ++b) {
+        const std::vector<size_t>& rows = sink.sizes[b];
+        size_t bytes = 0;
+        for (size_t r = 0; r + 1 < rows.size(); ++r) bytes += rows[r];
+        // No row after the one that reached the limit...
+        EXPECT_LT(bytes, options.stream_batch_bytes) << sql << ", batch " << b;
+        // ... and every batch but the last is full by rows or by bytes.
+        if (b + 1 < sink.sizes.size() && rows.size() < options.stream_batch_rows) {
+          EXPECT_GE(bytes + rows.back(), options.stream_batch_bytes) << sql << ", batch " << b;
+        }
+      }
+    }
+  }
 }
 
 // Three segments of 1000 rows each; id = row number.
