@@ -4,14 +4,16 @@
 // Threads:
 //   - `cq_threads` completion-queue threads, each polling its own queue.
 //     They authenticate every call, decide it, and answer the short ones
-//     themselves: Ping, and row queries over datasets of at most
-//     kInlineScanRows rows whose answer fits in one message. Such an answer
+//     themselves: Ping, row queries over datasets of at most
+//     kInlineScanRows rows whose answer fits in one message, and Aggregate
+//     over datasets of at most kInlineScanRows rows. Such an answer
 //     leaves only once its audit entry is durable, but the thread does not
 //     wait for that: the audit log's writer thread sends it
 //     (FederationServiceImpl::DeliverAsync), so one fsync covers the
 //     entries of many calls and no thread sits in a futex per call.
 //   - `workers` worker threads for calls that scan or stream: larger row
-//     queries, aggregate queries, Aggregate and GetCatalog. They write
+//     queries, aggregate queries, Aggregate over larger datasets, and
+//     GetCatalog. They write
 //     streamed messages one at a time and wait for gRPC to take each
 //     (backpressure), and stop a scan when the caller goes away.
 // The completion-queue API was chosen over the synchronous one (a thread

@@ -39,9 +39,10 @@ namespace fednode::server {
 
 // Largest dataset (catalog row_count) whose row queries the federation
 // port answers on a completion-queue thread when the answer fits in one
-// message; larger scans go to a worker thread. 65,536 rows scan in well
-// under a millisecond from the segment cache (tests/bench/query_bench), so
-// a completion-queue thread is never held long.
+// message (and whose partial aggregates it computes there); larger scans go
+// to a worker thread. The executor's grouped SUM runs at 289 M rows/s from
+// the segment cache (docs/BENCHMARKS.md), so 65,536 rows hold a
+// completion-queue thread for well under a millisecond.
 inline constexpr uint64_t kInlineScanRows = 65536;
 
 class FederationServiceImpl {
