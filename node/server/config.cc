@@ -154,8 +154,8 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
       }
     }
     if (f.has_worker_threads() && (f.worker_threads() < 1 || f.worker_threads() > 256)) {
-      return absl::InvalidArgumentError(absl::StrCat("federation.worker_threads: ",
-                                                     f.worker_threads(), " is out of range 1..256"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "federation.worker_threads: ", f.worker_threads(), " is out of range 1..256"));
     }
     if (f.has_max_queued_calls() && (f.max_queued_calls() < 1 || f.max_queued_calls() > 100000)) {
       return absl::InvalidArgumentError(absl::StrCat(
