@@ -400,6 +400,8 @@ int main(int argc, char** argv) {
   std::vector<double> legacy_mbps, node_rows, legacy_rows;
   // CPU milliseconds per stream: the server's and this client's.
   std::vector<double> node_cpu, batch_client_cpu, echo_cpu, raw_client_cpu;
+  // CPU microseconds per call under load: the client's and the server's.
+  std::vector<double> echo_client_us, echo_server_us, point_client_us, point_node_us;
   for (int r = 0; r < rounds; ++r) {
     // Under load: `in_flight` calls on one completion queue.
     if (!only_stream) {
@@ -407,14 +409,22 @@ int main(int argc, char** argv) {
       for (int i = 0; i < in_flight; ++i) {
         calls.push_back(std::make_unique<EchoCall>(echo_stub.get(), &echo_request));
       }
+      const CpuMeter cpu(echo_pid);
       echo_rate.push_back(RunLoad(calls, seconds).calls_per_second);
+      const double calls_done = echo_rate.back() * seconds;
+      echo_client_us.push_back(cpu.SelfMs() * 1e3 / calls_done);
+      if (echo_pid != 0) echo_server_us.push_back(cpu.ServerMs() * 1e3 / calls_done);
     }
     if (!only_stream) {
       std::vector<std::unique_ptr<Call>> calls;
       for (int i = 0; i < in_flight; ++i) {
         calls.push_back(std::make_unique<QueryCall>(node_stub.get(), &point));
       }
+      const CpuMeter cpu(node_pid);
       node_rate.push_back(RunLoad(calls, seconds).calls_per_second);
+      const double calls_done = node_rate.back() * seconds;
+      point_client_us.push_back(cpu.SelfMs() * 1e3 / calls_done);
+      if (node_pid != 0) point_node_us.push_back(cpu.ServerMs() * 1e3 / calls_done);
     }
     if (only_load) continue;
     // One at a time: latency.
@@ -529,6 +539,14 @@ int main(int argc, char** argv) {
     Figure("point_calls_per_s", Median(node_rate), "calls/s");
     std::cerr << "echo calls/s " << spread(echo_rate) << "; point query calls/s "
               << spread(node_rate) << "\n";
+    // CPU per call, which other load on the machine moves less than the
+    // rates: both ends of each call share the machine's cores.
+    Figure("echo_client_cpu_us_per_call", Median(echo_client_us), "us");
+    Figure("point_client_cpu_us_per_call", Median(point_client_us), "us");
+    if (!echo_server_us.empty()) {
+      Figure("echo_server_cpu_us_per_call", Median(echo_server_us), "us");
+    }
+    if (!point_node_us.empty()) Figure("point_node_cpu_us_per_call", Median(point_node_us), "us");
   }
   if (!only_load && !only_stream) {
     Figure("echo_p50_ms", Median(echo_p50), "ms");
