@@ -235,13 +235,14 @@ FederationServiceImpl::PrepareQuery(const Caller& c, const federation::v1::Query
   pr.dataset_id = asked.dataset_id();
   pr.columns = query::ReferencedColumns(asked);
   pr.purpose = request.purpose();
-  absl::StatusOr<catalog::v1::CatalogEntry> entry = node_->GetCatalogEntry(asked.dataset_id());
+  absl::StatusOr<std::shared_ptr<const catalog::v1::CatalogEntry>> entry =
+      node_->GetCatalogEntryShared(asked.dataset_id());
   const bool exists = entry.ok();
   // A PRIVATE dataset never leaves the node: refused as if no grant named it,
   // in the same words as for a dataset that does not exist.
   const bool is_private =
-      exists && entry->metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE;
-  if (exists && !is_private) pr.conforms_to = entry->schema().conforms_to();
+      exists && (*entry)->metadata().access_class() == catalog::v1::ACCESS_CLASS_PRIVATE;
+  if (exists && !is_private) pr.conforms_to = (*entry)->schema().conforms_to();
   policy::Decision d = policy::Decide(c.agreement->agreement(), policy::Caller{c.member.ags}, pr,
                                       host_->clock()->Now());
   if (is_private) {
@@ -272,7 +273,7 @@ FederationServiceImpl::PrepareQuery(const Caller& c, const federation::v1::Query
   }
   q.aggregate = pr.kind == policy::Request::Kind::kAggregate;
   if (q.aggregate) {
-    absl::Status keys = CheckGroupKeys(plan, entry->schema());
+    absl::Status keys = CheckGroupKeys(plan, (*entry)->schema());
     if (!keys.ok()) {
       return finish(audit::v1::DECISION_DENY, std::string(keys.message()),
                     grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(keys.message())));
@@ -285,7 +286,7 @@ FederationServiceImpl::PrepareQuery(const Caller& c, const federation::v1::Query
   q.grant = absl::StrCat("grant ", d.grant_id);
   q.min_cell_count = d.min_cell_count;
   q.column_batches = request.column_batches();
-  q.dataset_rows = entry->row_count();
+  q.dataset_rows = (*entry)->row_count();
   q.head.set_holder_ags(host_->own_ags());
   q.head.set_dataset_id(asked.dataset_id());
   q.head.set_agreement_version(c.agreement->agreement().version());

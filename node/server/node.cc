@@ -250,6 +250,11 @@ absl::StatusOr<catalog::v1::CatalogEntry> Node::GetCatalogEntry(absl::string_vie
   return store_->GetCatalogEntry(dataset_id);
 }
 
+absl::StatusOr<std::shared_ptr<const catalog::v1::CatalogEntry>> Node::GetCatalogEntryShared(
+    absl::string_view dataset_id) {
+  return store_->GetCatalogEntryShared(dataset_id);
+}
+
 absl::StatusOr<catalog::v1::CatalogEntry> Node::SetMetadata(
     absl::string_view dataset_id, const catalog::v1::DatasetMetadata& md) {
   const catalog::NodeIdentity identity = Identity();
@@ -296,6 +301,11 @@ absl::StatusOr<query::v1::QueryPlan> RequestPlan(const node::v1::QueryRequest& r
 
 absl::Status Node::QueryStreaming(const node::v1::QueryRequest& request,
                                   const query::ExecuteOptions& options, query::RowSink* sink) {
+  if (request.has_plan()) {  // not copied
+    FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
+                             store_->OpenSnapshot(request.plan().dataset_id()));
+    return query::ExecuteStreaming(request.plan(), snapshot, options, sink);
+  }
   FEDNODE_ASSIGN_OR_RETURN(const query::v1::QueryPlan plan, RequestPlan(request));
   FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
                            store_->OpenSnapshot(plan.dataset_id()));

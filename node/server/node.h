@@ -62,7 +62,11 @@ class Node {
 
   // Entries whose text matches all words of `search` (umlaut-insensitive).
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> ListCatalog(absl::string_view search);
+  // The entry of `dataset_id` (a copy; the shared one is not copied).
+  // Errors: those of storage::DatasetStore::GetCatalogEntry.
   absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);
+  absl::StatusOr<std::shared_ptr<const catalog::v1::CatalogEntry>> GetCatalogEntryShared(
+      absl::string_view dataset_id);
   // Errors: NotFound; InvalidArgument naming the metadata field.
   absl::StatusOr<catalog::v1::CatalogEntry> SetMetadata(absl::string_view dataset_id,
                                                         const catalog::v1::DatasetMetadata& md);

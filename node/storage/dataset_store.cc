@@ -1416,22 +1416,32 @@ absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
   return out;
 }
 
-absl::StatusOr<CatalogEntry> DatasetStore::GetCatalogEntry(absl::string_view dataset_id) {
+absl::StatusOr<std::shared_ptr<const CatalogEntry>> DatasetStore::GetCatalogEntryShared(
+    absl::string_view dataset_id) {
   Rep& rep = *rep_;
   FEDNODE_RETURN_IF_ERROR(ValidateDatasetId(dataset_id));
-  std::optional<CatalogEntry> entry;
+  std::shared_ptr<const CatalogEntry> entry;
   if (rep.options.cache_current_state) {
-    FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const CatalogEntry> cached,
-                             rep.StateOf(dataset_id, nullptr).entry);
-    if (cached != nullptr) entry = *cached;
+    absl::StatusOr<std::shared_ptr<const CatalogEntry>> cached =
+        std::move(rep.StateOf(dataset_id, nullptr).entry);
+    if (!cached.ok()) return cached.status();
+    entry = *std::move(cached);
   } else {
     // Read and parsed at every call.
-    FEDNODE_ASSIGN_OR_RETURN(entry, rep.ReadCatalogEntry(rocksdb::ReadOptions(), dataset_id));
+    FEDNODE_ASSIGN_OR_RETURN(std::optional<CatalogEntry> read,
+                             rep.ReadCatalogEntry(rocksdb::ReadOptions(), dataset_id));
+    if (read.has_value()) entry = std::make_shared<const CatalogEntry>(*std::move(read));
   }
-  if (!entry.has_value()) {
+  if (entry == nullptr) {
     return absl::NotFoundError(absl::StrCat("no catalog entry for dataset ", dataset_id));
   }
-  return *std::move(entry);
+  return entry;
+}
+
+absl::StatusOr<CatalogEntry> DatasetStore::GetCatalogEntry(absl::string_view dataset_id) {
+  absl::StatusOr<std::shared_ptr<const CatalogEntry>> entry = GetCatalogEntryShared(dataset_id);
+  if (!entry.ok()) return entry.status();
+  return **entry;
 }
 
 absl::Status DatasetStore::PutCatalogEntry(CatalogEntry entry) {

@@ -298,6 +298,11 @@ class DatasetStore {
   // empty or overlong id; DataLoss when the stored entry is corrupt;
   // Unavailable for I/O errors.
   absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);
+  // The same entry without a copy: shared with the store's cache, never
+  // changed (a write replaces the cached entry, it does not edit it). Same
+  // errors as GetCatalogEntry.
+  absl::StatusOr<std::shared_ptr<const catalog::v1::CatalogEntry>> GetCatalogEntryShared(
+      absl::string_view dataset_id);
 
   // Replaces the entry of an existing dataset (metadata edits); sets
   // change_seq to the next catalog change sequence, version and row_count
