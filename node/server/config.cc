@@ -127,6 +127,10 @@ absl::Status Validate(const config::v1::NodeConfig& config) {
           absl::StrCat(name, ": \"", *field, "\" is not an http(s) URI"));
     }
   }
+  if (config.has_segment_cache_mib() && config.segment_cache_mib() > 65536) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "segment_cache_mib: ", config.segment_cache_mib(), " is out of range 0..65536"));
+  }
   if (config.has_federation()) {
     const auto& f = config.federation();
     const std::string& addr = f.listen_address();
@@ -216,6 +220,7 @@ void ApplyDefaults(config::v1::NodeConfig* config) {
     config->set_admin_socket(absl::StrCat(config->data_dir(), "/admin.sock"));
   }
   if (config->shutdown_grace_seconds() == 0) config->set_shutdown_grace_seconds(10);
+  if (!config->has_segment_cache_mib()) config->set_segment_cache_mib(128);
   if (config->has_federation()) {
     auto* f = config->mutable_federation();
     if (!f->has_member_rate_limit()) f->mutable_member_rate_limit()->set_per_second(200);

@@ -73,6 +73,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
   storage::DatasetStoreOptions store_options;
   store_options.path = config.data_dir();
   store_options.sync_commits = options.sync_commits;
+  store_options.segment_cache_bytes = size_t{config.segment_cache_mib()} << 20;
   FEDNODE_ASSIGN_OR_RETURN(std::unique_ptr<storage::DatasetStore> store,
                            storage::DatasetStore::Open(store_options));
 

@@ -125,6 +125,21 @@ TEST(ConfigTest, WorkerThreadsAndQueueHaveDefaultsAndAreBounded) {
   EXPECT_THAT(Validate(*c), IsOk());
 }
 
+TEST(ConfigTest, SegmentCacheHasADefaultAndIsBounded) {
+  auto c = ParseConfig("member_ags: \"06531005\" member_name: \"Gießen\" data_dir: \"/d\"\n",
+                       "n.textproto");
+  ASSERT_THAT(c, IsOk());
+  ApplyDefaults(&*c);
+  EXPECT_EQ(c->segment_cache_mib(), 128u);
+  c->set_segment_cache_mib(0);  // off is allowed
+  EXPECT_THAT(Validate(*c), IsOk());
+  ApplyDefaults(&*c);
+  EXPECT_EQ(c->segment_cache_mib(), 0u);
+  c->set_segment_cache_mib(65537);
+  EXPECT_THAT(Validate(*c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     "segment_cache_mib: 65537 is out of range 0..65536"));
+}
+
 TEST(ConfigTest, RateLimitsHaveDefaultsAndAreChecked) {
   auto c = ParseConfig(
       "member_ags: \"06531005\" member_name: \"Gießen\" data_dir: \"/d\"\n"
