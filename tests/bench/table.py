@@ -46,6 +46,8 @@ def fmt(v, unit):
         return f"{v:.3f} ms"
     if unit == "ns CPU":
         return f"{v / 1e3:.2f} µs CPU"
+    if unit == "us CPU":
+        return f"{v:.1f} µs CPU"
     if unit == "MB/s":
         return f"{v:.0f} MB/s"
     if unit == "calls/s":
@@ -88,6 +90,10 @@ def main():
         ("authorized point query over mTLS, 64 in flight", (fig, "point_calls_per_s"),
          (fig, "echo_calls_per_s"), "calls/s", "bare gRPC echo, same mTLS",
          ">= 0.80 of baseline", lambda v, r: r >= 0.8),
+        ("  node CPU per point query vs the echo server's", (fig, "point_node_cpu_us_per_call"),
+         (fig, "echo_server_cpu_us_per_call"), "us CPU", "bare echo server, per call", "-", None),
+        ("  client CPU per point query vs per echo call", (fig, "point_client_cpu_us_per_call"),
+         (fig, "echo_client_cpu_us_per_call"), "us CPU", "same client, echo call", "-", None),
         ("authorized point query, 1 in flight, p50", (fig, "point_p50_ms"),
          (fig, "echo_p50_ms"), "ms", "bare echo p50", "<= 1.5 x baseline",
          lambda v, r: r <= 1.5),
