@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/repeated_field.h"
+#include "google/protobuf/stubs/common.h"
 
 namespace fednode::query {
 namespace {
@@ -25,6 +26,40 @@ Slot SlotOf(ColumnType type) {
   }
 }
 
+// The string values of a STRING batch column are well formed: each end
+// within string_data and not before the one before it, the last at its end,
+// the bytes UTF-8 and no value cut inside a character.
+absl::Status ValidateStrings(const v1::ColumnValues& values) {
+  const std::string& data = values.string_data();
+  uint32_t previous = 0;
+  for (int i = 0; i < values.string_ends_size(); ++i) {
+    const uint32_t end = values.string_ends(i);
+    if (end < previous || end > data.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("string ", i, " ends at ", end, ", after ",
+                                                     previous, ", in ", data.size(),
+                                                     " bytes of string data"));
+    }
+    // A value may not end inside a character: the next byte is no UTF-8
+    // continuation byte (10xxxxxx).
+    if (end < data.size() && (static_cast<unsigned char>(data[end]) & 0xC0) == 0x80) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("string ", i, " ends inside a UTF-8 character"));
+    }
+    previous = end;
+  }
+  if (previous != data.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("the strings end at ", previous, " of ",
+                                                   data.size(), " bytes of string data"));
+  }
+  // The check protobuf applies to every `string` field when it parses one
+  // (the values were `string` fields before this layout).
+  if (!google::protobuf::internal::IsStructurallyValidUTF8(data.data(),
+                                                           static_cast<int>(data.size()))) {
+    return absl::InvalidArgumentError("the string data is not UTF-8");
+  }
+  return absl::OkStatus();
+}
+
 bool IsNull(const std::string& nulls, size_t i) {
   return !nulls.empty() && (static_cast<unsigned char>(nulls[i / 8]) >> (i % 8) & 1) != 0;
 }
@@ -38,9 +73,11 @@ void SetValue(ColumnType type, const v1::ColumnValues& values, size_t i, v1::Val
     case storage::v1::COLUMN_TYPE_DOUBLE:
       v->set_double_value(values.doubles(static_cast<int>(i)));
       break;
-    case storage::v1::COLUMN_TYPE_STRING:
-      v->set_string_value(values.strings(static_cast<int>(i)));
+    case storage::v1::COLUMN_TYPE_STRING: {
+      const absl::string_view s = BatchString(values, i);
+      v->set_string_value(s.data(), s.size());
       break;
+    }
     case storage::v1::COLUMN_TYPE_BOOL:
       v->set_bool_value(values.int64s(static_cast<int>(i)) != 0);
       break;
@@ -101,6 +138,12 @@ void AppendNumbers(const Column& column, const std::vector<T>& src, const TableR
 
 }  // namespace
 
+absl::string_view BatchString(const v1::ColumnValues& values, size_t i) {
+  const int k = static_cast<int>(i);
+  const uint32_t begin = k == 0 ? 0 : values.string_ends(k - 1);
+  return absl::string_view(values.string_data()).substr(begin, values.string_ends(k) - begin);
+}
+
 void AppendColumnToBatch(const Column& column, const TableRows& rows, v1::ColumnValues* values) {
   if (rows.n == 0) return;
   switch (SlotOf(column.type)) {
@@ -111,18 +154,29 @@ void AppendColumnToBatch(const Column& column, const TableRows& rows, v1::Column
       AppendNumbers(column, column.ints, rows, values->mutable_int64s(), values);
       break;
     case Slot::kString: {
-      google::protobuf::RepeatedPtrField<std::string>* strings = values->mutable_strings();
-      const size_t first = static_cast<size_t>(strings->size());
-      strings->Reserve(strings->size() + static_cast<int>(rows.n));
+      const size_t first = static_cast<size_t>(values->string_ends_size());
+      std::string* data = values->mutable_string_data();
+      uint32_t* ends = AddSlots(values->mutable_string_ends(), rows.n);
+      // The ends first, so that the blob grows once; then the bytes.
+      const size_t start = data->size();
+      size_t end = start;
       for (size_t k = 0; k < rows.n; ++k) {
         const size_t i = rows[k];
-        // Add() hands out a cleared string when the batch is reused.
-        std::string* s = strings->Add();
         if (column.IsNull(i)) {
           MarkNull(first + k, values);
         } else {
-          s->assign(column.StringAt(i));
+          end += column.StringAt(i).size();
         }
+        ends[k] = static_cast<uint32_t>(end);
+      }
+      data->resize(end);
+      char* out = data->data() + start;
+      for (size_t k = 0; k < rows.n; ++k) {
+        const size_t i = rows[k];
+        if (column.IsNull(i)) continue;
+        const std::string& s = column.StringAt(i);
+        std::memcpy(out, s.data(), s.size());
+        out += s.size();
       }
       break;
     }
@@ -165,12 +219,19 @@ absl::Status ValidateBatch(const ResultColumns& columns, const v1::ColumnBatch& 
     const Slot slot = SlotOf(columns[c].type());
     const size_t ints = static_cast<size_t>(values.int64s_size());
     const size_t doubles = static_cast<size_t>(values.doubles_size());
-    const size_t strings = static_cast<size_t>(values.strings_size());
+    const size_t strings = static_cast<size_t>(values.string_ends_size());
     const size_t expected[] = {slot == Slot::kInt ? n : 0, slot == Slot::kDouble ? n : 0,
                                slot == Slot::kString ? n : 0};
     if (ints != expected[0] || doubles != expected[1] || strings != expected[2]) {
       return bad(absl::StrCat("expected ", n, " values of its type, got ", ints, " int64s, ",
                               doubles, " doubles, ", strings, " strings"));
+    }
+    if (slot != Slot::kString && !values.string_data().empty()) {
+      return bad(absl::StrCat(values.string_data().size(), " bytes of string data"));
+    }
+    if (slot == Slot::kString) {
+      if (absl::Status ok = ValidateStrings(values); !ok.ok())
+        return bad(std::string(ok.message()));
     }
     if (columns[c].type() == storage::v1::COLUMN_TYPE_BOOL) {
       for (int64_t v : values.int64s()) {
@@ -225,7 +286,8 @@ void AppendRowsToBatch(const ResultColumns& columns, const Rows& rows, int begin
           values->add_doubles(v.double_value());
           break;
         case Slot::kString:
-          values->add_strings(v.string_value());
+          values->mutable_string_data()->append(v.string_value());
+          values->add_string_ends(static_cast<uint32_t>(values->string_data().size()));
           break;
         case Slot::kInt:
           switch (v.kind_case()) {
@@ -254,7 +316,7 @@ size_t BatchBytes(const v1::ColumnBatch& batch) {
   for (const v1::ColumnValues& values : batch.columns()) {
     bytes += values.nulls().size() + 8 * static_cast<size_t>(values.int64s_size()) +
              8 * static_cast<size_t>(values.doubles_size());
-    for (const std::string& s : values.strings()) bytes += s.size() + 8;
+    bytes += values.string_data().size() + 8 * static_cast<size_t>(values.string_ends_size());
   }
   return bytes;
 }

@@ -12,6 +12,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
 
 #include "node/base/table.h"
@@ -26,9 +27,17 @@ using Rows = google::protobuf::RepeatedPtrField<v1::Row>;
 // peer): one ColumnValues per column, exactly row_count values in the array
 // of the column's type and none in the others, a nulls bitmap that is empty
 // or ceil(row_count / 8) bytes with no bit set past row_count, BOOL values 0
-// or 1. (UTF-8 of strings is checked by protobuf parsing: `string` fields.)
+// or 1; for STRING columns string_ends non-decreasing, within string_data
+// and ending at its end, no value ending inside a character, string_data
+// UTF-8 (the check protobuf applies to `string` fields).
 // Errors: InvalidArgument naming the column and what is wrong.
 absl::Status ValidateBatch(const ResultColumns& columns, const v1::ColumnBatch& batch);
+
+// Value `i` of a STRING batch column: string_data[string_ends[i - 1],
+// string_ends[i]) ("" for a NULL row). A view into `values`.
+// REQUIRES: `values` passed ValidateBatch (or was built by this file) and
+// i < string_ends_size().
+absl::string_view BatchString(const v1::ColumnValues& values, size_t i);
 
 // Appends the rows of `batch` to `rows` as Row/Value messages (NULL as
 // Value.null_value, DATE as date_days, TIMESTAMP as timestamp_micros).
@@ -58,7 +67,8 @@ struct TableRows {
 // Appends the values of `column` at `rows` to `values`, a batch column of
 // the same type, as its next rows (after the values it holds): numbers as
 // one bulk copy (a gather for listed rows), a string as its dictionary
-// entry, a NULL as a set bit in the nulls bitmap and a 0 or "" slot. The
+// entry appended to string_data (its end to string_ends), a NULL as a set
+// bit in the nulls bitmap and a 0 or "" slot. The
 // bitmap covers the rows appended so far; SealBatch sizes it for the batch.
 // Every column of a batch must get the same rows (the batch's row_count is
 // the caller's: SealBatch).

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <utility>
 
@@ -101,13 +102,16 @@ class RowStream final : public query::RowSink {
   // One message per batch (the executor cuts batches under
   // kMaxRowsPerMessage rows and about kMaxBytesPerMessage bytes). The first
   // batch is held back like the first rows: a second one means the result
-  // is larger than one message.
+  // is larger than one message. `batch` is handed back holding the last
+  // sent batch, cleared, so that the executor refills arrays that keep
+  // their capacity instead of allocating new ones for every message.
   absl::Status OnBatch(query::v1::ColumnBatch* batch) override {
     if constexpr (requires(Message m) { m.mutable_batch(); }) {
       if (message_.has_batch()) {
         if (absl::Status sent = StreamOn(); !sent.ok()) return sent;
       }
       rows_ += batch->row_count();
+      if (spare_ != nullptr) message_.set_allocated_batch(spare_.release());
       message_.mutable_batch()->Swap(batch);
       return absl::OkStatus();
     } else {
@@ -173,7 +177,14 @@ class RowStream final : public query::RowSink {
   absl::Status Write() {
     if (!write_(message_)) return CallerGone();
     sent_ += static_cast<uint64_t>(message_.rows_size());
-    if constexpr (requires(Message m) { m.batch(); }) sent_ += message_.batch().row_count();
+    if constexpr (requires(Message m) { m.batch(); }) {
+      sent_ += message_.batch().row_count();
+      // Kept for the next OnBatch (Clear would delete it).
+      if (message_.has_batch()) {
+        spare_.reset(message_.release_batch());
+        spare_->Clear();
+      }
+    }
     message_.Clear();
     bytes_ = 0;
     return absl::OkStatus();
@@ -192,6 +203,8 @@ class RowStream final : public query::RowSink {
   bool hold_only_ = false;
   bool overflowed_ = false;
   std::optional<grpc::Status> audit_error_;
+  // The last sent batch, cleared (see OnBatch).
+  std::unique_ptr<query::v1::ColumnBatch> spare_;
 };
 
 }  // namespace fednode::server

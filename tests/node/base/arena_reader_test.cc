@@ -46,7 +46,8 @@ query::v1::ColumnBatch Batch(int n, size_t length) {
   for (int i = 0; i < n; ++i) {
     std::string s = std::to_string(i) + "ü";
     s.resize(length, 'x');
-    values->add_strings(s);
+    values->mutable_string_data()->append(s);
+    values->add_string_ends(static_cast<uint32_t>(values->string_data().size()));
   }
   return batch;
 }

@@ -139,6 +139,78 @@ TEST(ColumnBatchTest, MalformedBatchesFromAPeerAreRefusedNamingTheColumn) {
   refused(b, "column b: BOOL value 2");
 }
 
+// A batch of an INT64 column "n" and a STRING column "s" holding "Gießen"
+// (7 bytes), "" and "Lich".
+v1::ColumnBatch PlaceBatch(ResultColumns* cols) {
+  for (const auto& [name, type] : {std::pair{"n", storage::v1::COLUMN_TYPE_INT64},
+                                   std::pair{"s", storage::v1::COLUMN_TYPE_STRING}}) {
+    v1::ResultColumn* c = cols->Add();
+    c->set_name(name);
+    c->set_type(type);
+  }
+  v1::ColumnBatch b;
+  b.set_row_count(3);
+  b.add_columns();
+  b.add_columns();
+  for (int64_t v : {1, 2, 3}) b.mutable_columns(0)->add_int64s(v);
+  b.mutable_columns(1)->set_string_data("GießenLich");
+  for (uint32_t end : {7u, 7u, 11u}) b.mutable_columns(1)->add_string_ends(end);
+  return b;
+}
+
+TEST(ColumnBatchTest, StringValuesAreCutFromOneBlobByTheirEnds) {
+  ResultColumns cols;
+  const v1::ColumnBatch b = PlaceBatch(&cols);
+  ASSERT_TRUE(ValidateBatch(cols, b).ok());
+  EXPECT_EQ(BatchString(b.columns(1), 0), "Gießen");
+  EXPECT_EQ(BatchString(b.columns(1), 1), "");
+  EXPECT_EQ(BatchString(b.columns(1), 2), "Lich");
+  Rows rows;
+  ASSERT_TRUE(AppendBatchRows(cols, b, &rows).ok());
+  ASSERT_EQ(rows.size(), 3);
+  EXPECT_EQ(rows[0].values(1).string_value(), "Gießen");
+  EXPECT_EQ(rows[1].values(1).string_value(), "");
+  EXPECT_EQ(rows[2].values(1).string_value(), "Lich");
+}
+
+TEST(ColumnBatchTest, MalformedStringColumnsAreRefusedNamingTheColumn) {
+  ResultColumns cols;
+  const v1::ColumnBatch good = PlaceBatch(&cols);
+  auto refused = [&](const v1::ColumnBatch& b, const std::string& words) {
+    Rows out;
+    absl::Status s = AppendBatchRows(cols, b, &out);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << words;
+    EXPECT_EQ(s.message(), words);
+    EXPECT_EQ(out.size(), 0) << "nothing appended from a refused batch";
+  };
+  auto with_ends = [&](std::initializer_list<uint32_t> ends) {
+    v1::ColumnBatch b = good;
+    b.mutable_columns(1)->clear_string_ends();
+    for (uint32_t e : ends) b.mutable_columns(1)->add_string_ends(e);
+    return b;
+  };
+  refused(with_ends({7, 11}),
+          "column batch, column s: expected 3 values of its type, got 0 int64s, 0 doubles, 2 "
+          "strings");
+  refused(with_ends({7, 5, 11}),
+          "column batch, column s: string 1 ends at 5, after 7, in 11 bytes of string data");
+  refused(with_ends({7, 7, 12}),
+          "column batch, column s: string 2 ends at 12, after 7, in 11 bytes of string data");
+  refused(with_ends({7, 7, 10}),
+          "column batch, column s: the strings end at 10 of 11 bytes of string data");
+  // "Gie" is 3 bytes, "ß" the next 2: an end at 4 cuts the "ß".
+  refused(with_ends({4, 7, 11}), "column batch, column s: string 0 ends inside a UTF-8 character");
+  v1::ColumnBatch b = good;
+  b.mutable_columns(1)->set_string_data(
+      std::string("Gie\xC3\x28"
+                  "enLich",
+                  11));
+  refused(b, "column batch, column s: the string data is not UTF-8");
+  b = good;
+  b.mutable_columns(0)->set_string_data("abc");
+  refused(b, "column batch, column n: 3 bytes of string data");
+}
+
 // The rows as a Table of Columns() (the executor's input).
 Table ToTable(const ResultColumns& cols, const Rows& rows) {
   Table table;

@@ -81,8 +81,8 @@ class CollectingSink : public RowSink {
   static std::vector<size_t> RowBytes(const v1::ColumnBatch& batch) {
     std::vector<size_t> bytes(batch.row_count(), 8 * static_cast<size_t>(batch.columns_size()));
     for (const v1::ColumnValues& values : batch.columns()) {
-      for (int r = 0; r < values.strings_size(); ++r) {
-        bytes[static_cast<size_t>(r)] += values.strings(r).size();
+      for (int r = 0; r < values.string_ends_size(); ++r) {
+        bytes[static_cast<size_t>(r)] += BatchString(values, static_cast<size_t>(r)).size();
       }
     }
     return bytes;
