@@ -218,22 +218,35 @@ class Call {
     server_->service()->Record(peer_, method_, status, absl::Now() - received_);
   }
 
-  // A write completed: wakes the worker in BlockingWrite.
+  // A write completed: wakes the worker in WriteBehind or AwaitWrite.
   void WriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     write_ok_ = ok;
     write_done_ = true;
   }
 
-  // Blocks until a write started with `start` (given the write tag) has
-  // completed; false when the caller is gone. Worker threads only.
+  // Waits until the previous write has completed, then starts one with
+  // `start` (given the write tag) and returns without waiting for it: the
+  // worker builds the next message while gRPC sends this one. gRPC allows
+  // one write in flight per call, and serializes the message inside
+  // `start` (ServerAsyncWriter::Write), so the caller may reuse it at once.
+  // False when the caller is gone (cancelled, or the previous write
+  // failed). Worker threads only; AwaitWrite before the final status.
   template <typename F>
-  bool BlockingWrite(F start) {
+  bool WriteBehind(F start) {
     if (cancelled_.load(std::memory_order_acquire)) return false;
     absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&write_done_));
+    if (!write_ok_) return false;
     write_done_ = false;
     Ref();
     start(&write_tag_);
+    return true;
+  }
+
+  // Waits for the write in flight, if any; false when it failed.
+  bool AwaitWrite() {
+    absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(&write_done_));
     return write_ok_;
   }
@@ -257,8 +270,9 @@ class Call {
   std::atomic<int> refs_{1};  // the request
   std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
-  bool write_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_ok_ ABSL_GUARDED_BY(mu_) = false;
+  // No write in flight, and how the last one ended.
+  bool write_done_ ABSL_GUARDED_BY(mu_) = true;
+  bool write_ok_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 // What a unary handler did on the completion-queue thread: answered (the
@@ -368,8 +382,11 @@ class QueryCall final : public Call {
     RunOnWorker([this] {
       grpc::Status status = server_->service()->StreamQuery(
           query_, io_, [this](const federation::v1::QueryResponse& m) {
-            return BlockingWrite([&](void* tag) { writer_.Write(m, tag); });
+            return WriteBehind([&](void* tag) { writer_.Write(m, tag); });
           });
+      // The last message may still be in flight; the final status follows
+      // it (its failure means the caller is gone: the status reaches no one).
+      AwaitWrite();
       Finish(status);
     });
   }

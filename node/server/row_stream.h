@@ -33,9 +33,10 @@
 
 namespace fednode::server {
 
-// Writes one message to the caller, blocking until gRPC has taken it;
-// false when the caller is gone (cancelled, deadline passed, connection
-// lost).
+// Writes one message to the caller, blocking until gRPC has taken it (the
+// federation port's writer returns once the message is serialized, while it
+// is still being sent, see federation_server.cc); false when the caller is
+// gone (cancelled, deadline passed, connection lost).
 template <typename Message>
 using MessageWriter = std::function<bool(const Message&)>;
 
