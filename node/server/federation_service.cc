@@ -456,16 +456,18 @@ FederationServiceImpl::PrepareAggregate(const Caller& c,
   // The member's own dataset of that kind. Looked up in our catalog, but the
   // decision below reads the same whether or not one exists.
   std::string dataset_id;
-  absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> all = node_->ListCatalog("");
+  // Shared entries: a member's catalog is not parsed again at every call.
+  absl::StatusOr<std::vector<std::shared_ptr<const catalog::v1::CatalogEntry>>> all =
+      node_->ListCatalogShared();
   if (!all.ok()) return Outcome{ToGrpcStatus(all.status(), c.request_id), std::nullopt};
   int matches = 0;
   const catalog::v1::CatalogEntry* found = nullptr;
   for (const auto& entry : *all) {
-    if (!request.conforms_to().empty() && entry.schema().conforms_to() == request.conforms_to() &&
-        entry.metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
+    if (!request.conforms_to().empty() && entry->schema().conforms_to() == request.conforms_to() &&
+        entry->metadata().access_class() != catalog::v1::ACCESS_CLASS_PRIVATE) {
       if (matches++ == 0) {
-        dataset_id = entry.dataset_id();
-        found = &entry;
+        dataset_id = entry->dataset_id();
+        found = entry.get();
       }
     }
   }

@@ -246,6 +246,11 @@ absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> Node::ListCatalog(absl::s
   return out;
 }
 
+absl::StatusOr<std::vector<std::shared_ptr<const catalog::v1::CatalogEntry>>>
+Node::ListCatalogShared() {
+  return store_->ListCatalogShared();
+}
+
 absl::StatusOr<catalog::v1::CatalogEntry> Node::GetCatalogEntry(absl::string_view dataset_id) {
   return store_->GetCatalogEntry(dataset_id);
 }

@@ -62,6 +62,9 @@ class Node {
 
   // Entries whose text matches all words of `search` (umlaut-insensitive).
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> ListCatalog(absl::string_view search);
+  // All entries, shared with the store's cache instead of parsed per call.
+  // Errors: those of storage::DatasetStore::ListCatalogShared.
+  absl::StatusOr<std::vector<std::shared_ptr<const catalog::v1::CatalogEntry>>> ListCatalogShared();
   // The entry of `dataset_id` (a copy; the shared one is not copied).
   // Errors: those of storage::DatasetStore::GetCatalogEntry.
   absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);

@@ -1416,6 +1416,42 @@ absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
   return out;
 }
 
+absl::StatusOr<std::vector<std::shared_ptr<const CatalogEntry>>> DatasetStore::ListCatalogShared() {
+  Rep& rep = *rep_;
+  std::vector<std::shared_ptr<const CatalogEntry>> out;
+  if (!rep.options.cache_current_state) {
+    FEDNODE_ASSIGN_OR_RETURN(std::vector<CatalogEntry> all, ListCatalog());
+    out.reserve(all.size());
+    for (CatalogEntry& e : all) out.push_back(std::make_shared<const CatalogEntry>(std::move(e)));
+    return out;
+  }
+  std::vector<std::string> ids;
+  {
+    rocksdb::ReadOptions ro;
+    const std::string upper = PrefixSuccessor(kCatalogEntryPrefix);
+    const rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(rep.db->NewIterator(ro, rep.catalog));
+    for (it->Seek(kCatalogEntryPrefix); it->Valid(); it->Next()) {
+      absl::string_view key(it->key().data(), it->key().size());
+      key.remove_prefix(sizeof(kCatalogEntryPrefix) - 1);
+      std::string id;
+      if (!ConsumeEscaped(&key, &id) || !key.empty()) {
+        return absl::DataLossError("malformed catalog entry key");
+      }
+      ids.push_back(std::move(id));
+    }
+    FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "listing the catalog"));
+  }
+  out.reserve(ids.size());
+  for (const std::string& id : ids) {
+    ReadState state = rep.StateOf(id, nullptr);
+    if (!state.entry.ok()) return state.entry.status();
+    if (*state.entry != nullptr) out.push_back(*std::move(state.entry));
+  }
+  return out;
+}
+
 absl::StatusOr<std::shared_ptr<const CatalogEntry>> DatasetStore::GetCatalogEntryShared(
     absl::string_view dataset_id) {
   Rep& rep = *rep_;

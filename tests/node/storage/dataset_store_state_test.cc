@@ -23,9 +23,11 @@ namespace fednode::storage {
 namespace {
 
 using ::fednode::testing::IsOk;
+using ::fednode::testing::IsOkAndHolds;
 using ::fednode::testing::StatusIs;
 using testing::Cell;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::MakeSchema;
 using testing::MakeTable;
 using testing::MakeWrite;
@@ -91,6 +93,20 @@ class DatasetStoreStateTest : public ::testing::Test {
     EXPECT_EQ(snap->version, version);
     EXPECT_EQ(snap->num_rows, rows.size());
     EXPECT_EQ(SnapshotRows(*snap), rows);
+    ExpectListsAgree(store);
+  }
+
+  // ListCatalogShared shows the same entries, in the same order, as
+  // ListCatalog, which parses every entry from RocksDB.
+  static void ExpectListsAgree(DatasetStore& store) {
+    auto parsed = store.ListCatalog();
+    ASSERT_THAT(parsed.status(), IsOk());
+    auto shared = store.ListCatalogShared();
+    ASSERT_THAT(shared.status(), IsOk());
+    ASSERT_EQ(shared->size(), parsed->size());
+    for (size_t i = 0; i < parsed->size(); ++i) {
+      EXPECT_EQ((*shared)[i]->SerializeAsString(), (*parsed)[i].SerializeAsString()) << i;
+    }
   }
 
   fednode::testing::TempDir dir_;
@@ -150,6 +166,20 @@ TEST_F(DatasetStoreStateTest, EveryWriteShowsAtOnceWithTheCacheOnAndOff) {
     EXPECT_THAT(store->OpenSnapshot("d").status(),
                 StatusIs(absl::StatusCode::kNotFound, HasSubstr("d")));
     EXPECT_EQ(store->CachedStatesForTest(), 0u);
+    EXPECT_THAT(store->ListCatalogShared(), IsOkAndHolds(IsEmpty()));
+    // Several datasets, one id with a byte that keys escape (NUL): listed
+    // in the order of their ids, each once.
+    const std::vector<std::string> ids = {"b", "a", std::string("a\0z", 3), "a-1"};
+    for (const std::string& id : ids) {
+      ASSERT_THAT(Commit(*store, TitledWrite(id, ImportMode::kReplace, {{I(1), S("x")}})), IsOk());
+    }
+    ExpectListsAgree(*store);
+    auto listed = store->ListCatalogShared();
+    ASSERT_THAT(listed.status(), IsOk());
+    std::vector<std::string> listed_ids;
+    for (const auto& e : *listed) listed_ids.push_back(e->dataset_id());
+    EXPECT_EQ(listed_ids, (std::vector<std::string>{"a", std::string("a\0z", 3), "a-1", "b"}));
+    for (const std::string& id : ids) ASSERT_THAT(store->DeleteDataset(id), IsOk());
     ASSERT_THAT(Commit(*store, TitledWrite("d", ImportMode::kReplace, {{I(7), S("neu")}})), IsOk());
     ExpectState(*store, 1, "v1", {{I(7), S("neu")}});
     EXPECT_EQ(store->CachedStatesForTest(), cached);
