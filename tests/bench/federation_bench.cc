@@ -36,6 +36,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/security/credentials.h"
@@ -330,6 +331,11 @@ void Figure(const std::string& name, double value, const std::string& unit) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The same process setting as fednode's main (node/server/main.cc):
+  // Debian's abseil records every absl::Mutex lock order for deadlock
+  // detection, and gRPC locks absl::Mutex too. Without this line the echo
+  // server, the baseline, would pay that cost and the daemon would not.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"fednode's federation port against bare gRPC over the same mutual TLS"};
   app.require_subcommand(1);
   std::string key, cert, ca, port_file, node, echo, point_sql, stream_sql, purpose;
