@@ -468,6 +468,13 @@ struct DatasetStore::Rep {
   uint64_t next_segment_id ABSL_GUARDED_BY(mu) = 1;
   uint64_t catalog_seq ABSL_GUARDED_BY(mu) = 0;
 
+  // ListCatalogShared's list as of catalog change sequence `listed_seq`,
+  // read at one snapshot; replaced when a later read finds another sequence.
+  absl::Mutex listed_mu;
+  uint64_t listed_seq ABSL_GUARDED_BY(listed_mu) = 0;
+  std::shared_ptr<const std::vector<std::shared_ptr<const CatalogEntry>>> listed
+      ABSL_GUARDED_BY(listed_mu);
+
   // The current states (see StateOf). Lock order: mu, state_mu, gate->mu.
   absl::Mutex state_mu ABSL_ACQUIRED_AFTER(mu);
   absl::flat_hash_map<std::string, CurrentState> states ABSL_GUARDED_BY(state_mu);
@@ -1397,13 +1404,17 @@ absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view datas
   return out;
 }
 
-absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
-  Rep& rep = *rep_;
-  rocksdb::ReadOptions ro;
+namespace {
+
+// Every catalog entry in `cf` as `ro` sees it, ordered by dataset id.
+// Errors: DataLoss for a corrupt entry; Unavailable for I/O errors.
+absl::StatusOr<std::vector<CatalogEntry>> ReadCatalogEntries(rocksdb::DB* db,
+                                                             rocksdb::ColumnFamilyHandle* cf,
+                                                             rocksdb::ReadOptions ro) {
   const std::string upper = PrefixSuccessor(kCatalogEntryPrefix);
   const rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(rep.db->NewIterator(ro, rep.catalog));
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro, cf));
   std::vector<CatalogEntry> out;
   for (it->Seek(kCatalogEntryPrefix); it->Valid(); it->Next()) {
     CatalogEntry entry;
@@ -1416,40 +1427,46 @@ absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<std::vector<CatalogEntry>> DatasetStore::ListCatalog() {
+  return ReadCatalogEntries(rep_->db.get(), rep_->catalog, rocksdb::ReadOptions());
+}
+
 absl::StatusOr<std::vector<std::shared_ptr<const CatalogEntry>>> DatasetStore::ListCatalogShared() {
   Rep& rep = *rep_;
-  std::vector<std::shared_ptr<const CatalogEntry>> out;
-  if (!rep.options.cache_current_state) {
-    FEDNODE_ASSIGN_OR_RETURN(std::vector<CatalogEntry> all, ListCatalog());
-    out.reserve(all.size());
-    for (CatalogEntry& e : all) out.push_back(std::make_shared<const CatalogEntry>(std::move(e)));
-    return out;
-  }
-  std::vector<std::string> ids;
-  {
-    rocksdb::ReadOptions ro;
-    const std::string upper = PrefixSuccessor(kCatalogEntryPrefix);
-    const rocksdb::Slice upper_slice(upper);
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(rep.db->NewIterator(ro, rep.catalog));
-    for (it->Seek(kCatalogEntryPrefix); it->Valid(); it->Next()) {
-      absl::string_view key(it->key().data(), it->key().size());
-      key.remove_prefix(sizeof(kCatalogEntryPrefix) - 1);
-      std::string id;
-      if (!ConsumeEscaped(&key, &id) || !key.empty()) {
-        return absl::DataLossError("malformed catalog entry key");
-      }
-      ids.push_back(std::move(id));
+  // The entries and the catalog change sequence from one snapshot: every
+  // write of an entry writes the sequence in the same batch (PutCounters).
+  rocksdb::ReadOptions ro;
+  ro.snapshot = rep.db->GetSnapshot();
+  absl::Cleanup release = [&] { rep.db->ReleaseSnapshot(ro.snapshot); };
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::string> seq_value,
+                           rep.Get(ro, rep.meta, kMetaCatalogChangeSeq));
+  uint64_t seq = 0;
+  if (seq_value.has_value()) {
+    absl::string_view in = *seq_value;
+    if (!ConsumeBigEndian64(&in, &seq) || !in.empty()) {
+      return absl::DataLossError(absl::StrCat("malformed ", kMetaCatalogChangeSeq));
     }
-    FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(it->status(), "listing the catalog"));
   }
-  out.reserve(ids.size());
-  for (const std::string& id : ids) {
-    ReadState state = rep.StateOf(id, nullptr);
-    if (!state.entry.ok()) return state.entry.status();
-    if (*state.entry != nullptr) out.push_back(*std::move(state.entry));
+  if (rep.options.cache_current_state) {
+    absl::MutexLock lock(&rep.listed_mu);
+    if (rep.listed != nullptr && rep.listed_seq == seq) return *rep.listed;
   }
-  return out;
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<CatalogEntry> all,
+                           ReadCatalogEntries(rep.db.get(), rep.catalog, ro));
+  auto list = std::make_shared<std::vector<std::shared_ptr<const CatalogEntry>>>();
+  list->reserve(all.size());
+  for (CatalogEntry& e : all) list->push_back(std::make_shared<const CatalogEntry>(std::move(e)));
+  if (rep.options.cache_current_state) {
+    absl::MutexLock lock(&rep.listed_mu);
+    // The sequence only grows: an older read does not replace a newer list.
+    if (rep.listed == nullptr || seq >= rep.listed_seq) {
+      rep.listed = list;
+      rep.listed_seq = seq;
+    }
+  }
+  return *list;
 }
 
 absl::StatusOr<std::shared_ptr<const CatalogEntry>> DatasetStore::GetCatalogEntryShared(

@@ -291,13 +291,14 @@ class DatasetStore {
   // All catalog entries, ordered by dataset id.
   absl::StatusOr<std::vector<catalog::v1::CatalogEntry>> ListCatalog();
 
-  // The same entries without parsing each at every call: shared with the
-  // store's cache (DatasetStoreOptions.cache_current_state; with it off, read
-  // and parsed as ListCatalog does), never changed (a write replaces a cached
-  // entry, it does not edit it). The dataset ids come from one pass over the
-  // catalog's keys; a dataset deleted after that pass is left out.
-  // Errors: DataLoss for a malformed key or a corrupt entry; Unavailable for
-  // I/O errors.
+  // The same entries, read at one RocksDB snapshot, without parsing them at
+  // every call: with DatasetStoreOptions.cache_current_state the parsed list
+  // is kept until the catalog changes (its change sequence, written in the
+  // same batch as every entry). Shared and never changed: a later change
+  // makes a new list. Costs one snapshot and one read of the sequence while
+  // the catalog is unchanged.
+  // Errors: DataLoss for a corrupt entry or sequence; Unavailable for I/O
+  // errors.
   absl::StatusOr<std::vector<std::shared_ptr<const catalog::v1::CatalogEntry>>> ListCatalogShared();
 
   // The catalog entry of `dataset_id` as of the last returned write (from

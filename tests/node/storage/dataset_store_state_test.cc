@@ -327,5 +327,106 @@ TEST_F(DatasetStoreStateTest, ConcurrentReadersSeeEntriesAndVersionsOfOneState) 
   EXPECT_EQ(store->OpenSnapshotsForTest(), 0u);
 }
 
+// A write of `id` whose catalog entry is titled `title`.
+DatasetWrite WriteTitled(const std::string& id, const std::string& title, int64_t k) {
+  DatasetWrite w = MakeWrite(id, ImportMode::kReplace, MakeTable(KvSchema(), {{I(k), S("x")}}));
+  w.make_catalog_entry = [title](const v1::DatasetVersion&,
+                                 const CatalogEntry*) -> absl::StatusOr<CatalogEntry> {
+    CatalogEntry entry;
+    entry.mutable_metadata()->set_title(title);
+    return entry;
+  };
+  return w;
+}
+
+TEST_F(DatasetStoreStateTest, SharedCatalogListIsParsedAgainOnlyAfterTheCatalogChanged) {
+  auto store = Open(Options("db"));
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(Commit(*store, WriteTitled("a", "A", 1)), IsOk());
+  ASSERT_THAT(Commit(*store, WriteTitled("b", "B", 1)), IsOk());
+  auto first = store->ListCatalogShared();
+  auto again = store->ListCatalogShared();
+  ASSERT_THAT(first.status(), IsOk());
+  ASSERT_THAT(again.status(), IsOk());
+  ASSERT_EQ(first->size(), 2u);
+  ASSERT_EQ(again->size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ((*first)[i].get(), (*again)[i].get()) << i;
+
+  // Each kind of catalog change shows at the next call.
+  ASSERT_THAT(Commit(*store, WriteTitled("c", "C", 1)), IsOk());
+  ExpectListsAgree(*store);
+  auto entry = store->GetCatalogEntry("a");
+  ASSERT_THAT(entry.status(), IsOk());
+  entry->mutable_metadata()->set_title("A edited");
+  ASSERT_THAT(store->PutCatalogEntry(*entry), IsOk());
+  ExpectListsAgree(*store);
+  ASSERT_THAT(store->DeleteDataset("b"), IsOk());
+  auto after = store->ListCatalogShared();
+  ASSERT_THAT(after.status(), IsOk());
+  ASSERT_EQ(after->size(), 2u);
+  EXPECT_EQ((*after)[0]->metadata().title(), "A edited");
+  EXPECT_EQ((*after)[1]->dataset_id(), "c");
+  ExpectListsAgree(*store);
+
+  // With the cache off every call parses the catalog.
+  auto uncached = Open(Options("off", /*cache_current_state=*/false));
+  ASSERT_NE(uncached, nullptr);
+  ASSERT_THAT(Commit(*uncached, WriteTitled("a", "A", 1)), IsOk());
+  auto one = uncached->ListCatalogShared();
+  auto two = uncached->ListCatalogShared();
+  ASSERT_THAT(one.status(), IsOk());
+  ASSERT_THAT(two.status(), IsOk());
+  ASSERT_EQ(one->size(), 1u);
+  ASSERT_EQ(two->size(), 1u);
+  EXPECT_NE((*one)[0].get(), (*two)[0].get());
+}
+
+TEST_F(DatasetStoreStateTest, SharedCatalogListShowsACommitOfSeveralDatasetsWhole) {
+  auto store = Open(Options("db"));
+  ASSERT_NE(store, nullptr);
+  // Each commit writes "a" and "b" together; exactly one of them is titled
+  // "mark", alternating. A list that mixed two moments would show none or
+  // both.
+  auto commit_round = [&](int round) {
+    std::vector<DatasetWrite> writes;
+    writes.push_back(WriteTitled("a", round % 2 == 0 ? "mark" : "-", round));
+    writes.push_back(WriteTitled("b", round % 2 == 0 ? "-" : "mark", round));
+    return store->Commit(std::move(writes)).status();
+  };
+  ASSERT_THAT(commit_round(0), IsOk());
+  std::atomic<bool> done{false};
+  std::atomic<int> checks{0};
+  auto reader = [&] {
+    while (!done.load()) {
+      auto list = store->ListCatalogShared();
+      if (!list.ok() || list->size() != 2 || (*list)[0] == nullptr || (*list)[1] == nullptr ||
+          (*list)[0]->dataset_id() != "a" || (*list)[1]->dataset_id() != "b") {
+        ADD_FAILURE() << "not the two datasets: " << list.status();
+        return;
+      }
+      const int marks =
+          ((*list)[0]->metadata().title() == "mark") + ((*list)[1]->metadata().title() == "mark");
+      if (marks != 1) {
+        ADD_FAILURE() << marks << " entries marked: versions " << (*list)[0]->version() << ", "
+                      << (*list)[1]->version();
+        return;
+      }
+      ++checks;
+    }
+  };
+  std::thread reader1(reader);
+  std::thread reader2(reader);
+  absl::Cleanup join = [&] {
+    done = true;
+    reader1.join();
+    reader2.join();
+  };
+  for (int round = 1; round <= 200 && !::testing::Test::HasFailure(); ++round) {
+    ASSERT_THAT(commit_round(round), IsOk());
+  }
+  std::move(join).Invoke();
+  EXPECT_GT(checks.load(), 0);
+}
+
 }  // namespace
 }  // namespace fednode::storage
