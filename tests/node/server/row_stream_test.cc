@@ -31,6 +31,8 @@ void FillBatch(int first, int n, query::v1::ColumnBatch* batch) {
 }
 
 TEST(RowStreamTest, SentBatchesComeBackClearedWithTheirCapacityAndEachMessageHoldsItsRows) {
+  // The writer copies each message, as gRPC serializes it before Write
+  // returns; the batch it held may then be reused.
   std::vector<QueryResponse> sent;
   RowStream<QueryResponse> stream(
       [&](const QueryResponse& m) {
@@ -59,11 +61,17 @@ TEST(RowStreamTest, SentBatchesComeBackClearedWithTheirCapacityAndEachMessageHol
     query::v1::ColumnValues* reused = batch.add_columns();
     EXPECT_EQ(reused->int64s_size(), 0);
     EXPECT_GE(reused->int64s().Capacity(), kRows) << "batch " << b;
+    query::v1::ColumnValues* reused_strings = batch.add_columns();
+    EXPECT_TRUE(reused_strings->string_data().empty());
+    EXPECT_GE(reused_strings->string_data().capacity(), static_cast<size_t>(kRows * 3))
+        << "batch " << b;
+    EXPECT_GE(reused_strings->string_ends().Capacity(), kRows) << "batch " << b;
   }
   ASSERT_TRUE(stream.Finish());
 
   ASSERT_EQ(sent.size(), static_cast<size_t>(kBatches));
-  EXPECT_EQ(sent[0].columns_size(), 2);
+  EXPECT_EQ(sent[0].columns_size(), 2);  // the header, in the first message only
+  for (size_t b = 1; b < sent.size(); ++b) EXPECT_EQ(sent[b].columns_size(), 0) << b;
   EXPECT_EQ(stream.sent(), static_cast<uint64_t>(kBatches * kRows));
   for (int b = 0; b < kBatches; ++b) {
     const query::v1::ColumnBatch& got = sent[static_cast<size_t>(b)].batch();
