@@ -4,12 +4,12 @@
 // beside it, with the cache on and off, after a reopen and under concurrent
 // commits.
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -57,6 +57,26 @@ DatasetWrite TitledWrite(const std::string& id, ImportMode mode, const std::vect
   };
   return w;
 }
+
+// Two threads running `reader` until Stop (or the destructor) sets *done
+// and joins them.
+class TwoReaders {
+ public:
+  TwoReaders(std::atomic<bool>* done, const std::function<void()>& reader)
+      : done_(done), first_(reader), second_(reader) {}
+  ~TwoReaders() { Stop(); }
+  void Stop() {
+    if (!first_.joinable()) return;
+    *done_ = true;
+    first_.join();
+    second_.join();
+  }
+
+ private:
+  std::atomic<bool>* done_;
+  std::thread first_;
+  std::thread second_;
+};
 
 class DatasetStoreStateTest : public ::testing::Test {
  protected:
@@ -301,13 +321,7 @@ TEST_F(DatasetStoreStateTest, ConcurrentReadersSeeEntriesAndVersionsOfOneState) 
       ++checks;
     }
   };
-  std::thread reader1(reader);
-  std::thread reader2(reader);
-  absl::Cleanup join = [&] {
-    done = true;
-    reader1.join();
-    reader2.join();
-  };
+  TwoReaders readers(&done, reader);
   for (uint64_t version = 2; version <= 150; ++version) {
     ASSERT_THAT(Commit(*store, TitledWrite("d", ImportMode::kReplace, rows_of(version))), IsOk());
     returned = version;
@@ -322,7 +336,7 @@ TEST_F(DatasetStoreStateTest, ConcurrentReadersSeeEntriesAndVersionsOfOneState) 
   // Let the readers check the last state too.
   const int seen = checks.load();
   while (checks.load() < seen + 2 && !::testing::Test::HasFailure()) std::this_thread::yield();
-  std::move(join).Invoke();
+  readers.Stop();
   EXPECT_GT(checks.load(), 0);
   EXPECT_EQ(store->OpenSnapshotsForTest(), 0u);
 }
@@ -414,17 +428,11 @@ TEST_F(DatasetStoreStateTest, SharedCatalogListShowsACommitOfSeveralDatasetsWhol
       ++checks;
     }
   };
-  std::thread reader1(reader);
-  std::thread reader2(reader);
-  absl::Cleanup join = [&] {
-    done = true;
-    reader1.join();
-    reader2.join();
-  };
+  TwoReaders readers(&done, reader);
   for (int round = 1; round <= 200 && !::testing::Test::HasFailure(); ++round) {
     ASSERT_THAT(commit_round(round), IsOk());
   }
-  std::move(join).Invoke();
+  readers.Stop();
   EXPECT_GT(checks.load(), 0);
 }
 
