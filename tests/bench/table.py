@@ -87,6 +87,8 @@ def main():
          "ns CPU", "read and parsed from RocksDB", "-", None),
         ("  OpenSnapshot", (pnt, "BM_OpenSnapshot"), (pnt, "BM_OpenSnapshotUncached"), "ns CPU",
          "read and parsed from RocksDB", "-", None),
+        ("  catalog list for a member's Aggregate", (pnt, "BM_ListCatalogShared"),
+         (pnt, "BM_ListCatalog"), "ns CPU", "every entry parsed from RocksDB", "-", None),
         ("authorized point query over mTLS, 64 in flight", (fig, "point_calls_per_s"),
          (fig, "echo_calls_per_s"), "calls/s", "bare gRPC echo, same mTLS",
          ">= 0.80 of baseline", lambda v, r: r >= 0.8),
