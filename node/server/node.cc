@@ -294,35 +294,35 @@ absl::StatusOr<node::v1::ExportCatalogResponse> Node::ExportCatalog(absl::string
 
 namespace {
 
-// The plan of a QueryRequest: its plan, or its SQL parsed.
+// The plan of a QueryRequest: its plan (not copied), or its SQL parsed into
+// *parsed. The result points into `request` or to `parsed`.
 // Errors: InvalidArgument for bad SQL or neither.
-absl::StatusOr<query::v1::QueryPlan> RequestPlan(const node::v1::QueryRequest& request) {
-  if (request.has_plan()) return request.plan();
-  if (!request.sql().empty()) return query::ParseSql(request.sql());
-  return absl::InvalidArgumentError("query: give SQL or a plan");
+absl::StatusOr<const query::v1::QueryPlan*> RequestPlan(const node::v1::QueryRequest& request,
+                                                        query::v1::QueryPlan* parsed) {
+  if (request.has_plan()) return &request.plan();
+  if (request.sql().empty()) return absl::InvalidArgumentError("query: give SQL or a plan");
+  FEDNODE_ASSIGN_OR_RETURN(*parsed, query::ParseSql(request.sql()));
+  return parsed;
 }
 
 }  // namespace
 
 absl::Status Node::QueryStreaming(const node::v1::QueryRequest& request,
                                   const query::ExecuteOptions& options, query::RowSink* sink) {
-  if (request.has_plan()) {  // not copied
-    FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
-                             store_->OpenSnapshot(request.plan().dataset_id()));
-    return query::ExecuteStreaming(request.plan(), snapshot, options, sink);
-  }
-  FEDNODE_ASSIGN_OR_RETURN(const query::v1::QueryPlan plan, RequestPlan(request));
+  query::v1::QueryPlan parsed;
+  FEDNODE_ASSIGN_OR_RETURN(const query::v1::QueryPlan* plan, RequestPlan(request, &parsed));
   FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
-                           store_->OpenSnapshot(plan.dataset_id()));
-  return query::ExecuteStreaming(plan, snapshot, options, sink);
+                           store_->OpenSnapshot(plan->dataset_id()));
+  return query::ExecuteStreaming(*plan, snapshot, options, sink);
 }
 
 absl::StatusOr<query::v1::ResultSet> Node::Query(const node::v1::QueryRequest& request,
                                                  const query::ExecuteOptions& options) {
-  FEDNODE_ASSIGN_OR_RETURN(const query::v1::QueryPlan plan, RequestPlan(request));
+  query::v1::QueryPlan parsed;
+  FEDNODE_ASSIGN_OR_RETURN(const query::v1::QueryPlan* plan, RequestPlan(request, &parsed));
   FEDNODE_ASSIGN_OR_RETURN(storage::TableSnapshot snapshot,
-                           store_->OpenSnapshot(plan.dataset_id()));
-  FEDNODE_ASSIGN_OR_RETURN(query::v1::ResultSet result, query::Execute(plan, snapshot, options));
+                           store_->OpenSnapshot(plan->dataset_id()));
+  FEDNODE_ASSIGN_OR_RETURN(query::v1::ResultSet result, query::Execute(*plan, snapshot, options));
   result.set_dataset_version(snapshot.version);
   return result;
 }

@@ -65,9 +65,11 @@ class Node {
   // All entries, shared with the store's cache instead of parsed per call.
   // Errors: those of storage::DatasetStore::ListCatalogShared.
   absl::StatusOr<std::vector<std::shared_ptr<const catalog::v1::CatalogEntry>>> ListCatalogShared();
-  // The entry of `dataset_id` (a copy; the shared one is not copied).
+  // The entry of `dataset_id`, a copy the caller may change.
   // Errors: those of storage::DatasetStore::GetCatalogEntry.
   absl::StatusOr<catalog::v1::CatalogEntry> GetCatalogEntry(absl::string_view dataset_id);
+  // The same entry without a copy, shared with the store's cache.
+  // Errors: those of storage::DatasetStore::GetCatalogEntryShared.
   absl::StatusOr<std::shared_ptr<const catalog::v1::CatalogEntry>> GetCatalogEntryShared(
       absl::string_view dataset_id);
   // Errors: NotFound; InvalidArgument naming the metadata field.
