@@ -480,22 +480,19 @@ int main(int argc, char** argv) {
       // ones (which also fills the node's segment cache): a peer does not
       // compute the size of what it reads, and ByteSizeLong of a batch walks
       // every packed varint (5 % of the reader's CPU in perf).
-      uint64_t batch_bytes = 0, batch_rows = 0;
       if (r == 0) {
         req.set_column_batches(true);
         grpc::ClientContext ctx;
         auto reader = node_stub->Query(&ctx, req);
         fednode::ArenaReader<QueryResponse> in;
         while (in.Read(reader.get())) {
-          batch_bytes += in.message().ByteSizeLong();
-          batch_rows += in.message().batch().row_count();
+          stream_bytes += in.message().ByteSizeLong();
+          stream_rows += in.message().batch().row_count();
         }
         if (grpc::Status s = reader->Finish(); !s.ok()) {
           std::cerr << "federation_bench: stream: " << s.error_message() << "\n";
           return 1;
         }
-        stream_bytes = batch_bytes;
-        stream_rows = batch_rows;
       }
       // Rows as Row messages (the older form), then as column batches.
       for (bool batches : {false, true}) {
