@@ -26,6 +26,8 @@ namespace fednode::query {
 namespace {
 
 namespace sv1 = storage::v1;
+using storage::KeyValue;
+using storage::RowRef;
 using storage::TableSnapshot;
 
 constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
@@ -1086,6 +1088,96 @@ void FilterStringColumns(const BoundFilter& f, std::vector<int>* out) {
   for (const BoundFilter& c : f.children) FilterStringColumns(c, out);
 }
 
+// ---------------------------------------------------------------------------
+// Primary-key lookups instead of a scan.
+
+// Most primary keys one query looks up in the index (the product of the
+// candidate values of the key columns); a query with more is scanned.
+constexpr size_t kMaxKeyLookups = 1024;
+
+// The values `f` allows for column `f.col` when it is an equality (col = v)
+// or a non-negated IN list, typed as the column; empty otherwise.
+std::vector<KeyValue> KeyCandidates(const BoundFilter& f) {
+  std::vector<KeyValue> out;
+  auto add = [&](int64_t i, double d, const std::string* s) {
+    KeyValue& v = out.emplace_back();
+    v.type = f.type;
+    v.int_value = i;
+    v.double_value = d;
+    if (s != nullptr) v.string_value = *s;
+  };
+  if (f.kind == BoundFilter::kCompare && f.op == v1::COMPARE_OP_EQ) {
+    add(f.lit.i, f.lit.d, f.type == sv1::COLUMN_TYPE_STRING ? &f.lit.s : nullptr);
+  } else if (f.kind == BoundFilter::kIn && !f.negated) {
+    for (int64_t i : f.in_ints) add(i, 0, nullptr);
+    for (double d : f.in_doubles) add(0, d, nullptr);
+    for (const std::string& s : f.in_strings) add(0, 0, &s);
+  }
+  return out;
+}
+
+// For each column that a conjunct of the filter's top-level AND pins to a
+// list of values: the shortest such list.
+void CollectKeyCandidates(const BoundFilter& f,
+                          absl::flat_hash_map<int, std::vector<KeyValue>>* out) {
+  if (f.kind == BoundFilter::kAnd) {
+    for (const BoundFilter& c : f.children) CollectKeyCandidates(c, out);
+    return;
+  }
+  std::vector<KeyValue> values = KeyCandidates(f);
+  if (values.empty()) return;
+  auto [it, inserted] = out->try_emplace(f.col, std::move(values));
+  if (!inserted && values.size() < it->second.size()) it->second = std::move(values);
+}
+
+// The rows of `snapshot` that the plan's filter can hold, when it pins every
+// primary-key column to at most kMaxKeyLookups keys in all: looked up in the
+// primary-key index. nullopt when the whole snapshot must be scanned: no
+// primary key, a filter that does not pin it, too many keys, too few rows
+// per key (options.min_rows_per_key), or a snapshot without an index. The filter is still applied
+// to the rows found, so a row is only ever left out here when no key value lets it pass.
+absl::StatusOr<std::optional<std::vector<RowRef>>> KeyRows(const BoundPlan& plan,
+                                                           const TableSnapshot& snapshot,
+                                                           const ExecuteOptions& options) {
+  const Schema& schema = snapshot.schema;
+  if (!options.use_primary_key || !plan.has_filter || schema.primary_key().empty()) {
+    return std::nullopt;
+  }
+  absl::flat_hash_map<int, std::vector<KeyValue>> candidates;
+  CollectKeyCandidates(plan.filter, &candidates);
+  std::vector<const std::vector<KeyValue>*> per_column;
+  size_t combinations = 1;
+  for (const std::string& name : schema.primary_key()) {
+    int col = -1;
+    for (int i = 0; i < schema.columns_size(); ++i) {
+      if (schema.columns(i).name() == name) col = i;
+    }
+    auto it = candidates.find(col);
+    if (it == candidates.end()) return std::nullopt;
+    combinations *= it->second.size();
+    if (combinations > kMaxKeyLookups) return std::nullopt;
+    per_column.push_back(&it->second);
+  }
+  if (snapshot.num_rows / combinations < options.min_rows_per_key) return std::nullopt;
+  // Every combination of the columns' values, the last column varying fastest.
+  std::vector<std::vector<KeyValue>> keys(1);
+  for (const std::vector<KeyValue>* values : per_column) {
+    std::vector<std::vector<KeyValue>> next;
+    next.reserve(keys.size() * values->size());
+    for (const std::vector<KeyValue>& prefix : keys) {
+      for (const KeyValue& v : *values) {
+        next.push_back(prefix);
+        next.back().push_back(v);
+      }
+    }
+    keys = std::move(next);
+  }
+  absl::StatusOr<std::vector<RowRef>> rows = snapshot.FindRowsByPrimaryKey(keys);
+  if (absl::IsUnimplemented(rows.status())) return std::nullopt;
+  if (!rows.ok()) return rows.status();
+  return std::optional<std::vector<RowRef>>(*std::move(rows));
+}
+
 class Scan {
  public:
   Scan(const BoundPlan& plan, const ExecuteOptions& options) : options_(options) {
@@ -1124,14 +1216,13 @@ class Scan {
   // The segments are loaded one at a time (TableSnapshot::LoadSegment) and
   // dropped once scanned, so the scan holds one decoded segment.
   // `body` returns false to end the scan.
+  // With Restrict, only the given rows are visited, each run of
+  // consecutive rows of a segment as one chunk.
   template <typename F>
   absl::Status ForEachChunk(const TableSnapshot& snapshot, F&& body) {
+    if (restricted_) return ForEachRestrictedChunk(snapshot, body);
     for (size_t s = 0; s < snapshot.segments.size(); ++s) {
-      FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, snapshot.LoadSegment(s));
-      if (table->columns.size() != static_cast<size_t>(snapshot.schema.columns_size())) {
-        return absl::InternalError(
-            absl::StrCat("segment of dataset ", snapshot.dataset_id, " does not match its schema"));
-      }
+      FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, Load(snapshot, s));
       const SegmentView seg{*table, snapshot.segments[s].deleted_rows};
       const size_t num_rows = table->num_rows;
       const size_t step = ChunkRows(*table);
@@ -1145,11 +1236,62 @@ class Scan {
     return Check();
   }
 
+  // Visit only `rows` (sorted by segment and row, each once; from
+  // KeyRows) instead of every row of the snapshot.
+  void Restrict(std::vector<RowRef> rows) {
+    restricted_ = true;
+    rows_ = std::move(rows);
+  }
+
  private:
+  // Segment `s` of the snapshot, checked against its schema.
+  static absl::StatusOr<std::shared_ptr<const Table>> Load(const TableSnapshot& snapshot,
+                                                           size_t s) {
+    FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, snapshot.LoadSegment(s));
+    if (table->columns.size() != static_cast<size_t>(snapshot.schema.columns_size())) {
+      return absl::InternalError(
+          absl::StrCat("segment of dataset ", snapshot.dataset_id, " does not match its schema"));
+    }
+    return table;
+  }
+
+  template <typename F>
+  absl::Status ForEachRestrictedChunk(const TableSnapshot& snapshot, F& body) {
+    size_t i = 0;
+    while (i < rows_.size()) {
+      const size_t s = rows_[i].segment;
+      FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, Load(snapshot, s));
+      const SegmentView seg{*table, snapshot.segments[s].deleted_rows};
+      for (; i < rows_.size() && rows_[i].segment == s;) {
+        const size_t begin = rows_[i].row;
+        size_t end = begin + 1;
+        for (++i; i < rows_.size() && rows_[i].segment == s && rows_[i].row == end; ++i) ++end;
+        FEDNODE_RETURN_IF_ERROR(Check());
+        scanned_ += end - begin;
+        if (!body(seg, begin, end)) return Check();
+      }
+    }
+    return Check();
+  }
+
   const ExecuteOptions& options_;
   std::vector<int> dict_cols_;
   uint64_t scanned_ = 0;
+  bool restricted_ = false;
+  std::vector<RowRef> rows_;
 };
+
+// Narrows `scan` to the rows a primary-key lookup finds (KeyRows), if any,
+// and sets header->rows_scanned to their number.
+absl::Status UseKeyLookup(const BoundPlan& plan, const TableSnapshot& snapshot,
+                          const ExecuteOptions& options, Scan* scan, v1::ResultSet* header) {
+  FEDNODE_ASSIGN_OR_RETURN(std::optional<std::vector<RowRef>> rows,
+                           KeyRows(plan, snapshot, options));
+  if (!rows.has_value()) return absl::OkStatus();
+  header->set_rows_scanned(rows->size());
+  scan->Restrict(*std::move(rows));
+  return absl::OkStatus();
+}
 
 // ---------------------------------------------------------------------------
 // Plain (non-aggregate) queries.
@@ -1950,6 +2092,7 @@ absl::StatusOr<v1::ResultSet> Execute(const v1::QueryPlan& plan,
   v1::ResultSet result;
   FEDNODE_ASSIGN_OR_RETURN(BoundPlan bound, Prepare(plan, snapshot, &result));
   Scan scan(bound, options);
+  FEDNODE_RETURN_IF_ERROR(UseKeyLookup(bound, snapshot, options, &scan, &result));
   if (bound.aggregate) {
     FEDNODE_RETURN_IF_ERROR(RunAggregate(bound, snapshot, &scan, &result));
   } else {
@@ -1964,6 +2107,7 @@ absl::Status ExecuteStreaming(const v1::QueryPlan& plan, const storage::TableSna
   FEDNODE_ASSIGN_OR_RETURN(BoundPlan bound, Prepare(plan, snapshot, &result));
   const size_t batch_rows = std::max<uint32_t>(options.stream_batch_rows, 1);
   Scan scan(bound, options);
+  FEDNODE_RETURN_IF_ERROR(UseKeyLookup(bound, snapshot, options, &scan, &result));
   const bool batches = sink->WantsColumnBatches();
   if (!bound.aggregate && bound.order.empty()) {
     FEDNODE_RETURN_IF_ERROR(sink->OnColumns(result));

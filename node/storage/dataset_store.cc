@@ -1334,20 +1334,65 @@ class DatasetStore::SnapshotReader final : public SegmentReader {
                                                     uint64_t row_count) const override {
     const TableSnapshot& snapshot = version_->snapshot;
     absl::ReaderMutexLock lock(&gate_->mu);
-    if (gate_->rep == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "dataset ", snapshot.dataset_id, ": the store was closed under an open snapshot"));
-    }
-    rocksdb::ReadOptions ro;
-    ro.snapshot = snapshot_;
+    FEDNODE_RETURN_IF_ERROR(StoreOpen());
     v1::SegmentRef ref;
     ref.set_segment_id(segment_id);
     ref.set_row_count(row_count);
-    return gate_->rep->LoadSegment(ro, cache_generation_, snapshot.dataset_id, snapshot.schema, ref,
-                                   version_->version_rows);
+    return gate_->rep->LoadSegment(AtSnapshot(), cache_generation_, snapshot.dataset_id,
+                                   snapshot.schema, ref, version_->version_rows);
+  }
+
+  absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>> FindPrimaryKeys(
+      const std::vector<std::string>& keys) const override {
+    const TableSnapshot& snapshot = version_->snapshot;
+    absl::ReaderMutexLock lock(&gate_->mu);
+    FEDNODE_RETURN_IF_ERROR(StoreOpen());
+    const rocksdb::ReadOptions ro = AtSnapshot();
+    const std::string prefix = PrimaryKeyIndexPrefix(snapshot.dataset_id);
+    std::vector<std::string> full_keys;
+    full_keys.reserve(keys.size());
+    for (const std::string& k : keys) full_keys.push_back(prefix + k);
+    std::vector<rocksdb::Slice> slices(full_keys.begin(), full_keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    rocksdb::DB* db = gate_->rep->db.get();
+    if (keys.size() == 1) {
+      statuses[0] = db->Get(ro, gate_->rep->data, slices[0], &values[0]);
+    } else {
+      db->MultiGet(ro, gate_->rep->data, slices.size(), slices.data(), values.data(),
+                   statuses.data());
+    }
+    std::vector<std::optional<std::pair<uint64_t, uint32_t>>> out(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(statuses[i], "looking up primary keys"));
+      std::pair<uint64_t, uint32_t> at;
+      if (!DecodeRowLocation(absl::string_view(values[i].data(), values[i].size()), &at.first,
+                             &at.second)) {
+        return absl::DataLossError(
+            absl::StrCat("dataset ", snapshot.dataset_id, ": corrupt primary-key index"));
+      }
+      out[i] = at;
+    }
+    return out;
   }
 
  private:
+  // FailedPrecondition when the store was closed under this snapshot.
+  absl::Status StoreOpen() const ABSL_SHARED_LOCKS_REQUIRED(gate_->mu) {
+    if (gate_->rep != nullptr) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("dataset ", version_->snapshot.dataset_id,
+                     ": the store was closed under an open snapshot"));
+  }
+
+  // Reads of this snapshot's version.
+  rocksdb::ReadOptions AtSnapshot() const {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    return ro;
+  }
+
   const std::shared_ptr<SnapshotGate> gate_;
   const rocksdb::Snapshot* const snapshot_;
   const uint64_t cache_generation_;
@@ -1375,6 +1420,66 @@ absl::StatusOr<std::shared_ptr<const Table>> TableSnapshot::LoadSegment(size_t i
                                             " row count differs from the manifest"));
   }
   return table;
+}
+
+absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>>
+SegmentReader::FindPrimaryKeys(const std::vector<std::string>& /*keys*/) const {
+  return absl::UnimplementedError("this snapshot has no primary-key index");
+}
+
+absl::StatusOr<std::vector<RowRef>> TableSnapshot::FindRowsByPrimaryKey(
+    const std::vector<std::vector<KeyValue>>& keys) const {
+  if (schema.primary_key().empty()) {
+    return absl::UnimplementedError(absl::StrCat("dataset ", dataset_id, " has no primary key"));
+  }
+  if (reader == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat("dataset ", dataset_id, ": this snapshot has no primary-key index"));
+  }
+  FEDNODE_ASSIGN_OR_RETURN(std::vector<int> pk, PrimaryKeyColumns(schema));
+  std::vector<std::string> encoded;
+  encoded.reserve(keys.size());
+  for (const std::vector<KeyValue>& key : keys) {
+    if (key.size() != pk.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("dataset ", dataset_id, ": a key of ",
+                                                     key.size(), " values for a primary key of ",
+                                                     pk.size(), " columns"));
+    }
+    std::string bytes;
+    for (size_t i = 0; i < pk.size(); ++i) {
+      const v1::ColumnSchema& column = schema.columns(pk[i]);
+      if (key[i].type != column.type()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("dataset ", dataset_id, ": a ", ColumnTypeName(key[i].type),
+                         " value for primary-key column ", column.name(), " of type ",
+                         ColumnTypeName(column.type())));
+      }
+      AppendPrimaryKeyValue(key[i], &bytes);
+    }
+    encoded.push_back(std::move(bytes));
+  }
+  FEDNODE_ASSIGN_OR_RETURN(auto found, reader->FindPrimaryKeys(encoded));
+  if (found.size() != encoded.size()) {
+    return absl::InternalError(absl::StrCat("dataset ", dataset_id, ": ", found.size(),
+                                            " answers for ", encoded.size(), " keys"));
+  }
+  std::vector<RowRef> out;
+  for (const auto& at : found) {
+    if (!at.has_value()) continue;
+    size_t index = 0;
+    while (index < segments.size() && segments[index].segment_id != at->first) ++index;
+    if (index == segments.size() || at->second >= segments[index].row_count) {
+      return absl::DataLossError(
+          absl::StrCat("dataset ", dataset_id, ": the primary-key index names row ", at->second,
+                       " of segment ", at->first, ", which is not in version ", version));
+    }
+    const std::vector<uint32_t>& hidden = segments[index].deleted_rows;
+    if (std::binary_search(hidden.begin(), hidden.end(), at->second)) continue;
+    out.push_back({index, at->second});
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
 
 absl::StatusOr<TableSnapshot> DatasetStore::OpenSnapshot(absl::string_view dataset_id) {

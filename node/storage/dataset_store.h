@@ -130,6 +130,26 @@ struct CommitResult {
   bool unchanged = false;  // idempotent replace: no new version written
 };
 
+// One value of a primary-key column, typed as that column (e.g. a query's
+// literal, after coercion to the column type): int_value for INT64, DATE
+// (days since 1970-01-01), TIMESTAMP (microseconds since the epoch, UTC) and
+// BOOL (0 or 1); double_value for DOUBLE; string_value (UTF-8) for STRING.
+struct KeyValue {
+  ColumnType type = storage::v1::COLUMN_TYPE_UNSPECIFIED;
+  int64_t int_value = 0;
+  double double_value = 0;
+  std::string string_value;
+};
+
+// A row of a TableSnapshot: its segment (an index into
+// TableSnapshot::segments) and its row within that segment's table.
+struct RowRef {
+  size_t segment = 0;
+  uint32_t row = 0;
+  friend bool operator==(const RowRef&, const RowRef&) = default;
+  friend auto operator<=>(const RowRef&, const RowRef&) = default;
+};
+
 // Reads the segments of one dataset version on demand (TableSnapshot).
 // Implemented by DatasetStore over a RocksDB snapshot; tests may build
 // snapshots whose segments are already in memory and need none.
@@ -146,6 +166,18 @@ class SegmentReader {
   // I/O errors.
   virtual absl::StatusOr<std::shared_ptr<const Table>> Read(uint64_t segment_id,
                                                             uint64_t row_count) const = 0;
+
+  // Where the version's rows with the given primary keys live, from the
+  // version's primary-key index: for each key in `keys` (the bytes of
+  // AppendPrimaryKeyValue for each key column, in schema.primary_key
+  // order), its (segment id, row within the segment), or nullopt when no
+  // visible row has that key. Same length and order as `keys`.
+  // Errors: Unimplemented when this reader has no index (the default: e.g.
+  // a snapshot built in memory); DataLoss for a corrupt index record;
+  // FailedPrecondition when the store was closed meanwhile; Unavailable for
+  // I/O errors.
+  virtual absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>> FindPrimaryKeys(
+      const std::vector<std::string>& keys) const;
 };
 
 // A dataset version as query sees it: the version's schema and segment list
@@ -191,6 +223,21 @@ struct TableSnapshot {
   // segment's row or column count differs from the manifest; Internal when
   // the segment has neither table nor reader.
   absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(size_t index) const;
+
+  // The visible rows whose primary key is one of `keys`, looked up in the
+  // version's primary-key index instead of scanning: each key holds one
+  // KeyValue per column of schema.primary_key, in that order and typed as
+  // that column. Sorted by (segment, row), each row once; keys that no row
+  // has are left out. Rows the index points to but this version hides
+  // (TableSnapshot::Segment::deleted_rows) are left out too.
+  // Errors: Unimplemented when the dataset has no primary key or the
+  // snapshot has no index to look in (no reader, or a reader without
+  // one); InvalidArgument when a key's length or a value's type does not
+  // match schema.primary_key; DataLoss when the index names a segment that
+  // is not in this version; the reader's errors (SegmentReader::
+  // FindPrimaryKeys).
+  absl::StatusOr<std::vector<RowRef>> FindRowsByPrimaryKey(
+      const std::vector<std::vector<KeyValue>>& keys) const;
 };
 
 // One record of the catalog change log (key_codec.h, catalog 'q').

@@ -262,21 +262,46 @@ bool ParseAuditKey(absl::string_view key, absl::string_view prefix, uint64_t* se
   return ConsumeBigEndian64(&key, seq) && key.empty();
 }
 
+namespace {
+
+// One primary-key value of `type` from its parts: `i` for the int-like
+// types (INT64, DATE, TIMESTAMP, BOOL), `d` for DOUBLE, `s` for STRING.
+void AppendKeyParts(v1::ColumnType type, int64_t i, double d, absl::string_view s,
+                    std::string* out) {
+  switch (type) {
+    case v1::COLUMN_TYPE_DOUBLE:
+      AppendBigEndian64(OrderedDoubleBits(d), out);
+      break;
+    case v1::COLUMN_TYPE_STRING:
+      AppendEscaped(s, out);
+      break;
+    case v1::COLUMN_TYPE_BOOL:
+      out->push_back(i != 0 ? '\x01' : '\x00');
+      break;
+    default:  // INT64, DATE, TIMESTAMP
+      AppendBigEndian64(static_cast<uint64_t>(i) ^ (uint64_t{1} << 63), out);
+      break;
+  }
+}
+
+}  // namespace
+
 void AppendPrimaryKeyValue(const Column& column, size_t row, std::string* out) {
   switch (column.type) {
     case v1::COLUMN_TYPE_DOUBLE:
-      AppendBigEndian64(OrderedDoubleBits(column.doubles[row]), out);
+      AppendKeyParts(column.type, 0, column.doubles[row], {}, out);
       break;
     case v1::COLUMN_TYPE_STRING:
-      AppendEscaped(column.StringAt(row), out);
+      AppendKeyParts(column.type, 0, 0, column.StringAt(row), out);
       break;
-    case v1::COLUMN_TYPE_BOOL:
-      out->push_back(column.ints[row] != 0 ? '\x01' : '\x00');
-      break;
-    default:  // INT64, DATE, TIMESTAMP
-      AppendBigEndian64(static_cast<uint64_t>(column.ints[row]) ^ (uint64_t{1} << 63), out);
+    default:  // the int-like types
+      AppendKeyParts(column.type, column.ints[row], 0, {}, out);
       break;
   }
+}
+
+void AppendPrimaryKeyValue(const KeyValue& value, std::string* out) {
+  AppendKeyParts(value.type, value.int_value, value.double_value, value.string_value, out);
 }
 
 absl::StatusOr<std::vector<int>> PrimaryKeyColumns(const Schema& schema) {

@@ -152,6 +152,7 @@
 #include "absl/strings/string_view.h"
 
 #include "node/base/table.h"
+#include "node/storage/dataset_store.h"
 
 namespace fednode::storage {
 
@@ -268,6 +269,12 @@ inline constexpr char kAuditAnchorKey[] = "c";
 //   string                  E(v)
 // REQUIRES: the value is not NULL (primary-key columns hold no NULL).
 void AppendPrimaryKeyValue(const Column& column, size_t row, std::string* out);
+
+// The same encoding for a value given on its own (a query's literal): the
+// bytes AppendPrimaryKeyValue appends for a column of value.type holding it,
+// so that a key built from literals finds the index record of the row.
+// REQUIRES: value.type is a column type other than UNSPECIFIED.
+void AppendPrimaryKeyValue(const KeyValue& value, std::string* out);
 
 // The primary-key column indexes of table.schema, in key order.
 // Errors: InvalidArgument naming a primary-key column that is not in the

@@ -15,7 +15,8 @@ import sys
 
 
 def medians(path):
-    """{benchmark name without _median: {field: value}} of a GB JSON file."""
+    """{benchmark name without _median: {field: value}} of a GB JSON file;
+    a benchmark with arguments under its full name ("BM_X/1000")."""
     if not os.path.exists(path):
         return {}
     with open(path) as f:
@@ -24,6 +25,7 @@ def medians(path):
     for b in data.get("benchmarks", []):
         if b.get("aggregate_name") == "median":
             out[b["run_name"].split("/")[0]] = b
+            out[b["run_name"]] = b
     return out
 
 
@@ -87,6 +89,12 @@ def main():
          "ns CPU", "read and parsed from RocksDB", "-", None),
         ("  OpenSnapshot", (pnt, "BM_OpenSnapshot"), (pnt, "BM_OpenSnapshotUncached"), "ns CPU",
          "read and parsed from RocksDB", "-", None),
+        ("  the row by primary key in 100,000 rows", (pnt, "BM_PointQueryKeyLookup/100000"),
+         (pnt, "BM_PointQueryScan/100000"), "ns CPU", "same query, every row scanned", "-",
+         None),
+        ("  the row by primary key in 1 M rows", (pnt, "BM_PointQueryKeyLookup/1000000"),
+         (pnt, "BM_PointQueryScan/1000000"), "ns CPU", "same query, every row scanned", "-",
+         None),
         ("  catalog list for a member's Aggregate", (pnt, "BM_ListCatalogShared"),
          (pnt, "BM_ListCatalog"), "ns CPU", "every entry parsed from RocksDB", "-", None),
         ("authorized point query over mTLS, 64 in flight", (fig, "point_calls_per_s"),
