@@ -415,7 +415,9 @@ absl::Status BindFilter(const v1::Filter& in, const SchemaIndex& schema, BoundFi
         } else if (IsIntLike(out->type)) {
           out->in_ints.push_back(lit.i);
         } else if (out->type == sv1::COLUMN_TYPE_DOUBLE) {
-          out->in_doubles.push_back(lit.d);
+          // NaN equals nothing, as in `column = 'NaN'` (and it would break
+          // the sorted list's binary search).
+          if (!std::isnan(lit.d)) out->in_doubles.push_back(lit.d);
         } else {
           out->in_strings.push_back(std::move(lit.s));
         }
@@ -878,7 +880,10 @@ void EvalFilter(const BoundFilter& f, const Table& table, size_t begin, size_t n
       } else if (f.type == sv1::COLUMN_TYPE_DOUBLE) {
         const double* v = col.doubles.data() + begin;
         for (size_t i = 0; i < n; ++i) {
-          m[i] = std::binary_search(f.in_doubles.begin(), f.in_doubles.end(), v[i]) ? 1 : 0;
+          m[i] = !std::isnan(v[i]) &&
+                         std::binary_search(f.in_doubles.begin(), f.in_doubles.end(), v[i])
+                     ? 1
+                     : 0;
         }
       }
       break;
@@ -1091,6 +1096,41 @@ void FilterStringColumns(const BoundFilter& f, std::vector<int>* out) {
 // ---------------------------------------------------------------------------
 // Primary-key lookups instead of a scan.
 
+// The rows `rows` (sorted, each once) of `table` as a table of their own, in
+// that order. A string column keeps only the dictionary entries those rows
+// use, in their dictionary order.
+Table GatherRows(const Table& table, const std::vector<uint32_t>& rows) {
+  Table out;
+  out.num_rows = rows.size();
+  out.columns.resize(table.columns.size());
+  for (size_t c = 0; c < table.columns.size(); ++c) {
+    const Column& in = table.columns[c];
+    Column& col = out.columns[c];
+    col.type = in.type;
+    auto gather = [&rows](const auto& from, auto* to) {
+      if (from.empty()) return;
+      to->reserve(rows.size());
+      for (uint32_t r : rows) to->push_back(from[r]);
+    };
+    gather(in.ints, &col.ints);
+    gather(in.doubles, &col.doubles);
+    gather(in.validity, &col.validity);
+    gather(in.codes, &col.codes);
+    // A NULL row holds code 0, which names no entry when the dictionary is
+    // empty (every row NULL); it stays 0 then, as in ColumnBuilder.
+    if (col.codes.empty() || in.dict.empty()) continue;
+    std::vector<uint32_t> used = col.codes;
+    std::sort(used.begin(), used.end());
+    used.erase(std::unique(used.begin(), used.end()), used.end());
+    col.dict.reserve(used.size());
+    for (uint32_t code : used) col.dict.push_back(in.dict[code]);
+    for (uint32_t& code : col.codes) {
+      code = static_cast<uint32_t>(std::lower_bound(used.begin(), used.end(), code) - used.begin());
+    }
+  }
+  return out;
+}
+
 // Most primary keys one query looks up in the index (the product of the
 // candidate values of the key columns); a query with more is scanned.
 constexpr size_t kMaxKeyLookups = 1024;
@@ -1255,21 +1295,23 @@ class Scan {
     return table;
   }
 
+  // The restricted rows of each segment, gathered into one small table
+  // (GatherRows) and handed to `body` as one chunk: the per-chunk work that
+  // grows with a string column's dictionary then grows with the rows found.
   template <typename F>
   absl::Status ForEachRestrictedChunk(const TableSnapshot& snapshot, F& body) {
+    static const std::vector<uint32_t> kNoneHidden;  // FindRowsByPrimaryKey skips hidden rows
+    std::vector<uint32_t> rows;
     size_t i = 0;
     while (i < rows_.size()) {
       const size_t s = rows_[i].segment;
+      rows.clear();
+      for (; i < rows_.size() && rows_[i].segment == s; ++i) rows.push_back(rows_[i].row);
+      FEDNODE_RETURN_IF_ERROR(Check());
       FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, Load(snapshot, s));
-      const SegmentView seg{*table, snapshot.segments[s].deleted_rows};
-      for (; i < rows_.size() && rows_[i].segment == s;) {
-        const size_t begin = rows_[i].row;
-        size_t end = begin + 1;
-        for (++i; i < rows_.size() && rows_[i].segment == s && rows_[i].row == end; ++i) ++end;
-        FEDNODE_RETURN_IF_ERROR(Check());
-        scanned_ += end - begin;
-        if (!body(seg, begin, end)) return Check();
-      }
+      const Table gathered = GatherRows(*table, rows);
+      scanned_ += rows.size();
+      if (!body(SegmentView{gathered, kNoneHidden}, 0, rows.size())) return Check();
     }
     return Check();
   }
@@ -2025,10 +2067,10 @@ absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot, 
       }
     }
   }
+  // Groups that tie on the ORDER BY come out by group key, as without one:
+  // the order in which a scan meets the groups depends on its chunks.
   std::vector<BoundOrder> order = plan.order;
-  if (order.empty()) {
-    for (int k : plan.group_items) order.push_back(BoundOrder{k, false});
-  }
+  for (int k : plan.group_items) order.push_back(BoundOrder{k, false});
   EmitRows(cols, plan.items, order, plan.offset, plan.limit, result);
   return absl::OkStatus();
 }

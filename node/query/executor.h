@@ -102,7 +102,9 @@ class RowSink {
 };
 
 // Validates and runs `plan` on `snapshot`. Groups come out ordered by the
-// ORDER BY, else by group key ascending; NULL sorts first.
+// ORDER BY, groups that tie on it (and all groups without one) by group key
+// ascending; NULL sorts first. A double NaN equals nothing (`= 'NaN'` and
+// `IN ('NaN')` match no row).
 // SUM of INT64 is INT64 (error on overflow), of DOUBLE is DOUBLE; AVG is DOUBLE;
 // COUNT is INT64; MIN/MAX keep the column type. Aggregates skip NULLs; SUM,
 // MIN, MAX, AVG over no value are NULL. The result does not depend on

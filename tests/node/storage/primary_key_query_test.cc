@@ -80,6 +80,9 @@ class PrimaryKeyQueryTest : public ::testing::Test {
     if (!snapshot.ok()) return {};
     query::ExecuteOptions scan_options;
     scan_options.use_primary_key = false;
+    // Chunks of 64 rows: the result must not depend on how the scan cuts
+    // the segments (the lookup hands each segment's rows over in one piece).
+    scan_options.chunk_rows = 64;
     auto scanned = query::Execute(*plan, *snapshot, scan_options);
     query::ExecuteOptions lookup_options;
     lookup_options.min_rows_per_key = min_rows_per_key_;
@@ -244,6 +247,59 @@ TEST_F(PrimaryKeyQueryTest, ADoubleKeyOfMinusZeroIsFoundByZero) {
       IsOk());
   Expect("SELECT n FROM punkte WHERE x = 0", "1", 1u);
   Expect("SELECT n FROM punkte WHERE x IN (2.5, 7)", "2", 1u);
+}
+
+TEST_F(PrimaryKeyQueryTest, GroupsThatTieOnTheOrderByComeOutByGroupKey) {
+  // g falls as id rises: ids 1 and 100 lie in different 64-row chunks of
+  // the scan, which meets g = 999 first; the tie on n is broken by g.
+  const Schema abnahme =
+      MakeSchema({{"id", v1::COLUMN_TYPE_INT64}, {"g", v1::COLUMN_TYPE_INT64}}, {"id"});
+  std::vector<Row> rows;
+  for (int64_t id = 1; id <= 200; ++id) rows.push_back({Cell(id), Cell(1000 - id)});
+  ASSERT_THAT(Commit("abnahme", ImportMode::kReplace, MakeTable(abnahme, rows)), IsOk());
+  Expect("SELECT g, COUNT(*) AS n FROM abnahme WHERE id IN (1, 100) GROUP BY g ORDER BY n",
+         "900,1;999,1", 2u);
+  Expect(
+      "SELECT g, COUNT(*) AS n FROM abnahme WHERE id IN (1, 100) GROUP BY g ORDER BY n DESC "
+      "LIMIT 1",
+      "900,1", 2u);
+}
+
+TEST_F(PrimaryKeyQueryTest, StringKeysAndNullsInTheRowsFound) {
+  // A string key and a nullable string column: the rows found keep their
+  // values and NULLs, in filters, groups and output.
+  const Schema orte = MakeSchema({{"ags", v1::COLUMN_TYPE_STRING},
+                                  {"kreis", v1::COLUMN_TYPE_STRING, true},
+                                  {"leer", v1::COLUMN_TYPE_STRING, true}},
+                                 {"ags"});
+  std::vector<Row> rows;
+  for (int i = 0; i < 600; ++i) {
+    rows.push_back({Cell(absl::StrCat("0653", 1000 + i)),
+                    i % 3 == 0 ? Cell() : Cell(absl::StrCat("k", i % 7)), Cell()});
+  }
+  ASSERT_THAT(Commit("orte", ImportMode::kReplace, MakeTable(orte, rows)), IsOk());
+  Expect("SELECT ags, kreis, leer FROM orte WHERE ags IN ('06531599', '06531001', '06531003')",
+         "06531001,k1,NULL;06531003,NULL,NULL;06531599,k4,NULL", 3u);
+  Expect("SELECT ags FROM orte WHERE ags IN ('06531004', '06531003') AND kreis IS NULL", "06531003",
+         2u);
+  Expect(
+      "SELECT kreis, COUNT(*) AS n FROM orte WHERE ags IN ('06531001', '06531008', '06531002', "
+      "'06531003') GROUP BY kreis",
+      "NULL,1;k1,2;k2,1", 4u);
+}
+
+TEST_F(PrimaryKeyQueryTest, NaNEqualsNothingInAnInList) {
+  const Schema punkte =
+      MakeSchema({{"x", v1::COLUMN_TYPE_DOUBLE}, {"n", v1::COLUMN_TYPE_INT64}}, {"x"});
+  ASSERT_THAT(Commit("punkte", ImportMode::kReplace,
+                     MakeTable(punkte, {{Cell(std::nan("")), Cell(int64_t{0})},
+                                        {Cell(1.0), Cell(int64_t{1})},
+                                        {Cell(2.0), Cell(int64_t{2})}})),
+              IsOk());
+  Expect("SELECT n FROM punkte WHERE x IN (2, 1)", "1;2", 2u);
+  Expect("SELECT n FROM punkte WHERE x IN ('NaN')", "", 3u);  // no key left: scanned
+  Expect("SELECT n FROM punkte WHERE x IN ('NaN', 2)", "2", 1u);
+  Expect("SELECT n FROM punkte WHERE x = 'NaN'", "", 1u);
 }
 
 TEST_F(PrimaryKeyQueryTest, StreamingTellsTheRowsItLookedUp) {
