@@ -1,5 +1,7 @@
 #include "node/base/table.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
@@ -22,6 +24,44 @@ int Table::ColumnIndex(absl::string_view name) const {
     if (schema.columns(i).name() == name) return i;
   }
   return -1;
+}
+
+Table GatherRows(const Table& table, const std::vector<uint32_t>& rows) {
+  Table out;
+  out.schema = table.schema;
+  out.num_rows = rows.size();
+  out.columns.resize(table.columns.size());
+  for (size_t c = 0; c < table.columns.size(); ++c) {
+    const Column& in = table.columns[c];
+    Column& col = out.columns[c];
+    col.type = in.type;
+    auto gather = [&rows](const auto& from, auto* to) {
+      if (from.empty()) return;
+      to->reserve(rows.size());
+      for (uint32_t r : rows) to->push_back(from[r]);
+    };
+    gather(in.ints, &col.ints);
+    gather(in.doubles, &col.doubles);
+    gather(in.validity, &col.validity);
+    gather(in.codes, &col.codes);
+    if (col.codes.empty()) continue;
+    // The entries of the non-NULL rows' codes; a NULL row's code becomes 0.
+    std::vector<uint32_t> used;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (!col.IsNull(r)) used.push_back(col.codes[r]);
+    }
+    std::sort(used.begin(), used.end());
+    used.erase(std::unique(used.begin(), used.end()), used.end());
+    col.dict.reserve(used.size());
+    for (uint32_t code : used) col.dict.push_back(in.dict[code]);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      uint32_t& code = col.codes[r];
+      code = col.IsNull(r) ? 0
+                           : static_cast<uint32_t>(
+                                 std::lower_bound(used.begin(), used.end(), code) - used.begin());
+    }
+  }
+  return out;
 }
 
 ColumnBuilder::ColumnBuilder(ColumnType type) { column_.type = type; }

@@ -57,6 +57,12 @@ struct Table {
   int ColumnIndex(absl::string_view name) const;
 };
 
+// The rows `rows` of `table` (each < table.num_rows, sorted, each once) as a
+// table of their own, in that order, with table's schema. A string column
+// keeps only the dictionary entries its non-NULL rows use, in dictionary
+// order; a NULL row's code becomes 0, as ColumnBuilder writes it.
+Table GatherRows(const Table& table, const std::vector<uint32_t>& rows);
+
 // Builds one Column row by row; strings are deduplicated into the dictionary.
 // Not thread-safe.
 class ColumnBuilder {

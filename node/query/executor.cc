@@ -1096,41 +1096,6 @@ void FilterStringColumns(const BoundFilter& f, std::vector<int>* out) {
 // ---------------------------------------------------------------------------
 // Primary-key lookups instead of a scan.
 
-// The rows `rows` (sorted, each once) of `table` as a table of their own, in
-// that order. A string column keeps only the dictionary entries those rows
-// use, in their dictionary order.
-Table GatherRows(const Table& table, const std::vector<uint32_t>& rows) {
-  Table out;
-  out.num_rows = rows.size();
-  out.columns.resize(table.columns.size());
-  for (size_t c = 0; c < table.columns.size(); ++c) {
-    const Column& in = table.columns[c];
-    Column& col = out.columns[c];
-    col.type = in.type;
-    auto gather = [&rows](const auto& from, auto* to) {
-      if (from.empty()) return;
-      to->reserve(rows.size());
-      for (uint32_t r : rows) to->push_back(from[r]);
-    };
-    gather(in.ints, &col.ints);
-    gather(in.doubles, &col.doubles);
-    gather(in.validity, &col.validity);
-    gather(in.codes, &col.codes);
-    // A NULL row holds code 0, which names no entry when the dictionary is
-    // empty (every row NULL); it stays 0 then, as in ColumnBuilder.
-    if (col.codes.empty() || in.dict.empty()) continue;
-    std::vector<uint32_t> used = col.codes;
-    std::sort(used.begin(), used.end());
-    used.erase(std::unique(used.begin(), used.end()), used.end());
-    col.dict.reserve(used.size());
-    for (uint32_t code : used) col.dict.push_back(in.dict[code]);
-    for (uint32_t& code : col.codes) {
-      code = static_cast<uint32_t>(std::lower_bound(used.begin(), used.end(), code) - used.begin());
-    }
-  }
-  return out;
-}
-
 // Most primary keys one query looks up in the index (the product of the
 // candidate values of the key columns); a query with more is scanned.
 constexpr size_t kMaxKeyLookups = 1024;
@@ -1295,9 +1260,10 @@ class Scan {
     return table;
   }
 
-  // The restricted rows of each segment, gathered into one small table
-  // (GatherRows) and handed to `body` as one chunk: the per-chunk work that
-  // grows with a string column's dictionary then grows with the rows found.
+  // The restricted rows of each segment, read as one small table of their
+  // own (TableSnapshot::LoadRows) and handed to `body` as one chunk: the
+  // per-chunk work that grows with a string column's dictionary then grows
+  // with the rows found.
   template <typename F>
   absl::Status ForEachRestrictedChunk(const TableSnapshot& snapshot, F& body) {
     static const std::vector<uint32_t> kNoneHidden;  // FindRowsByPrimaryKey skips hidden rows
@@ -1308,8 +1274,7 @@ class Scan {
       rows.clear();
       for (; i < rows_.size() && rows_[i].segment == s; ++i) rows.push_back(rows_[i].row);
       FEDNODE_RETURN_IF_ERROR(Check());
-      FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, Load(snapshot, s));
-      const Table gathered = GatherRows(*table, rows);
+      FEDNODE_ASSIGN_OR_RETURN(const Table gathered, snapshot.LoadRows(s, rows));
       scanned_ += rows.size();
       if (!body(SegmentView{gathered, kNoneHidden}, 0, rows.size())) return Check();
     }

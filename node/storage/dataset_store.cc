@@ -268,6 +268,22 @@ struct ReadState {
 
 using AuditRecord = DatasetStore::AuditRecord;
 
+namespace {
+
+// InvalidArgument unless `rows` are sorted, unique and below `row_count`
+// (the rows of one segment to read).
+absl::Status CheckRowList(const std::vector<uint32_t>& rows, uint64_t row_count) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= row_count || (i > 0 && rows[i] <= rows[i - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rows to read must be sorted, unique and below ", row_count));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 // What the open snapshots share with the store: its state while it is open,
 // and the RocksDB snapshots they hold, which the store releases when it
 // closes first. A SnapshotReader reads under a reader lock, so the store
@@ -423,6 +439,19 @@ struct DatasetStore::Rep {
   absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(
       const rocksdb::ReadOptions& ro, uint64_t cache_generation, absl::string_view id,
       const Schema& schema, const v1::SegmentRef& ref, uint64_t version_rows);
+  // The header of segment `ref` of dataset `id`, checked against the
+  // manifest's row count. Errors: DataLoss when missing, malformed or of
+  // another row count; Unavailable for I/O errors.
+  absl::StatusOr<SegmentHeader> ReadSegmentHeader(const rocksdb::ReadOptions& ro,
+                                                  absl::string_view id,
+                                                  const v1::SegmentRef& ref) const;
+  // The rows `rows` of one segment of a version (SegmentReader::ReadRows):
+  // from the cached segment, or the whole segment loaded (and cached) when
+  // its version fits the cache, else only the chunks that hold the rows.
+  absl::StatusOr<Table> LoadRows(const rocksdb::ReadOptions& ro, uint64_t cache_generation,
+                                 absl::string_view id, const Schema& schema,
+                                 const v1::SegmentRef& ref, uint64_t version_rows,
+                                 const std::vector<uint32_t>& rows);
 
   // Adds one dataset's part of a commit to `batch`. `next_segment`, `seq` are
   // the counters as they will be after the batch; `evict` collects cache keys
@@ -819,6 +848,27 @@ void DatasetStore::Rep::ReleaseSnapshot(const rocksdb::Snapshot* snapshot) {
   }
 }
 
+absl::StatusOr<SegmentHeader> DatasetStore::Rep::ReadSegmentHeader(
+    const rocksdb::ReadOptions& ro, absl::string_view id, const v1::SegmentRef& ref) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db->Get(ro, data, SegmentHeaderKey(id, ref.segment_id()), &value);
+  if (s.IsNotFound()) {
+    return absl::DataLossError(
+        absl::StrCat("dataset ", id, ": segment ", ref.segment_id(), " is missing"));
+  }
+  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(s, "reading a segment header"));
+  absl::StatusOr<SegmentHeader> header =
+      DecodeSegmentHeader(absl::string_view(value.data(), value.size()));
+  if (!header.ok()) {
+    return Annotate(header.status(), absl::StrCat("dataset ", id));
+  }
+  if (header->row_count != ref.row_count()) {
+    return absl::DataLossError(absl::StrCat("dataset ", id, ": segment ", ref.segment_id(),
+                                            " row count differs from the manifest"));
+  }
+  return header;
+}
+
 absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     const rocksdb::ReadOptions& ro, uint64_t cache_generation, absl::string_view id,
     const Schema& schema, const v1::SegmentRef& ref, uint64_t version_rows) {
@@ -831,21 +881,8 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     return absl::DataLossError(
         absl::StrCat("dataset ", id, ": segment ", ref.segment_id(), " ", what));
   };
-  rocksdb::PinnableSlice header_value;
-  rocksdb::Status s = db->Get(ro, data, SegmentHeaderKey(id, ref.segment_id()), &header_value);
-  if (s.IsNotFound()) {
-    return corrupt("is missing");
-  }
-  FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(s, "reading a segment header"));
-  absl::StatusOr<SegmentHeader> header =
-      DecodeSegmentHeader(absl::string_view(header_value.data(), header_value.size()));
-  if (!header.ok()) {
-    return Annotate(header.status(), absl::StrCat("dataset ", id));
-  }
-  if (header->row_count != ref.row_count()) {
-    return corrupt("row count differs from the manifest");
-  }
-  absl::StatusOr<SegmentDecoder> decoder = SegmentDecoder::Create(*header, schema);
+  FEDNODE_ASSIGN_OR_RETURN(const SegmentHeader header, ReadSegmentHeader(ro, id, ref));
+  absl::StatusOr<SegmentDecoder> decoder = SegmentDecoder::Create(header, schema);
   if (!decoder.ok()) {
     return Annotate(decoder.status(), absl::StrCat("dataset ", id));
   }
@@ -891,6 +928,47 @@ absl::StatusOr<std::shared_ptr<const Table>> DatasetStore::Rep::LoadSegment(
     cache.InsertIfNoEraseSince(cache_generation, prefix, shared, bytes);
   }
   return shared;
+}
+
+absl::StatusOr<Table> DatasetStore::Rep::LoadRows(const rocksdb::ReadOptions& ro,
+                                                  uint64_t cache_generation, absl::string_view id,
+                                                  const Schema& schema, const v1::SegmentRef& ref,
+                                                  uint64_t version_rows,
+                                                  const std::vector<uint32_t>& rows) {
+  FEDNODE_RETURN_IF_ERROR(CheckRowList(rows, ref.row_count()));
+  if (std::shared_ptr<const Table> hit = cache.Lookup(SegmentPrefix(id, ref.segment_id()))) {
+    return GatherRows(*hit, rows);
+  }
+  FEDNODE_ASSIGN_OR_RETURN(const SegmentHeader header, ReadSegmentHeader(ro, id, ref));
+  // A version that fits the cache is loaded whole, so that the next queries
+  // of it find the segment there (LoadSegment's rule, on an estimate).
+  const double version_bytes = static_cast<double>(EstimateTableBytes(header)) *
+                               static_cast<double>(version_rows) /
+                               static_cast<double>(std::max<uint64_t>(ref.row_count(), 1));
+  if (version_bytes <= static_cast<double>(options.segment_cache_bytes)) {
+    FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table,
+                             LoadSegment(ro, cache_generation, id, schema, ref, version_rows));
+    return GatherRows(*table, rows);
+  }
+  // fill_cache=false as in LoadSegment: the block cache is for index and
+  // filter blocks.
+  rocksdb::ReadOptions chunk_ro = ro;
+  chunk_ro.fill_cache = false;
+  rocksdb::PinnableSlice value;  // the chunk fetched last
+  auto fetch = [&](SegmentPart part, uint32_t column,
+                   uint32_t chunk) -> absl::StatusOr<absl::string_view> {
+    value.Reset();
+    rocksdb::Status got =
+        db->Get(chunk_ro, data, SegmentChunkKey(id, ref.segment_id(), part, column, chunk), &value);
+    if (got.IsNotFound()) return absl::NotFoundError("missing chunk");
+    FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(got, "reading a segment"));
+    return absl::string_view(value.data(), value.size());
+  };
+  absl::StatusOr<Table> table = DecodeSegmentRows(header, schema, rows, fetch);
+  if (!table.ok()) {
+    return Annotate(table.status(), absl::StrCat("dataset ", id));
+  }
+  return table;
 }
 
 absl::Status DatasetStore::Rep::PutCatalogChange(const rocksdb::ReadOptions& ro,
@@ -1335,11 +1413,19 @@ class DatasetStore::SnapshotReader final : public SegmentReader {
     const TableSnapshot& snapshot = version_->snapshot;
     absl::ReaderMutexLock lock(&gate_->mu);
     FEDNODE_RETURN_IF_ERROR(StoreOpen());
-    v1::SegmentRef ref;
-    ref.set_segment_id(segment_id);
-    ref.set_row_count(row_count);
     return gate_->rep->LoadSegment(AtSnapshot(), cache_generation_, snapshot.dataset_id,
-                                   snapshot.schema, ref, version_->version_rows);
+                                   snapshot.schema, Ref(segment_id, row_count),
+                                   version_->version_rows);
+  }
+
+  absl::StatusOr<Table> ReadRows(uint64_t segment_id, uint64_t row_count,
+                                 const std::vector<uint32_t>& rows) const override {
+    const TableSnapshot& snapshot = version_->snapshot;
+    absl::ReaderMutexLock lock(&gate_->mu);
+    FEDNODE_RETURN_IF_ERROR(StoreOpen());
+    return gate_->rep->LoadRows(AtSnapshot(), cache_generation_, snapshot.dataset_id,
+                                snapshot.schema, Ref(segment_id, row_count), version_->version_rows,
+                                rows);
   }
 
   absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>> FindPrimaryKeys(
@@ -1386,6 +1472,13 @@ class DatasetStore::SnapshotReader final : public SegmentReader {
                      ": the store was closed under an open snapshot"));
   }
 
+  static v1::SegmentRef Ref(uint64_t segment_id, uint64_t row_count) {
+    v1::SegmentRef ref;
+    ref.set_segment_id(segment_id);
+    ref.set_row_count(row_count);
+    return ref;
+  }
+
   // Reads of this snapshot's version.
   rocksdb::ReadOptions AtSnapshot() const {
     rocksdb::ReadOptions ro;
@@ -1425,6 +1518,34 @@ absl::StatusOr<std::shared_ptr<const Table>> TableSnapshot::LoadSegment(size_t i
 absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>>
 SegmentReader::FindPrimaryKeys(const std::vector<std::string>& /*keys*/) const {
   return absl::UnimplementedError("this snapshot has no primary-key index");
+}
+
+absl::StatusOr<Table> SegmentReader::ReadRows(uint64_t segment_id, uint64_t row_count,
+                                              const std::vector<uint32_t>& rows) const {
+  FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, Read(segment_id, row_count));
+  FEDNODE_RETURN_IF_ERROR(CheckRowList(rows, table->num_rows));
+  return GatherRows(*table, rows);
+}
+
+absl::StatusOr<Table> TableSnapshot::LoadRows(size_t index,
+                                              const std::vector<uint32_t>& rows) const {
+  if (index >= segments.size()) {
+    return absl::OutOfRangeError(absl::StrCat("dataset ", dataset_id, ": no segment ", index));
+  }
+  const Segment& segment = segments[index];
+  if (segment.table != nullptr || reader == nullptr) {
+    FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, LoadSegment(index));
+    FEDNODE_RETURN_IF_ERROR(CheckRowList(rows, table->num_rows));
+    return GatherRows(*table, rows);
+  }
+  FEDNODE_ASSIGN_OR_RETURN(Table table,
+                           reader->ReadRows(segment.segment_id, segment.row_count, rows));
+  if (table.num_rows != rows.size() ||
+      table.columns.size() != static_cast<size_t>(schema.columns_size())) {
+    return absl::DataLossError(absl::StrCat("dataset ", dataset_id, ": segment ",
+                                            segment.segment_id, " does not match the manifest"));
+  }
+  return table;
 }
 
 absl::StatusOr<std::vector<RowRef>> TableSnapshot::FindRowsByPrimaryKey(

@@ -178,6 +178,15 @@ class SegmentReader {
   // I/O errors.
   virtual absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>> FindPrimaryKeys(
       const std::vector<std::string>& keys) const;
+
+  // The rows `rows` (sorted, each once, each < row_count) of segment
+  // `segment_id` as a table of their own: GatherRows of the decoded
+  // segment. The default reads the whole segment (Read); the store decodes
+  // only the chunks that hold the rows when the segment is not cached and
+  // its version is too large to be cached.
+  // Errors: those of Read; InvalidArgument for bad `rows`.
+  virtual absl::StatusOr<Table> ReadRows(uint64_t segment_id, uint64_t row_count,
+                                         const std::vector<uint32_t>& rows) const;
 };
 
 // A dataset version as query sees it: the version's schema and segment list
@@ -223,6 +232,16 @@ struct TableSnapshot {
   // segment's row or column count differs from the manifest; Internal when
   // the segment has neither table nor reader.
   absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(size_t index) const;
+
+  // The rows `rows` of segment `index` (< segments.size()) as a table of
+  // their own (GatherRows of LoadSegment(index)), through
+  // SegmentReader::ReadRows when the segment is not in memory: a lookup in
+  // a version too large for the segment cache reads a few chunks, not the
+  // whole segment. `rows`: sorted, each once, each below the segment's row
+  // count.
+  // Errors: as LoadSegment; InvalidArgument for bad `rows`; DataLoss when
+  // the rows read do not match the manifest.
+  absl::StatusOr<Table> LoadRows(size_t index, const std::vector<uint32_t>& rows) const;
 
   // The visible rows whose primary key is one of `keys`, looked up in the
   // version's primary-key index instead of scanning: each key holds one

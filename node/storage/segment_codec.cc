@@ -54,6 +54,71 @@ absl::Status Corrupt(absl::string_view what) {
   return absl::DataLossError(absl::StrCat("corrupt segment: ", what));
 }
 
+// A value chunk checked against the header: n values at `values`, then the
+// validity bits at `bits` (nullptr when the column has none).
+struct ValueChunk {
+  uint32_t n = 0;
+  const char* values = nullptr;
+  const char* bits = nullptr;
+};
+
+// Errors: DataLoss when the chunk's size does not fit chunk `chunk` of the
+// column.
+absl::StatusOr<ValueChunk> ParseValueChunk(const SegmentHeader& header,
+                                           const SegmentColumnInfo& info, uint32_t chunk,
+                                           absl::string_view value) {
+  uint32_t n = 0;
+  if (!ConsumeRaw(&value, &n)) {
+    return Corrupt("short chunk");
+  }
+  const uint64_t begin = uint64_t{chunk} * header.chunk_rows;
+  const uint64_t expected = std::min<uint64_t>(header.chunk_rows, header.row_count - begin);
+  const size_t width = ValueWidth(info.type);
+  const size_t bitmap = info.has_validity ? (size_t{n} + 7) / 8 : 0;
+  if (n != expected || value.size() != size_t{n} * width + bitmap) {
+    return Corrupt("value chunk size");
+  }
+  return ValueChunk{n, value.data(),
+                    info.has_validity ? value.data() + size_t{n} * width : nullptr};
+}
+
+// Calls visit(entry) for each entry of a dictionary chunk, in order.
+// Errors: DataLoss for a malformed chunk.
+template <typename F>
+absl::Status ParseDictionaryChunk(absl::string_view value, F visit) {
+  uint32_t n = 0;
+  if (!ConsumeRaw(&value, &n)) {
+    return Corrupt("short chunk");
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t len = 0;
+    if (!ConsumeRaw(&value, &len) || value.size() < len) {
+      return Corrupt("short dictionary");
+    }
+    visit(value.substr(0, len));
+    value.remove_prefix(len);
+  }
+  if (!value.empty()) {
+    return Corrupt("dictionary size");
+  }
+  return absl::OkStatus();
+}
+
+// Checks the header against the manifest's schema.
+absl::Status CheckSchema(const SegmentHeader& header, const Schema& schema) {
+  if (static_cast<int>(header.columns.size()) != schema.columns_size()) {
+    return Corrupt(absl::StrCat("segment has ", header.columns.size(), " columns, manifest has ",
+                                schema.columns_size()));
+  }
+  for (size_t c = 0; c < header.columns.size(); ++c) {
+    if (header.columns[c].type != schema.columns(static_cast<int>(c)).type()) {
+      return Corrupt(absl::StrCat("column ", schema.columns(static_cast<int>(c)).name(),
+                                  " type differs from the manifest"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 uint32_t SegmentHeader::value_chunks() const {
@@ -178,10 +243,7 @@ absl::StatusOr<SegmentHeader> DecodeSegmentHeader(absl::string_view value) {
 
 absl::StatusOr<SegmentDecoder> SegmentDecoder::Create(const SegmentHeader& header,
                                                       const Schema& schema) {
-  if (static_cast<int>(header.columns.size()) != schema.columns_size()) {
-    return Corrupt(absl::StrCat("segment has ", header.columns.size(), " columns, manifest has ",
-                                schema.columns_size()));
-  }
+  if (absl::Status s = CheckSchema(header, schema); !s.ok()) return s;
   SegmentDecoder d;
   d.header_ = header;
   d.table_.schema = schema;
@@ -191,10 +253,6 @@ absl::StatusOr<SegmentDecoder> SegmentDecoder::Create(const SegmentHeader& heade
   d.next_dict_chunk_.assign(header.columns.size(), 0);
   for (size_t c = 0; c < header.columns.size(); ++c) {
     const SegmentColumnInfo& info = header.columns[c];
-    if (info.type != schema.columns(static_cast<int>(c)).type()) {
-      return Corrupt(absl::StrCat("column ", schema.columns(static_cast<int>(c)).name(),
-                                  " type differs from the manifest"));
-    }
     Column& column = d.table_.columns[c];
     column.type = info.type;
     switch (info.type) {
@@ -223,10 +281,6 @@ absl::Status SegmentDecoder::Add(SegmentPart part, uint32_t column_index, uint32
   }
   const SegmentColumnInfo& info = header_.columns[column_index];
   Column& column = table_.columns[column_index];
-  uint32_t n = 0;
-  if (!ConsumeRaw(&value, &n)) {
-    return Corrupt("short chunk");
-  }
 
   if (part == SegmentPart::kDictionary) {
     if (info.type != v1::COLUMN_TYPE_STRING || chunk != next_dict_chunk_[column_index] ||
@@ -234,15 +288,12 @@ absl::Status SegmentDecoder::Add(SegmentPart part, uint32_t column_index, uint32
       return Corrupt("dictionary chunk out of order");
     }
     ++next_dict_chunk_[column_index];
-    for (uint32_t i = 0; i < n; ++i) {
-      uint32_t len = 0;
-      if (!ConsumeRaw(&value, &len) || value.size() < len) {
-        return Corrupt("short dictionary");
-      }
-      column.dict.emplace_back(value.data(), len);
-      value.remove_prefix(len);
+    if (absl::Status s = ParseDictionaryChunk(
+            value, [&column](absl::string_view entry) { column.dict.emplace_back(entry); });
+        !s.ok()) {
+      return s;
     }
-    if (!value.empty() || column.dict.size() > info.dict_size) {
+    if (column.dict.size() > info.dict_size) {
       return Corrupt("dictionary size");
     }
     return absl::OkStatus();
@@ -252,14 +303,10 @@ absl::Status SegmentDecoder::Add(SegmentPart part, uint32_t column_index, uint32
     return Corrupt("value chunk out of order");
   }
   ++next_value_chunk_[column_index];
-  const uint64_t begin = uint64_t{chunk} * header_.chunk_rows;
-  const uint64_t expected = std::min<uint64_t>(header_.chunk_rows, header_.row_count - begin);
-  const size_t width = ValueWidth(info.type);
-  const size_t bitmap = info.has_validity ? (size_t{n} + 7) / 8 : 0;
-  if (n != expected || value.size() != size_t{n} * width + bitmap) {
-    return Corrupt("value chunk size");
-  }
-  const char* p = value.data();
+  absl::StatusOr<ValueChunk> parsed = ParseValueChunk(header_, info, chunk, value);
+  if (!parsed.ok()) return parsed.status();
+  const uint32_t n = parsed->n;
+  const char* p = parsed->values;
   switch (info.type) {
     case v1::COLUMN_TYPE_DOUBLE: {
       const size_t at = column.doubles.size();
@@ -285,7 +332,7 @@ absl::Status SegmentDecoder::Add(SegmentPart part, uint32_t column_index, uint32
     }
   }
   if (info.has_validity) {
-    const char* bits = p + size_t{n} * width;
+    const char* bits = parsed->bits;
     for (uint32_t i = 0; i < n; ++i) {
       column.validity.push_back((static_cast<uint8_t>(bits[i / 8]) >> (i % 8)) & 1);
     }
@@ -326,6 +373,134 @@ size_t TableBytes(const Table& table) {
     }
   }
   return bytes;
+}
+
+}  // namespace fednode::storage
+
+namespace fednode::storage {
+
+size_t EstimateTableBytes(const SegmentHeader& header) {
+  size_t bytes = sizeof(Table);
+  for (const SegmentColumnInfo& info : header.columns) {
+    // Decoded as TableBytes counts: 8 bytes per int-like (bool too) or
+    // double value, 4 per string code, 1 per validity flag.
+    const size_t width = info.type == v1::COLUMN_TYPE_STRING ? 4 : 8;
+    bytes += sizeof(Column) + header.row_count * width +
+             (info.has_validity ? header.row_count : 0) +
+             size_t{info.dict_size} * sizeof(std::string);
+  }
+  return bytes;
+}
+
+absl::StatusOr<Table> DecodeSegmentRows(const SegmentHeader& header, const Schema& schema,
+                                        const std::vector<uint32_t>& rows,
+                                        SegmentChunkFetcher fetch) {
+  if (absl::Status s = CheckSchema(header, schema); !s.ok()) return s;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= header.row_count || (i > 0 && rows[i] <= rows[i - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rows to decode must be sorted, unique and below ", header.row_count));
+    }
+  }
+  if (header.chunk_rows == 0 && !rows.empty()) {
+    return Corrupt("chunk size 0");
+  }
+  auto get = [&](SegmentPart part, uint32_t column,
+                 uint32_t chunk) -> absl::StatusOr<absl::string_view> {
+    absl::StatusOr<absl::string_view> bytes = fetch(part, column, chunk);
+    if (absl::IsNotFound(bytes.status())) {
+      return Corrupt(absl::StrCat("missing chunk of column ",
+                                  schema.columns(static_cast<int>(column)).name()));
+    }
+    return bytes;
+  };
+  Table out;
+  out.schema = schema;
+  out.num_rows = rows.size();
+  out.columns.resize(header.columns.size());
+  for (size_t c = 0; c < header.columns.size(); ++c) {
+    const SegmentColumnInfo& info = header.columns[c];
+    const auto col_index = static_cast<uint32_t>(c);
+    Column& col = out.columns[c];
+    col.type = info.type;
+    // The value chunks that hold the rows, each read once.
+    for (size_t i = 0; i < rows.size();) {
+      const uint32_t chunk = rows[i] / header.chunk_rows;
+      absl::StatusOr<absl::string_view> bytes = get(SegmentPart::kValues, col_index, chunk);
+      if (!bytes.ok()) return bytes.status();
+      absl::StatusOr<ValueChunk> v = ParseValueChunk(header, info, chunk, *bytes);
+      if (!v.ok()) return v.status();
+      for (; i < rows.size() && rows[i] / header.chunk_rows == chunk; ++i) {
+        const uint32_t k = rows[i] - chunk * header.chunk_rows;
+        switch (info.type) {
+          case v1::COLUMN_TYPE_DOUBLE: {
+            double d = 0;
+            std::memcpy(&d, v->values + size_t{k} * 8, 8);
+            col.doubles.push_back(d);
+            break;
+          }
+          case v1::COLUMN_TYPE_STRING: {
+            uint32_t code = 0;
+            std::memcpy(&code, v->values + size_t{k} * 4, 4);
+            col.codes.push_back(code);
+            break;
+          }
+          case v1::COLUMN_TYPE_BOOL:
+            col.ints.push_back(v->values[k] != 0 ? 1 : 0);
+            break;
+          default: {
+            int64_t x = 0;
+            std::memcpy(&x, v->values + size_t{k} * 8, 8);
+            col.ints.push_back(x);
+          }
+        }
+        if (v->bits != nullptr) {
+          col.validity.push_back((static_cast<uint8_t>(v->bits[k / 8]) >> (k % 8)) & 1);
+        }
+      }
+    }
+    if (info.type != v1::COLUMN_TYPE_STRING) continue;
+    // The dictionary entries the rows use, read chunk by chunk up to the
+    // last of them. A NULL row's code is ignored (and becomes 0).
+    std::vector<uint32_t> used;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      if (col.IsNull(r)) continue;
+      if (col.codes[r] >= info.dict_size) {
+        return Corrupt("string code out of range");
+      }
+      used.push_back(col.codes[r]);
+    }
+    std::sort(used.begin(), used.end());
+    used.erase(std::unique(used.begin(), used.end()), used.end());
+    uint32_t first = 0;  // code of the chunk's first entry
+    auto want = used.begin();
+    for (uint32_t chunk = 0; chunk < info.dict_chunks && want != used.end(); ++chunk) {
+      absl::StatusOr<absl::string_view> bytes = get(SegmentPart::kDictionary, col_index, chunk);
+      if (!bytes.ok()) return bytes.status();
+      uint32_t code = first;
+      absl::Status parsed = ParseDictionaryChunk(*bytes, [&](absl::string_view entry) {
+        if (want != used.end() && *want == code) {
+          col.dict.emplace_back(entry);
+          ++want;
+        }
+        ++code;
+      });
+      if (!parsed.ok()) return parsed;
+      first = code;
+    }
+    if (want != used.end()) {
+      return Corrupt(absl::StrCat("missing dictionary entries of column ",
+                                  schema.columns(static_cast<int>(c)).name()));
+    }
+    for (size_t r = 0; r < rows.size(); ++r) {
+      col.codes[r] =
+          col.IsNull(r)
+              ? 0
+              : static_cast<uint32_t>(std::lower_bound(used.begin(), used.end(), col.codes[r]) -
+                                      used.begin());
+    }
+  }
+  return out;
 }
 
 }  // namespace fednode::storage

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -90,5 +91,28 @@ class SegmentDecoder {
 
 // Approximate heap bytes of a decoded table (for the segment cache).
 size_t TableBytes(const Table& table);
+
+// About what TableBytes gives for the whole segment that `header` describes,
+// without decoding it (strings counted at their minimal std::string size).
+size_t EstimateTableBytes(const SegmentHeader& header);
+
+// Returns one stored chunk of the segment, valid until the next call;
+// NotFound when it is missing.
+using SegmentChunkFetcher = absl::FunctionRef<absl::StatusOr<absl::string_view>(
+    SegmentPart part, uint32_t column, uint32_t chunk)>;
+
+// Decodes only the rows `rows` of a segment, fetching just the value chunk
+// of each column that holds them and, for a string column, its dictionary
+// chunks up to the last entry those rows use: a few chunks instead of the
+// whole segment. The result is GatherRows(whole decoded segment, rows): the
+// rows in that order, with `schema`, a string column's dictionary holding
+// only the entries its rows use, in dictionary order.
+// Errors: InvalidArgument when `rows` are not sorted, unique and below
+// header.row_count; DataLoss when the header does not match `schema`, or a
+// chunk is missing or malformed, or a string code is out of range (the
+// checks of SegmentDecoder); the fetcher's other errors as is.
+absl::StatusOr<Table> DecodeSegmentRows(const SegmentHeader& header, const Schema& schema,
+                                        const std::vector<uint32_t>& rows,
+                                        SegmentChunkFetcher fetch);
 
 }  // namespace fednode::storage

@@ -35,13 +35,17 @@ using testing::Row;
 constexpr int64_t kRows = 1000;
 constexpr uint32_t kSegmentRows = 256;
 
-class PrimaryKeyQueryTest : public ::testing::Test {
+// Param: the segment cache on (rows found are gathered from cached
+// segments) or off (only the chunks that hold them are read and decoded).
+class PrimaryKeyQueryTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     DatasetStoreOptions o;
     o.path = dir_.File("db");
     o.sync_commits = false;
     o.segment_max_rows = kSegmentRows;
+    o.segment_chunk_rows = 64;
+    if (!GetParam()) o.segment_cache_bytes = 0;
     auto store = DatasetStore::Open(o);
     ASSERT_THAT(store.status(), IsOk());
     store_ = *std::move(store);
@@ -138,30 +142,30 @@ class PrimaryKeyQueryTest : public ::testing::Test {
   uint64_t min_rows_per_key_ = 0;
 };
 
-TEST_F(PrimaryKeyQueryTest, AnEqualityOnTheKeyReadsOneRowOfFourSegments) {
+TEST_P(PrimaryKeyQueryTest, AnEqualityOnTheKeyReadsOneRowOfFourSegments) {
   auto snapshot = store_->OpenSnapshot("messstellen");
   ASSERT_THAT(snapshot.status(), IsOk());
   ASSERT_EQ(snapshot->segments.size(), 4u);
   Expect("SELECT id, wert, name FROM messstellen WHERE id = 700", "700,7000,m700", 1u);
 }
 
-TEST_F(PrimaryKeyQueryTest, AnInListReadsTheRowsThatExistInScanOrder) {
+TEST_P(PrimaryKeyQueryTest, AnInListReadsTheRowsThatExistInScanOrder) {
   // 5000 is no key; 900 comes before 3 in the list but after it in the scan.
   Expect("SELECT id, wert FROM messstellen WHERE id IN (900, 3, 5000, 257)",
          "3,30;257,2570;900,9000", 3u);
 }
 
-TEST_F(PrimaryKeyQueryTest, TheRestOfTheFilterStillAppliesToTheRowsFound) {
+TEST_P(PrimaryKeyQueryTest, TheRestOfTheFilterStillAppliesToTheRowsFound) {
   Expect("SELECT id FROM messstellen WHERE id = 5 AND wert > 1000", "", 1u);
   Expect("SELECT id FROM messstellen WHERE wert >= 40 AND id IN (3, 4, 5) AND name <> 'm5'", "4",
          3u);
 }
 
-TEST_F(PrimaryKeyQueryTest, AggregatesOverLookedUpRowsCountOnlyThoseRows) {
+TEST_P(PrimaryKeyQueryTest, AggregatesOverLookedUpRowsCountOnlyThoseRows) {
   Expect("SELECT COUNT(*) AS n, SUM(wert) AS s FROM messstellen WHERE id IN (1, 2, 3)", "3,60", 3u);
 }
 
-TEST_F(PrimaryKeyQueryTest, FiltersThatDoNotPinTheKeyScanEveryRow) {
+TEST_P(PrimaryKeyQueryTest, FiltersThatDoNotPinTheKeyScanEveryRow) {
   for (const std::string sql : {
            "SELECT id FROM messstellen WHERE id = 5 OR id = 6",
            "SELECT id FROM messstellen WHERE wert = 50",
@@ -175,7 +179,7 @@ TEST_F(PrimaryKeyQueryTest, FiltersThatDoNotPinTheKeyScanEveryRow) {
   EXPECT_EQ(Text(Both("SELECT id FROM messstellen WHERE id = 5 OR id = 6")), "5;6");
 }
 
-TEST_F(PrimaryKeyQueryTest, MoreThan1024KeysAreScannedInstead) {
+TEST_P(PrimaryKeyQueryTest, MoreThan1024KeysAreScannedInstead) {
   // Ids 500..1524: 1025 keys, of which 500..1000 exist.
   std::vector<std::string> ids;
   for (int64_t id = 500; id <= 1524; ++id) ids.push_back(absl::StrCat(id));
@@ -188,7 +192,7 @@ TEST_F(PrimaryKeyQueryTest, MoreThan1024KeysAreScannedInstead) {
   Expect(count(), "501", 501u);
 }
 
-TEST_F(PrimaryKeyQueryTest, SmallDatasetsAreScannedWhereThatCostsLessThanTheLookups) {
+TEST_P(PrimaryKeyQueryTest, SmallDatasetsAreScannedWhereThatCostsLessThanTheLookups) {
   min_rows_per_key_ = 400;  // 1000 rows: up to 2 keys are looked up
   EXPECT_EQ(Both("SELECT id FROM messstellen WHERE id IN (1, 2)").rows_scanned(), 2u);
   EXPECT_EQ(Both("SELECT id FROM messstellen WHERE id IN (1, 2, 3)").rows_scanned(),
@@ -199,7 +203,7 @@ TEST_F(PrimaryKeyQueryTest, SmallDatasetsAreScannedWhereThatCostsLessThanTheLook
             static_cast<uint64_t>(kRows));
 }
 
-TEST_F(PrimaryKeyQueryTest, AnUpsertedKeyIsFoundInItsNewRowOnly) {
+TEST_P(PrimaryKeyQueryTest, AnUpsertedKeyIsFoundInItsNewRowOnly) {
   // Rows 5 and 700 move to a fifth segment; their old rows are hidden.
   ASSERT_THAT(
       Commit("messstellen", ImportMode::kUpsert,
@@ -216,7 +220,7 @@ TEST_F(PrimaryKeyQueryTest, AnUpsertedKeyIsFoundInItsNewRowOnly) {
   Expect("SELECT id FROM messstellen WHERE id IN (5, 700, 2000)", "2000", 1u);
 }
 
-TEST_F(PrimaryKeyQueryTest, ACompositeKeyIsLookedUpOnlyWhenEveryColumnIsPinned) {
+TEST_P(PrimaryKeyQueryTest, ACompositeKeyIsLookedUpOnlyWhenEveryColumnIsPinned) {
   const Schema wahl = MakeSchema({{"ags", v1::COLUMN_TYPE_STRING},
                                   {"jahr", v1::COLUMN_TYPE_INT64},
                                   {"stimmen", v1::COLUMN_TYPE_INT64}},
@@ -237,7 +241,7 @@ TEST_F(PrimaryKeyQueryTest, ACompositeKeyIsLookedUpOnlyWhenEveryColumnIsPinned) 
   Expect("SELECT COUNT(*) AS n FROM wahl WHERE ags = '06531012'", "3", 90u);
 }
 
-TEST_F(PrimaryKeyQueryTest, ADoubleKeyOfMinusZeroIsFoundByZero) {
+TEST_P(PrimaryKeyQueryTest, ADoubleKeyOfMinusZeroIsFoundByZero) {
   // The key encoding stores -0.0 as +0.0, and -0.0 = 0 in SQL.
   const Schema punkte =
       MakeSchema({{"x", v1::COLUMN_TYPE_DOUBLE}, {"n", v1::COLUMN_TYPE_INT64}}, {"x"});
@@ -249,7 +253,7 @@ TEST_F(PrimaryKeyQueryTest, ADoubleKeyOfMinusZeroIsFoundByZero) {
   Expect("SELECT n FROM punkte WHERE x IN (2.5, 7)", "2", 1u);
 }
 
-TEST_F(PrimaryKeyQueryTest, GroupsThatTieOnTheOrderByComeOutByGroupKey) {
+TEST_P(PrimaryKeyQueryTest, GroupsThatTieOnTheOrderByComeOutByGroupKey) {
   // g falls as id rises: ids 1 and 100 lie in different 64-row chunks of
   // the scan, which meets g = 999 first; the tie on n is broken by g.
   const Schema abnahme =
@@ -265,7 +269,7 @@ TEST_F(PrimaryKeyQueryTest, GroupsThatTieOnTheOrderByComeOutByGroupKey) {
       "900,1", 2u);
 }
 
-TEST_F(PrimaryKeyQueryTest, StringKeysAndNullsInTheRowsFound) {
+TEST_P(PrimaryKeyQueryTest, StringKeysAndNullsInTheRowsFound) {
   // A string key and a nullable string column: the rows found keep their
   // values and NULLs, in filters, groups and output.
   const Schema orte = MakeSchema({{"ags", v1::COLUMN_TYPE_STRING},
@@ -288,7 +292,7 @@ TEST_F(PrimaryKeyQueryTest, StringKeysAndNullsInTheRowsFound) {
       "NULL,1;k1,2;k2,1", 4u);
 }
 
-TEST_F(PrimaryKeyQueryTest, NaNEqualsNothingInAnInList) {
+TEST_P(PrimaryKeyQueryTest, NaNEqualsNothingInAnInList) {
   const Schema punkte =
       MakeSchema({{"x", v1::COLUMN_TYPE_DOUBLE}, {"n", v1::COLUMN_TYPE_INT64}}, {"x"});
   ASSERT_THAT(Commit("punkte", ImportMode::kReplace,
@@ -302,7 +306,7 @@ TEST_F(PrimaryKeyQueryTest, NaNEqualsNothingInAnInList) {
   Expect("SELECT n FROM punkte WHERE x = 'NaN'", "", 1u);
 }
 
-TEST_F(PrimaryKeyQueryTest, StreamingTellsTheRowsItLookedUp) {
+TEST_P(PrimaryKeyQueryTest, StreamingTellsTheRowsItLookedUp) {
   auto plan = query::ParseSql("SELECT name FROM messstellen WHERE id IN (10, 20)");
   ASSERT_THAT(plan.status(), IsOk());
   auto snapshot = store_->OpenSnapshot("messstellen");
@@ -326,7 +330,7 @@ TEST_F(PrimaryKeyQueryTest, StreamingTellsTheRowsItLookedUp) {
   EXPECT_THAT(sink.names, ::testing::ElementsAre("m10", "m20"));
 }
 
-TEST_F(PrimaryKeyQueryTest, FindRowsByPrimaryKeyRefusesKeysThatDoNotFitTheSchema) {
+TEST_P(PrimaryKeyQueryTest, FindRowsByPrimaryKeyRefusesKeysThatDoNotFitTheSchema) {
   auto snapshot = store_->OpenSnapshot("messstellen");
   ASSERT_THAT(snapshot.status(), IsOk());
   KeyValue id{v1::COLUMN_TYPE_INT64, 3, 0, ""};
@@ -349,6 +353,11 @@ TEST_F(PrimaryKeyQueryTest, FindRowsByPrimaryKeyRefusesKeysThatDoNotFitTheSchema
   EXPECT_THAT(keyless->FindRowsByPrimaryKey({{id}}).status(),
               StatusIs(absl::StatusCode::kUnimplemented, HasSubstr("no primary key")));
 }
+
+INSTANTIATE_TEST_SUITE_P(SegmentCache, PrimaryKeyQueryTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Cached" : "Uncached";
+                         });
 
 TEST(PrimaryKeyEncodingTest, ALiteralEncodesLikeTheStoredValueOfEachType) {
   struct Case {
