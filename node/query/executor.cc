@@ -1139,8 +1139,9 @@ void CollectKeyCandidates(const BoundFilter& f,
 // primary-key column to at most kMaxKeyLookups keys in all: looked up in the
 // primary-key index. nullopt when the whole snapshot must be scanned: no
 // primary key, a filter that does not pin it, too many keys, too few rows
-// per key (options.min_rows_per_key), or a snapshot without an index. The filter is still applied
-// to the rows found, so a row is only ever left out here when no key value lets it pass.
+// per key (options.min_rows_per_key), or a snapshot without an index. The
+// filter is still applied to the rows found, so a row is only ever left out
+// here when no key value lets it pass.
 absl::StatusOr<std::optional<std::vector<RowRef>>> KeyRows(const BoundPlan& plan,
                                                            const TableSnapshot& snapshot,
                                                            const ExecuteOptions& options) {
@@ -1221,8 +1222,8 @@ class Scan {
   // The segments are loaded one at a time (TableSnapshot::LoadSegment) and
   // dropped once scanned, so the scan holds one decoded segment.
   // `body` returns false to end the scan.
-  // With Restrict, only the given rows are visited, each run of
-  // consecutive rows of a segment as one chunk.
+  // With Restrict, only the given rows are visited, each segment's rows as
+  // one chunk (ForEachRestrictedChunk).
   template <typename F>
   absl::Status ForEachChunk(const TableSnapshot& snapshot, F&& body) {
     if (restricted_) return ForEachRestrictedChunk(snapshot, body);

@@ -1472,6 +1472,7 @@ class DatasetStore::SnapshotReader final : public SegmentReader {
                      ": the store was closed under an open snapshot"));
   }
 
+  // The manifest's reference to a segment.
   static v1::SegmentRef Ref(uint64_t segment_id, uint64_t row_count) {
     v1::SegmentRef ref;
     ref.set_segment_id(segment_id);

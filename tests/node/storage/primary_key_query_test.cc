@@ -355,8 +355,8 @@ TEST_P(PrimaryKeyQueryTest, FindRowsByPrimaryKeyRefusesKeysThatDoNotFitTheSchema
 }
 
 INSTANTIATE_TEST_SUITE_P(SegmentCache, PrimaryKeyQueryTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& info) {
-                           return info.param ? "Cached" : "Uncached";
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "Cached" : "Uncached";
                          });
 
 TEST(PrimaryKeyEncodingTest, ALiteralEncodesLikeTheStoredValueOfEachType) {
