@@ -422,9 +422,15 @@ absl::Status BindFilter(const v1::Filter& in, const SchemaIndex& schema, BoundFi
           out->in_strings.push_back(std::move(lit.s));
         }
       }
-      std::sort(out->in_ints.begin(), out->in_ints.end());
-      std::sort(out->in_doubles.begin(), out->in_doubles.end());
-      std::sort(out->in_strings.begin(), out->in_strings.end());
+      // Sorted for binary search; each value once, so that a repeated value
+      // is not looked up (and counted against kMaxKeyLookups) twice.
+      auto sort_unique = [](auto& v) {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+      };
+      sort_unique(out->in_ints);
+      sort_unique(out->in_doubles);
+      sort_unique(out->in_strings);
       return absl::OkStatus();
     }
     case v1::Filter::kBetween: {
