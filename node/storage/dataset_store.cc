@@ -23,6 +23,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "rocksdb/db.h"
 #include "rocksdb/utilities/checkpoint.h"
@@ -268,22 +269,6 @@ struct ReadState {
 
 using AuditRecord = DatasetStore::AuditRecord;
 
-namespace {
-
-// InvalidArgument unless `rows` are sorted, unique and below `row_count`
-// (the rows of one segment to read).
-absl::Status CheckRowList(const std::vector<uint32_t>& rows, uint64_t row_count) {
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= row_count || (i > 0 && rows[i] <= rows[i - 1])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("rows to read must be sorted, unique and below ", row_count));
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
 // What the open snapshots share with the store: its state while it is open,
 // and the RocksDB snapshots they hold, which the store releases when it
 // closes first. A SnapshotReader reads under a reader lock, so the store
@@ -439,6 +424,15 @@ struct DatasetStore::Rep {
   absl::StatusOr<std::shared_ptr<const Table>> LoadSegment(
       const rocksdb::ReadOptions& ro, uint64_t cache_generation, absl::string_view id,
       const Schema& schema, const v1::SegmentRef& ref, uint64_t version_rows);
+  // Where the rows with the primary keys `keys` (each the bytes of
+  // AppendPrimaryKeyValue for the key columns, without the index prefix) of
+  // dataset `id` live, as `ro` sees the index: per key its (segment id, row
+  // within the segment), or nullopt when no visible row has it. Same order
+  // as `keys`. Errors: DataLoss for a corrupt index record; Unavailable for
+  // I/O errors.
+  absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>> LookupPrimaryKeys(
+      const rocksdb::ReadOptions& ro, absl::string_view id,
+      absl::Span<const std::string> keys) const;
   // The header of segment `ref` of dataset `id`, checked against the
   // manifest's row count. Errors: DataLoss when missing, malformed or of
   // another row count; Unavailable for I/O errors.
@@ -848,6 +842,36 @@ void DatasetStore::Rep::ReleaseSnapshot(const rocksdb::Snapshot* snapshot) {
   }
 }
 
+absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>>
+DatasetStore::Rep::LookupPrimaryKeys(const rocksdb::ReadOptions& ro, absl::string_view id,
+                                     absl::Span<const std::string> keys) const {
+  const std::string prefix = PrimaryKeyIndexPrefix(id);
+  std::vector<std::string> full_keys;
+  full_keys.reserve(keys.size());
+  for (const std::string& k : keys) full_keys.push_back(prefix + k);
+  std::vector<rocksdb::Slice> slices(full_keys.begin(), full_keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  if (keys.size() == 1) {
+    // One Get costs less than a MultiGet of one key (point_bench).
+    statuses[0] = db->Get(ro, data, slices[0], &values[0]);
+  } else if (!keys.empty()) {
+    db->MultiGet(ro, data, slices.size(), slices.data(), values.data(), statuses.data());
+  }
+  std::vector<std::optional<std::pair<uint64_t, uint32_t>>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(statuses[i], "looking up primary keys"));
+    std::pair<uint64_t, uint32_t> at;
+    if (!DecodeRowLocation(absl::string_view(values[i].data(), values[i].size()), &at.first,
+                           &at.second)) {
+      return absl::DataLossError(absl::StrCat("dataset ", id, ": corrupt primary-key index"));
+    }
+    out[i] = at;
+  }
+  return out;
+}
+
 absl::StatusOr<SegmentHeader> DatasetStore::Rep::ReadSegmentHeader(
     const rocksdb::ReadOptions& ro, absl::string_view id, const v1::SegmentRef& ref) const {
   rocksdb::PinnableSlice value;
@@ -935,7 +959,6 @@ absl::StatusOr<Table> DatasetStore::Rep::LoadRows(const rocksdb::ReadOptions& ro
                                                   const Schema& schema, const v1::SegmentRef& ref,
                                                   uint64_t version_rows,
                                                   const std::vector<uint32_t>& rows) {
-  FEDNODE_RETURN_IF_ERROR(CheckRowList(rows, ref.row_count()));
   if (std::shared_ptr<const Table> hit = cache.Lookup(SegmentPrefix(id, ref.segment_id()))) {
     return GatherRows(*hit, rows);
   }
@@ -1107,42 +1130,19 @@ absl::StatusOr<CommitResult> DatasetStore::Rep::PrepareWrite(
 
   // Where the new keys live now: append refuses them, upsert hides them.
   if (keep_old && !pk.empty()) {
-    std::vector<std::string> full_keys;
-    std::vector<rocksdb::Slice> slices;
-    std::vector<rocksdb::PinnableSlice> values(kLookupBatch);
-    std::vector<rocksdb::Status> statuses(kLookupBatch);
     for (size_t begin = 0; begin < keys.size(); begin += kLookupBatch) {
       const size_t n = std::min(kLookupBatch, keys.size() - begin);
-      full_keys.clear();
-      slices.clear();
+      FEDNODE_ASSIGN_OR_RETURN(
+          auto found, LookupPrimaryKeys(ro, id, absl::MakeConstSpan(keys).subspan(begin, n)));
       for (size_t i = 0; i < n; ++i) {
-        full_keys.push_back(pk_prefix + keys[begin + i]);
-      }
-      for (const std::string& k : full_keys) {
-        slices.emplace_back(k);
-      }
-      for (rocksdb::PinnableSlice& v : values) {
-        v.Reset();
-      }
-      db->MultiGet(ro, data, n, slices.data(), values.data(), statuses.data());
-      for (size_t i = 0; i < n; ++i) {
-        if (statuses[i].IsNotFound()) {
-          continue;
-        }
-        FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(statuses[i], "looking up primary keys"));
+        if (!found[i].has_value()) continue;
         const auto row = static_cast<uint32_t>(begin + i);
         if (w.mode == ImportMode::kAppend) {
           return absl::InvalidArgumentError(
               absl::StrCat("dataset ", id, ": primary key (", FormatPrimaryKey(table, pk, row),
                            ") of import row ", row + 1, " already exists"));
         }
-        uint64_t segment = 0;
-        uint32_t old_row = 0;
-        if (!DecodeRowLocation(absl::string_view(values[i].data(), values[i].size()), &segment,
-                               &old_row)) {
-          return absl::DataLossError(absl::StrCat("dataset ", id, ": corrupt primary-key index"));
-        }
-        hidden[segment].push_back(old_row);
+        hidden[found[i]->first].push_back(found[i]->second);
       }
     }
   }
@@ -1430,37 +1430,9 @@ class DatasetStore::SnapshotReader final : public SegmentReader {
 
   absl::StatusOr<std::vector<std::optional<std::pair<uint64_t, uint32_t>>>> FindPrimaryKeys(
       const std::vector<std::string>& keys) const override {
-    const TableSnapshot& snapshot = version_->snapshot;
     absl::ReaderMutexLock lock(&gate_->mu);
     FEDNODE_RETURN_IF_ERROR(StoreOpen());
-    const rocksdb::ReadOptions ro = AtSnapshot();
-    const std::string prefix = PrimaryKeyIndexPrefix(snapshot.dataset_id);
-    std::vector<std::string> full_keys;
-    full_keys.reserve(keys.size());
-    for (const std::string& k : keys) full_keys.push_back(prefix + k);
-    std::vector<rocksdb::Slice> slices(full_keys.begin(), full_keys.end());
-    std::vector<rocksdb::PinnableSlice> values(keys.size());
-    std::vector<rocksdb::Status> statuses(keys.size());
-    rocksdb::DB* db = gate_->rep->db.get();
-    if (keys.size() == 1) {
-      statuses[0] = db->Get(ro, gate_->rep->data, slices[0], &values[0]);
-    } else {
-      db->MultiGet(ro, gate_->rep->data, slices.size(), slices.data(), values.data(),
-                   statuses.data());
-    }
-    std::vector<std::optional<std::pair<uint64_t, uint32_t>>> out(keys.size());
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (statuses[i].IsNotFound()) continue;
-      FEDNODE_RETURN_IF_ERROR(FromRocksDbStatus(statuses[i], "looking up primary keys"));
-      std::pair<uint64_t, uint32_t> at;
-      if (!DecodeRowLocation(absl::string_view(values[i].data(), values[i].size()), &at.first,
-                             &at.second)) {
-        return absl::DataLossError(
-            absl::StrCat("dataset ", snapshot.dataset_id, ": corrupt primary-key index"));
-      }
-      out[i] = at;
-    }
-    return out;
+    return gate_->rep->LookupPrimaryKeys(AtSnapshot(), version_->snapshot.dataset_id, keys);
   }
 
  private:
@@ -1524,7 +1496,6 @@ SegmentReader::FindPrimaryKeys(const std::vector<std::string>& /*keys*/) const {
 absl::StatusOr<Table> SegmentReader::ReadRows(uint64_t segment_id, uint64_t row_count,
                                               const std::vector<uint32_t>& rows) const {
   FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, Read(segment_id, row_count));
-  FEDNODE_RETURN_IF_ERROR(CheckRowList(rows, table->num_rows));
   return GatherRows(*table, rows);
 }
 
@@ -1534,9 +1505,10 @@ absl::StatusOr<Table> TableSnapshot::LoadRows(size_t index,
     return absl::OutOfRangeError(absl::StrCat("dataset ", dataset_id, ": no segment ", index));
   }
   const Segment& segment = segments[index];
+  // The rows are checked here once; the readers below rely on it.
+  FEDNODE_RETURN_IF_ERROR(CheckRowList(rows, segment.num_rows()));
   if (segment.table != nullptr || reader == nullptr) {
     FEDNODE_ASSIGN_OR_RETURN(std::shared_ptr<const Table> table, LoadSegment(index));
-    FEDNODE_RETURN_IF_ERROR(CheckRowList(rows, table->num_rows));
     return GatherRows(*table, rows);
   }
   FEDNODE_ASSIGN_OR_RETURN(Table table,

@@ -183,8 +183,9 @@ class SegmentReader {
   // `segment_id` as a table of their own: GatherRows of the decoded
   // segment. The default reads the whole segment (Read); the store decodes
   // only the chunks that hold the rows when the segment is not cached and
-  // its version is too large to be cached.
-  // Errors: those of Read; InvalidArgument for bad `rows`.
+  // its version is too large to be cached. TableSnapshot::LoadRows, the
+  // caller, has checked `rows` (CheckRowList).
+  // Errors: those of Read.
   virtual absl::StatusOr<Table> ReadRows(uint64_t segment_id, uint64_t row_count,
                                          const std::vector<uint32_t>& rows) const;
 };

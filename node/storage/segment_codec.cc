@@ -379,6 +379,16 @@ size_t TableBytes(const Table& table) {
 
 namespace fednode::storage {
 
+absl::Status CheckRowList(const std::vector<uint32_t>& rows, uint64_t row_count) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= row_count || (i > 0 && rows[i] <= rows[i - 1])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rows to read must be sorted, unique and below ", row_count));
+    }
+  }
+  return absl::OkStatus();
+}
+
 size_t EstimateTableBytes(const SegmentHeader& header) {
   size_t bytes = sizeof(Table);
   for (const SegmentColumnInfo& info : header.columns) {
@@ -396,12 +406,7 @@ absl::StatusOr<Table> DecodeSegmentRows(const SegmentHeader& header, const Schem
                                         const std::vector<uint32_t>& rows,
                                         SegmentChunkFetcher fetch) {
   if (absl::Status s = CheckSchema(header, schema); !s.ok()) return s;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= header.row_count || (i > 0 && rows[i] <= rows[i - 1])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("rows to decode must be sorted, unique and below ", header.row_count));
-    }
-  }
+  if (absl::Status s = CheckRowList(rows, header.row_count); !s.ok()) return s;
   if (header.chunk_rows == 0 && !rows.empty()) {
     return Corrupt("chunk size 0");
   }

@@ -96,6 +96,10 @@ size_t TableBytes(const Table& table);
 // without decoding it (strings counted at their minimal std::string size).
 size_t EstimateTableBytes(const SegmentHeader& header);
 
+// InvalidArgument unless `rows` are sorted, unique and below `row_count`:
+// the rows of one segment to read (DecodeSegmentRows, GatherRows).
+absl::Status CheckRowList(const std::vector<uint32_t>& rows, uint64_t row_count);
+
 // Returns one stored chunk of the segment, valid until the next call;
 // NotFound when it is missing.
 using SegmentChunkFetcher = absl::FunctionRef<absl::StatusOr<absl::string_view>(
