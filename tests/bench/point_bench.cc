@@ -212,17 +212,22 @@ bool OpenSnapshot(Store& s, benchmark::State& state, storage::TableSnapshot* out
   return true;
 }
 
-// The node's path: the entry for the policy, the snapshot, the query
-// (through the primary-key index unless `scan`).
-void RunPointQuery(benchmark::State& state, Store& s, bool scan = false) {
-  query::ExecuteOptions options;
-  options.use_primary_key = !scan;
+// The node's path: the entry for the policy, the snapshot, the query with
+// `options`. `scanned`: the rows_scanned the query must report, so that the
+// benchmark runs the path it names (1 for a lookup, the dataset's rows for
+// a scan).
+void RunPointQuery(benchmark::State& state, Store& s, uint64_t scanned,
+                   const query::ExecuteOptions& options = {}) {
   for (auto _ : state) {
     storage::TableSnapshot snapshot;
     if (!GetEntry(s, state) || !OpenSnapshot(s, state, &snapshot)) return;
     absl::StatusOr<query::v1::ResultSet> result = query::Execute(s.plan, snapshot, options);
     if (!result.ok() || result->rows_size() != 1) {
       state.SkipWithError("Execute did not find the row");
+      return;
+    }
+    if (result->rows_scanned() != scanned) {
+      state.SkipWithError("the query did not take the path the benchmark names");
       return;
     }
     benchmark::DoNotOptimize(result->rows_size());
@@ -265,14 +270,23 @@ void BM_ListCatalog(benchmark::State& state) {
   RunListCatalog(state, [] { return GetStore(true).store->ListCatalog(); });
 }
 
-void BM_PointQuery(benchmark::State& state) { RunPointQuery(state, GetStore(true)); }
-void BM_PointQueryUncached(benchmark::State& state) { RunPointQuery(state, GetStore(false)); }
-// The key lookup and the scan on datasets of state.range(0) rows.
+// kRows rows: the node scans them (fewer than min_rows_per_key).
+void BM_PointQuery(benchmark::State& state) { RunPointQuery(state, GetStore(true), kRows); }
+void BM_PointQueryUncached(benchmark::State& state) {
+  RunPointQuery(state, GetStore(false), kRows);
+}
+// The key lookup and the scan on datasets of state.range(0) rows. The
+// lookup is forced also where the executor would scan (min_rows_per_key 0),
+// so that the break-even of min_rows_per_key is measured.
 void BM_PointQueryKeyLookup(benchmark::State& state) {
-  RunPointQuery(state, GetStoreOfRows(state.range(0)));
+  query::ExecuteOptions lookup;
+  lookup.min_rows_per_key = 0;
+  RunPointQuery(state, GetStoreOfRows(state.range(0)), 1, lookup);
 }
 void BM_PointQueryScan(benchmark::State& state) {
-  RunPointQuery(state, GetStoreOfRows(state.range(0)), true);
+  query::ExecuteOptions scan;
+  scan.use_primary_key = false;
+  RunPointQuery(state, GetStoreOfRows(state.range(0)), static_cast<uint64_t>(state.range(0)), scan);
 }
 void BM_GetCatalogEntry(benchmark::State& state) { RunGetCatalogEntry(state, GetStore(true)); }
 void BM_GetCatalogEntryUncached(benchmark::State& state) {
