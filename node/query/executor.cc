@@ -110,7 +110,8 @@ absl::StatusOr<Literal> CoerceLiteral(const v1::Value& v, ColumnType type,
       } else {
         return mismatch();
       }
-      if (std::isnan(d)) return mismatch();
+      // NaN and the infinities are no INT64 value and no bound of one.
+      if (!std::isfinite(d)) return mismatch();
       if (d == std::floor(d) && d >= -9.2233720368547758e18 && d < 9.2233720368547758e18) {
         lit.i = static_cast<int64_t>(d);
       } else {
@@ -373,6 +374,75 @@ void BindFractionalCompare(BoundFilter* f) {
   f->op = upper ? v1::COMPARE_OP_LE : v1::COMPARE_OP_GE;
 }
 
+// Sorts `v` and keeps each value once.
+template <typename T>
+void SortUnique(std::vector<T>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// True for `col = literal` and `col IN (literals)` without NULL.
+bool IsEqualityOnColumn(const BoundFilter& f) {
+  return (f.kind == BoundFilter::kCompare && f.op == v1::COMPARE_OP_EQ) ||
+         (f.kind == BoundFilter::kIn && !f.negated && !f.in_has_null);
+}
+
+// Rewrites the operands of an OR that compare one column for equality
+// (`c = 1 OR c = 2 OR c IN (3, 4)`) into one `c IN (1, 2, 3, 4)`. Under SQL's
+// three-valued logic both are NULL for a NULL c, true when c is one of the
+// values and false otherwise, so the rewrite holds under NOT as well. The IN
+// costs one binary search per row where the OR cost one pass per operand, and
+// a key lookup sees one IN list. Other operands keep their place.
+void FoldEqualitiesIntoIn(BoundFilter* f) {
+  absl::flat_hash_map<int, int> count;  // equalities per column
+  for (const BoundFilter& c : f->children) {
+    if (IsEqualityOnColumn(c)) ++count[c.col];
+  }
+  if (std::none_of(count.begin(), count.end(), [](const auto& e) { return e.second > 1; })) {
+    return;
+  }
+  std::vector<BoundFilter> kept;
+  absl::flat_hash_map<int, size_t> in_of_column;  // column -> its IN in `kept`
+  for (BoundFilter& c : f->children) {
+    if (!IsEqualityOnColumn(c) || count[c.col] < 2) {
+      kept.push_back(std::move(c));
+      continue;
+    }
+    auto [it, first] = in_of_column.try_emplace(c.col, kept.size());
+    if (first) {
+      BoundFilter in;
+      in.kind = BoundFilter::kIn;
+      in.col = c.col;
+      in.type = c.type;
+      kept.push_back(std::move(in));
+    }
+    BoundFilter& in = kept[it->second];
+    if (c.kind == BoundFilter::kIn) {
+      in.in_ints.insert(in.in_ints.end(), c.in_ints.begin(), c.in_ints.end());
+      in.in_doubles.insert(in.in_doubles.end(), c.in_doubles.begin(), c.in_doubles.end());
+      for (std::string& v : c.in_strings) in.in_strings.push_back(std::move(v));
+    } else if (IsIntLike(c.type)) {
+      in.in_ints.push_back(c.lit.i);
+    } else if (c.type == sv1::COLUMN_TYPE_DOUBLE) {
+      if (!std::isnan(c.lit.d)) in.in_doubles.push_back(c.lit.d);  // NaN equals nothing
+    } else {
+      in.in_strings.push_back(std::move(c.lit.s));
+    }
+  }
+  for (const auto& [col, index] : in_of_column) {
+    BoundFilter& in = kept[index];
+    SortUnique(in.in_ints);
+    SortUnique(in.in_doubles);
+    SortUnique(in.in_strings);
+  }
+  if (kept.size() == 1) {
+    BoundFilter only = std::move(kept[0]);
+    *f = std::move(only);
+    return;
+  }
+  f->children = std::move(kept);
+}
+
 absl::Status BindFilter(const v1::Filter& in, const SchemaIndex& schema, BoundFilter* out) {
   auto bind_col = [&](const std::string& name, absl::string_view what) -> absl::Status {
     FEDNODE_ASSIGN_OR_RETURN(out->col, schema.Find(name, what));
@@ -424,13 +494,9 @@ absl::Status BindFilter(const v1::Filter& in, const SchemaIndex& schema, BoundFi
       }
       // Sorted for binary search; each value once, so that a repeated value
       // is not looked up (and counted against kMaxKeyLookups) twice.
-      auto sort_unique = [](auto& v) {
-        std::sort(v.begin(), v.end());
-        v.erase(std::unique(v.begin(), v.end()), v.end());
-      };
-      sort_unique(out->in_ints);
-      sort_unique(out->in_doubles);
-      sort_unique(out->in_strings);
+      SortUnique(out->in_ints);
+      SortUnique(out->in_doubles);
+      SortUnique(out->in_strings);
       return absl::OkStatus();
     }
     case v1::Filter::kBetween: {
@@ -491,6 +557,7 @@ absl::Status BindFilter(const v1::Filter& in, const SchemaIndex& schema, BoundFi
       for (int i = 0; i < ops.size(); ++i) {
         FEDNODE_RETURN_IF_ERROR(BindFilter(ops[i], schema, &out->children[i]));
       }
+      if (!is_and) FoldEqualitiesIntoIn(out);
       return absl::OkStatus();
     }
     case v1::Filter::kNot:

@@ -2,13 +2,16 @@
 
 #include <pg_query.h>
 
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 
 #include "node/base/status_macros.h"
@@ -94,9 +97,13 @@ class Translator {
 
     v1::QueryPlan plan;
     FEDNODE_RETURN_IF_ERROR(From(s, &plan));
-    if (s.contains("targetList")) {
-      FEDNODE_RETURN_IF_ERROR(TargetList(s["targetList"], &plan));
+    // PostgreSQL accepts an empty select list ("SELECT FROM t", rows of no
+    // columns); here it would read as SELECT *, so it is refused.
+    if (!s.contains("targetList") || s["targetList"].empty()) {
+      return absl::InvalidArgumentError(
+          "the select list is empty: name the columns, aggregates or * after SELECT");
     }
+    FEDNODE_RETURN_IF_ERROR(TargetList(s["targetList"], &plan));
     if (s.contains("whereClause")) {
       FEDNODE_RETURN_IF_ERROR(Where(s["whereClause"], plan.mutable_filter()));
     }
@@ -318,6 +325,14 @@ class Translator {
   absl::StatusOr<uint64_t> Count(const Json& node, absl::string_view clause) {
     if (NodeType(node) == "A_Const" && node["A_Const"].value("isnull", false)) return 0;
     absl::StatusOr<v1::Value> v = Constant(node);
+    if (v.ok() && v->has_double_value() && v->double_value() >= 0x1p63 &&
+        v->double_value() == std::floor(v->double_value())) {
+      // An integer literal beyond int64 arrives as a float constant
+      // (negative ones, "-1e20", fail below as not integers).
+      return absl::InvalidArgumentError(
+          absl::StrCat(clause, " ", absl::StrFormat("%.0f", v->double_value()),
+                       " is out of range (at most ", std::numeric_limits<int64_t>::max(), ")"));
+    }
     if (!v.ok() || !v->has_int64_value()) {
       return absl::InvalidArgumentError(absl::StrCat(clause, " needs an integer constant"));
     }

@@ -28,6 +28,7 @@ using ::fednode::query::testing::MakeSnapshot;
 using ::fednode::query::testing::MakeTable;
 using ::fednode::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 namespace sv1 = storage::v1;
 
@@ -160,6 +161,38 @@ TEST_F(ExecutorTest, LikeCountsCodePointsAndIlikeFoldsUmlauts) {
   EXPECT_THAT(Names("name LIKE '100\\%'"), ElementsAre());
 }
 
+TEST_F(ExecutorTest, AnOrOfEqualitiesOnOneColumnActsAsAnInList) {
+  // Each OR against the same filter written by hand as IN, and both against
+  // the rows worked out from the table above.
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"pop = 52000 OR pop = 1200 OR pop = 7", "pop IN (52000, 1200, 7)"},
+      {"name = 'Marburg' OR name = 'Wetzlar' OR name IN ('Gießen')",
+       "name IN ('Marburg', 'Wetzlar', 'Gießen')"},
+      {"area = 3.5 OR area = 72.56 OR area = 'NaN'", "area IN (3.5, 72.56)"},
+      {"founded = '2000-01-01' OR founded = DATE '1197-01-01'",
+       "founded IN ('2000-01-01', '1197-01-01')"},
+      {"active = true OR active = false", "active IN (true, false)"},
+  };
+  const std::vector<std::vector<std::string>> want = {
+      {"Wetzlar", "Äpfelheim"}, {"Gießen", "Wetzlar", "Marburg"},         {"Gießen", "NULL"},
+      {"Gießen", "NULL"},       {"Gießen", "Wetzlar", "Marburg", "NULL"},
+  };
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    EXPECT_THAT(Names(pairs[i].first), ElementsAreArray(want[i])) << pairs[i].first;
+    EXPECT_THAT(Names(pairs[i].second), ElementsAreArray(want[i])) << pairs[i].second;
+  }
+  // Three-valued logic survives NOT: Marburg's pop is NULL, so neither it
+  // nor its negation holds.
+  EXPECT_THAT(Names("NOT (pop = 52000 OR pop = 1200)"), ElementsAre("Gießen", "NULL"));
+  // The other operand keeps its place: Marburg passes by its name, the row
+  // without a name is unknown there and stays out.
+  EXPECT_THAT(Names("NOT (pop = 52000 OR pop = 1200 OR name = 'Marburg')"), ElementsAre("Gießen"));
+  // An IN list holding NULL is never folded: for pop 90000 and 500 it is
+  // unknown, not false, so NOT keeps them out.
+  EXPECT_THAT(Names("NOT (pop IN (1200, NULL) OR pop = 52000)"), ElementsAre());
+  EXPECT_THAT(Names("pop = 52000 OR pop = 52000"), ElementsAre("Wetzlar"));
+}
+
 TEST_F(ExecutorTest, LiteralsAreCoercedToColumnTypes) {
   EXPECT_THAT(Names("founded = '1197-01-01'"), ElementsAre("Gießen"));
   EXPECT_THAT(Names("founded = '15.06.1180'"), ElementsAre("Wetzlar"));
@@ -173,6 +206,13 @@ TEST_F(ExecutorTest, LiteralsAreCoercedToColumnTypes) {
                        HasSubstr("literal 'gestern' does not fit date column founded")));
   EXPECT_THAT(Sql("SELECT name FROM test WHERE name = 5"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("string column name")));
+  // Neither NaN nor an infinity is an INT64 value or a bound of one, whether
+  // spelled as text or as a number too large for a double.
+  for (const char* bound : {"'NaN'", "'Infinity'", "'-inf'", "1e400"}) {
+    EXPECT_THAT(Sql(absl::StrCat("SELECT name FROM test WHERE pop < ", bound)),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("int64 column pop")))
+        << bound;
+  }
 }
 
 TEST_F(ExecutorTest, OrderLimitOffset) {

@@ -190,6 +190,12 @@ TEST(ParseSqlTest, RejectsConstructsOutsideTheSubset) {
   ExpectRejected("SELECT * FROM t ORDER BY a NULLS LAST", "NULLS FIRST/LAST");
   ExpectRejected("SELECT a FROM t GROUP BY ROLLUP (a)", "GROUPING SETS");
   ExpectRejected("SELECT * FROM t LIMIT -1", "LIMIT must not be negative");
+  ExpectRejected("SELECT * FROM t LIMIT 99999999999999999999",
+                 "LIMIT 100000000000000000000 is out of range (at most 9223372036854775807)");
+  ExpectRejected("SELECT * FROM t OFFSET 9223372036854775808",
+                 "OFFSET 9223372036854775808 is out of range");
+  ExpectRejected("SELECT * FROM t LIMIT 2.5", "LIMIT needs an integer constant");
+  ExpectRejected("SELECT FROM t", "the select list is empty");
   ExpectRejected("SELECT * FROM t WHERE d = DATE '2024-02-30'", "invalid DATE literal");
   ExpectRejected("DELETE FROM t", "DELETE is not supported");
   ExpectRejected("SELECT 1 FROM t; SELECT 2 FROM t", "exactly one SQL statement");

@@ -167,7 +167,7 @@ TEST_P(PrimaryKeyQueryTest, AggregatesOverLookedUpRowsCountOnlyThoseRows) {
 
 TEST_P(PrimaryKeyQueryTest, FiltersThatDoNotPinTheKeyScanEveryRow) {
   for (const std::string sql : {
-           "SELECT id FROM messstellen WHERE id = 5 OR id = 6",
+           "SELECT id FROM messstellen WHERE id = 5 OR wert = 60",
            "SELECT id FROM messstellen WHERE wert = 50",
            "SELECT id FROM messstellen WHERE id >= 998",
            "SELECT id FROM messstellen WHERE id NOT IN (1, 2)",
@@ -176,7 +176,12 @@ TEST_P(PrimaryKeyQueryTest, FiltersThatDoNotPinTheKeyScanEveryRow) {
     const auto r = Both(sql);
     EXPECT_EQ(r.rows_scanned(), static_cast<uint64_t>(kRows)) << sql;
   }
-  EXPECT_EQ(Text(Both("SELECT id FROM messstellen WHERE id = 5 OR id = 6")), "5;6");
+  EXPECT_EQ(Text(Both("SELECT id FROM messstellen WHERE id = 5 OR wert = 60")), "5;6");
+}
+
+TEST_P(PrimaryKeyQueryTest, AnOrOfEqualitiesOnTheKeyIsLookedUpAsOneInList) {
+  Expect("SELECT id FROM messstellen WHERE id = 5 OR id = 6 OR id IN (900, 5)", "5;6;900", 3u);
+  Expect("SELECT id FROM messstellen WHERE (id = 5 OR id = 6) AND wert > 50", "6", 2u);
 }
 
 TEST_P(PrimaryKeyQueryTest, MoreThan1024KeysAreScannedInstead) {
