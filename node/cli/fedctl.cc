@@ -44,6 +44,7 @@
 #include "node/audit/audit_log.h"
 #include "node/base/grpc_status.h"
 #include "node/base/table.h"
+#include "node/ingest/charset.h"
 #include "node/ingest/importer.h"
 #include "node/query/format.h"
 #include "node/server/backup.h"
@@ -542,6 +543,30 @@ int CmdSetMetadata(Client& client, const std::string& id, const std::string& fil
   if (!s.ok()) return client.Fail(s);
   std::cout << id << ": metadata updated\n";
   return 0;
+}
+
+// Makes the SQL argument of `query` and `aggregate` ready to send: "-" reads
+// the statement from standard input (for statements beyond the 128 KiB that
+// Linux allows one argument, or kept in a file). Prints the reason and
+// returns false when the text is empty or not UTF-8, which a protobuf string
+// field must be.
+bool ResolveSql(std::string* sql) {
+  if (*sql == "-") {
+    std::ostringstream in;
+    in << std::cin.rdbuf();
+    *sql = std::move(in).str();
+    if (sql->empty()) {
+      std::cerr << "fedctl: no SQL on standard input\n";
+      return false;
+    }
+  }
+  if (size_t bad = ingest::FirstInvalidUtf8(*sql); bad != absl::string_view::npos) {
+    std::cerr << absl::StrFormat(
+        "fedctl: the SQL is not valid UTF-8 (byte 0x%02X at byte offset %d); write it in UTF-8\n",
+        static_cast<unsigned char>((*sql)[bad]), bad);
+    return false;
+  }
+  return true;
 }
 
 // Parses --format; prints the usage error and returns false when unknown.
@@ -1153,7 +1178,8 @@ int Run(int argc, char** argv) {
 
   auto* query = app.add_subcommand("query", "Run a SQL query on one of the node's datasets");
   std::string sql, qformat = "table";
-  query->add_option("sql", sql, "SELECT ... FROM dataset ...")->required();
+  query->add_option("sql", sql, "SELECT ... FROM dataset ... (- reads it from standard input)")
+      ->required();
   query->add_option("--format", qformat, "table, csv or json")->capture_default_str();
   std::string qpeer, qpurpose;
   query->add_option("--peer", qpeer, "Ask this member (AGS) over the federation instead");
@@ -1162,7 +1188,9 @@ int Run(int argc, char** argv) {
   auto* agg = app.add_subcommand(
       "aggregate", "Regional statistic over every member's dataset of one kind (county node)");
   AggregateArgs aa;
-  agg->add_option("sql", aa.sql, "SELECT with aggregates and GROUP BY")->required();
+  agg->add_option("sql", aa.sql,
+                  "SELECT with aggregates and GROUP BY (- reads it from standard input)")
+      ->required();
   agg->add_option("--conforms-to", aa.conforms_to, "Schema id of the members' datasets")
       ->required();
   agg->add_option("--purpose", aa.purpose, "Purpose declared to the members");
@@ -1360,6 +1388,9 @@ int Run(int argc, char** argv) {
     return CmdFederationCatalog(client, words, refresh_catalog);
   }
   if (cat->parsed()) return CmdCatalogList(client, words);
+  if ((query->parsed() && !ResolveSql(&sql)) || (agg->parsed() && !ResolveSql(&aa.sql))) {
+    return kExitUsage;
+  }
   if (query->parsed() && !qpeer.empty()) return CmdQueryPeer(client, qpeer, sql, qpurpose, qformat);
   if (query->parsed()) return CmdQuery(client, sql, qformat);
   if (ping->parsed()) return CmdPingPeer(client, ping_peer);

@@ -33,25 +33,6 @@ int64_t LineOf(absl::string_view s, size_t offset) {
   return 1 + std::count(s.begin(), s.begin() + std::min(offset, s.size()), '\n');
 }
 
-// Offset of the first invalid UTF-8 sequence, or npos.
-size_t FirstInvalidUtf8(absl::string_view s) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  int32_t len = static_cast<int32_t>(s.size());
-  int32_t i = 0;
-  // Skip ASCII quickly, then let ICU's U8_NEXT validate the rest.
-  while (i < len) {
-    if (p[i] < 0x80) {
-      ++i;
-      continue;
-    }
-    int32_t start = i;
-    UChar32 c;
-    U8_NEXT(p, i, len, c);
-    if (c < 0) return static_cast<size_t>(start);
-  }
-  return absl::string_view::npos;
-}
-
 // Number of UTF-8 characters in `s` (bytes that are not continuation bytes).
 int64_t CharCount(absl::string_view s) {
   int64_t n = 0;
@@ -59,24 +40,29 @@ int64_t CharCount(absl::string_view s) {
   return n;
 }
 
-// Offset of the first valid UTF-8 sequence of two or more bytes, or npos.
-// Bytes that start no valid sequence are stepped over one at a time.
-size_t FirstValidMultibyte(absl::string_view s) {
+// Offset of the first non-ASCII byte at or after which a sequence is valid
+// (want_valid) or invalid (!want_valid) UTF-8, or npos. Sequences are read
+// one at a time (at most 4 bytes each), so inputs of any size are handled.
+size_t FirstMultibyte(absl::string_view s, bool want_valid) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const int32_t len = static_cast<int32_t>(std::min<size_t>(s.size(), INT32_MAX));
-  for (int32_t i = 0; i < len;) {
+  for (size_t i = 0; i < s.size();) {
     if (p[i] < 0x80) {
       ++i;
       continue;
     }
-    int32_t start = i;
+    const auto window = static_cast<int32_t>(std::min<size_t>(s.size() - i, 4));
+    int32_t j = 0;
     UChar32 c;
-    U8_NEXT(p, i, len, c);
-    if (c >= 0) return static_cast<size_t>(start);
-    i = start + 1;
+    U8_NEXT(p + i, j, window, c);
+    if ((c >= 0) == want_valid) return i;
+    i += c >= 0 ? static_cast<size_t>(j) : 1;
   }
   return absl::string_view::npos;
 }
+
+// Offset of the first valid UTF-8 sequence of two or more bytes, or npos.
+// Bytes that start no valid sequence are stepped over one at a time.
+size_t FirstValidMultibyte(absl::string_view s) { return FirstMultibyte(s, true); }
 
 // The word around the valid UTF-8 sequence at `offset`, for quoting in a
 // message: the run of ASCII letters and digits and valid multibyte sequences
@@ -196,6 +182,8 @@ bool IsAscii(absl::string_view s) {
   }
   return true;
 }
+
+size_t FirstInvalidUtf8(absl::string_view s) { return FirstMultibyte(s, false); }
 
 bool IsValidUtf8(absl::string_view s) {
   return IsAscii(s) || FirstInvalidUtf8(s) == absl::string_view::npos;

@@ -48,6 +48,11 @@ bool IsAscii(absl::string_view s);
 // True when `s` (UTF-8) is valid UTF-8.
 bool IsValidUtf8(absl::string_view s);
 
+// Byte offset (0-based) of the first byte that starts no valid UTF-8
+// sequence (RFC 3629: no overlong forms, surrogates or code points above
+// U+10FFFF), or absl::string_view::npos when all of `s` is valid.
+size_t FirstInvalidUtf8(absl::string_view s);
+
 // `s` (valid UTF-8) in NFC; returns it unchanged when it already is.
 std::string NormalizeNfc(absl::string_view s);
 
