@@ -379,6 +379,15 @@ void AuditLog::WriterLoop() {
 void AuditLog::MaybeSignHead(uint64_t seq) {
   sign_attempt_seq_ = seq;
   const absl::Status s = SignHead(seq, last_hash_);
+  if (absl::IsFailedPrecondition(s)) {
+    // No key to sign with (yet): the head stays unsigned, which Verify
+    // reports as such; no error.
+    if (!unsigned_head_logged_) {
+      FEDNODE_LOG(INFO) << "audit heads are not signed: " << s.message();
+      unsigned_head_logged_ = true;
+    }
+    return;
+  }
   if (!s.ok()) {
     FEDNODE_LOG(WARNING) << "signing the audit head at " << seq << ": " << s;
     absl::MutexLock lock(&mu_);

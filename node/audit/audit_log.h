@@ -117,6 +117,9 @@ struct AuditLogOptions {
 
   // Signs `data` ("<seq>|<hash>") with the node key, returning the raw
   // signature bytes (stored base64). Empty = heads are not signed.
+  // FailedPrecondition means "no key to sign with now" (a node without a
+  // federation block, or before its agreement is installed): that head stays
+  // unsigned, logged once, and is no error of Close; any other error is.
   // Production: certs::Sign with the node's key. Called on the writer
   // thread; must not call back into the log.
   std::function<absl::StatusOr<std::string>(absl::string_view data)> sign_head;
@@ -346,6 +349,7 @@ class AuditLog {
   std::string last_hash_ = kGenesisHash;
   uint64_t signed_seq_ = 0;
   uint64_t sign_attempt_seq_ = 0;
+  bool unsigned_head_logged_ = false;  // "no key" logged once (writer thread)
 
   std::thread writer_;
   absl::Mutex close_mu_;

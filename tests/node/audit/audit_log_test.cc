@@ -43,6 +43,7 @@ using audit::v1::HeadSignature;
 using ::fednode::testing::IsOk;
 using ::fednode::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 constexpr char kSecret[] = "test-node-key";
 // 2024-05-02T08:30:00Z
@@ -461,6 +462,37 @@ TEST_F(AuditLogTest, HeadSignaturesVerifyAndAForgedOneIsDetected) {
               StatusIs(absl::StatusCode::kDataLoss,
                        "audit head signature at 20: signature does not verify: bad signature"));
   EXPECT_EQ(checked, 20U);
+}
+
+TEST_F(AuditLogTest, WithoutAKeyHeadsStayUnsignedAndOtherSigningErrorsReachClose) {
+  // No key to sign with (a node without a federation block): no head, no
+  // error at Close, the chain verifies.
+  int calls = 0;
+  options_.sign_head = [&calls](absl::string_view) -> absl::StatusOr<std::string> {
+    ++calls;
+    return absl::FailedPreconditionError("no node key");
+  };
+  options_.sign_every_entries = 10;
+  Reopen();
+  AppendN(25);
+  EXPECT_THAT(log_->Close(), IsOk());
+  EXPECT_EQ(calls, 3);  // at 10, 20 and at Close (25)
+  absl::StatusOr<std::vector<storage::DatasetStore::AuditRecord>> heads =
+      store_->ReadAuditHeads(1, 100);
+  ASSERT_THAT(heads, IsOk());
+  EXPECT_THAT(*heads, IsEmpty());
+  log_.reset();
+  OpenLog();
+  EXPECT_THAT(log_->Verify(nullptr), IsOk());
+
+  // A signer that fails for another reason is an error of Close.
+  options_.sign_head = [](absl::string_view) -> absl::StatusOr<std::string> {
+    return absl::InternalError("HSM unreachable");
+  };
+  Reopen();
+  AppendN(1);
+  EXPECT_THAT(log_->Close(), StatusIs(absl::StatusCode::kInternal, "HSM unreachable"));
+  log_.reset();
 }
 
 TEST_F(AuditLogTest, ConcurrentAppendsFormAGapFreeChain) {
