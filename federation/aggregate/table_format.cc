@@ -61,6 +61,7 @@ std::string FormatTable(const MergedTable& table, const Coverage& coverage) {
 
   std::string grand_label = coverage.partial ? "Total (answering members only)" : "Total";
   std::vector<std::vector<std::string>> lines;
+  bool any_hidden = false;
   for (const Cell* c : OutputOrder(table)) {
     std::vector<std::string> line;
     for (size_t k = 0; k < nkeys; ++k) {
@@ -74,6 +75,7 @@ std::string FormatTable(const MergedTable& table, const Coverage& coverage) {
       }
     }
     bool hidden = c->suppression != Suppression::kNone;
+    any_hidden = any_hidden || hidden;
     line.push_back(hidden ? SuppressionMark(c->suppression) : absl::StrCat(c->units));
     for (const Value& v : c->values) {
       line.push_back(hidden ? SuppressionMark(c->suppression) : query::FormatValue(v));
@@ -103,8 +105,11 @@ std::string FormatTable(const MergedTable& table, const Coverage& coverage) {
   }
   out += "\n";
   for (const auto& line : lines) out += render(line);
-  out +=
-      "(p) primary suppression, (s) secondary suppression; a missing key combination has no data\n";
+  if (any_hidden) {
+    out +=
+        "(p) primary suppression, (s) secondary suppression; a missing key combination has no "
+        "data\n";
+  }
   return out;
 }
 

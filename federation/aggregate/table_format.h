@@ -28,7 +28,8 @@ namespace fednode::aggregate {
 //   cells ("<key0> | Total"), then the column totals ("Total | <key1>");
 //   last the grand total, labelled "Total" when the coverage is complete and
 //   "Total (answering members only)" when it is partial;
-//   a legend: "(p) primary suppression, (s) secondary suppression; - no data".
+//   when any entry is suppressed, a legend: "(p) primary suppression, (s)
+//   secondary suppression; a missing key combination has no data".
 // A suppressed entry shows "(p)" or "(s)" in place of n and of every value
 // (official statistics print "." for both; the letters say which rule hid
 // the value). NULL values print as "NULL". Ends with a newline.

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,6 +31,7 @@ namespace {
 using ::fednode::testing::IsOk;
 using ::fednode::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using QCell = ::fednode::query::testing::Cell;
 using query::v1::AggregateFunction;
 using query::v1::Value;
@@ -850,6 +852,19 @@ TEST(FormatTest, TextTableMarksSuppressionAndLabelsPartialTotals) {
             " Total (answering members only) |  29 |  2900\n"
             "(p) primary suppression, (s) secondary suppression; a missing key combination has "
             "no data\n");
+}
+
+TEST(FormatTest, TextTableWithoutSuppressedCellsHasNoLegend) {
+  absl::StatusOr<MergedTable> t = HandTable(1, {{{"A"}, 10}, {{"B"}, 5}});
+  ASSERT_THAT(t.status(), IsOk());
+  ASSERT_THAT(ApplyDisclosureControl({}, &*t), IsOk());
+  Coverage complete;
+  complete.expected = 1;
+  complete.answered.push_back({"06531001", "Allendorf (Lumda), Stadt", 0, Outcome::kAnswered, ""});
+  std::string text = FormatTable(*t, complete);
+  // The grand total is the last line; no legend follows it.
+  EXPECT_TRUE(absl::EndsWith(text, "\n Total | 15 |  1500\n")) << text;
+  EXPECT_THAT(text, Not(HasSubstr("suppression;")));
 }
 
 TEST(FormatTest, ResultSetHidesSuppressedValuesAndFlagsThem) {
