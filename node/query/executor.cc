@@ -165,6 +165,10 @@ absl::StatusOr<Literal> CoerceLiteral(const v1::Value& v, ColumnType type,
       } else if (v.has_date_days()) {
         lit.i = v.date_days() * kMicrosPerDay;
       } else if (!v.has_string_value() || !ParseTimestampLiteral(v.string_value(), &lit.i)) {
+        if (v.has_string_value() && HasTimeZone(v.string_value())) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("literal ", DescribeValue(v), " for ", column, ": ", kTimeZoneRefused));
+        }
         return mismatch();
       }
       return lit;

@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 
 #include "node/base/table.h"
 
@@ -81,10 +82,29 @@ bool ParseTimestampLiteral(absl::string_view text, int64_t* micros) {
       }
     }
   }
-  if (pos < s.size() && s[pos] == 'Z') ++pos;
   if (pos != s.size() || h > 23 || mi > 59 || sec > 59) return false;
   *micros = ((days * 24 + h) * 60 + mi) * 60 * int64_t{1000000} + sec * 1000000 + frac;
   return true;
+}
+
+bool HasTimeZone(absl::string_view text) {
+  absl::string_view s = absl::StripAsciiWhitespace(text);
+  const size_t t = s.find_first_of("T ");
+  if (t == absl::string_view::npos) return false;
+  absl::string_view rest = s.substr(t + 1);
+  if (absl::EndsWith(rest, "Z") || absl::EndsWith(rest, "z")) return true;
+  const size_t sign = rest.find_first_of("+-");
+  if (sign == absl::string_view::npos) return false;
+  absl::string_view zone = rest.substr(sign + 1);
+  size_t digits = 0;
+  for (char c : zone) {
+    if (absl::ascii_isdigit(static_cast<unsigned char>(c))) {
+      ++digits;
+    } else if (c != ':') {
+      return false;
+    }
+  }
+  return digits == 2 || digits == 4;
 }
 
 void DaysToCivil(int64_t days, int64_t* year, int* month, int* day) {

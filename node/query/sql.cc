@@ -410,7 +410,9 @@ class Translator {
         v.set_date_days(x);
       } else {
         if (!ParseTimestampLiteral(text, &x)) {
-          return absl::InvalidArgumentError(absl::StrCat("invalid TIMESTAMP literal '", text, "'"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("invalid TIMESTAMP literal '", text, "'",
+                           HasTimeZone(text) ? absl::StrCat(": ", kTimeZoneRefused) : ""));
         }
         v.set_timestamp_micros(x);
       }

@@ -206,6 +206,10 @@ TEST_F(ExecutorTest, LiteralsAreCoercedToColumnTypes) {
                        HasSubstr("literal 'gestern' does not fit date column founded")));
   EXPECT_THAT(Sql("SELECT name FROM test WHERE name = 5"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("string column name")));
+  EXPECT_THAT(Sql("SELECT name FROM test WHERE ts >= '2024-01-01T09:00Z'"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("literal '2024-01-01T09:00Z' for ts: a time zone (Z, +01:00) is "
+                                 "not accepted")));
   // Neither NaN nor an infinity is an INT64 value or a bound of one, whether
   // spelled as text or as a number too large for a double.
   for (const char* bound : {"'NaN'", "'Infinity'", "'-inf'", "1e400"}) {

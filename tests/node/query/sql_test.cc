@@ -80,6 +80,17 @@ TEST(ParseSqlTest, ComparisonsAndLiterals) {
   int64_t days = 0, micros = 0;
   ASSERT_TRUE(ParseDateLiteral("2024-01-31", &days));
   ASSERT_TRUE(ParseTimestampLiteral("2024-01-31 10:30:00.5", &micros));
+  // A zone designator has no single meaning against civil time.
+  for (const char* zoned : {"2024-01-31T10:30:00Z", "2024-01-31 10:30+01:00",
+                            "2024-01-31T10:30-0500", "31.01.2024 10:30+01"}) {
+    int64_t ignored = 0;
+    EXPECT_FALSE(ParseTimestampLiteral(zoned, &ignored)) << zoned;
+    EXPECT_TRUE(HasTimeZone(zoned)) << zoned;
+  }
+  for (const char* civil :
+       {"2024-01-31", "2024-01-31T10:30", "31.01.2024 10:30:00.25", "2024-01-31 10:30x"}) {
+    EXPECT_FALSE(HasTimeZone(civil)) << civil;
+  }
   ExpectPlan("SELECT * FROM t WHERE d = DATE '2024-01-31'",
              "dataset_id: 't' filter { compare { column: 'd' op: COMPARE_OP_EQ "
              "value { date_days: " +
@@ -197,6 +208,9 @@ TEST(ParseSqlTest, RejectsConstructsOutsideTheSubset) {
   ExpectRejected("SELECT * FROM t LIMIT 2.5", "LIMIT needs an integer constant");
   ExpectRejected("SELECT FROM t", "the select list is empty");
   ExpectRejected("SELECT * FROM t WHERE d = DATE '2024-02-30'", "invalid DATE literal");
+  ExpectRejected("SELECT * FROM t WHERE ts > TIMESTAMP '2024-05-01 10:00:00+02:00'",
+                 "invalid TIMESTAMP literal '2024-05-01 10:00:00+02:00': a time zone (Z, +01:00) "
+                 "is not accepted");
   ExpectRejected("DELETE FROM t", "DELETE is not supported");
   ExpectRejected("SELECT 1 FROM t; SELECT 2 FROM t", "exactly one SQL statement");
   ExpectRejected("SELECT count(DISTINCT a), sum(DISTINCT b) FROM t", "DISTINCT outside COUNT");
