@@ -82,6 +82,8 @@ def main():
         ("grouped SUM over one column (one core)", (qry, "BM_ExecuteSumGroupByString"),
          (qry, "BM_RawSumUngrouped"), "rows/s", "in-memory sum of the values",
          ">= 100 M rows/s", lambda v, r: v >= 100e6),
+        ("  WHERE v = 0 OR v = 5 OR ... (200 equalities)", (qry, "BM_ExecuteOrOfEqualities"),
+         (qry, "BM_ExecuteInList"), "rows/s", "same filter as v IN (0, 5, ...)", "-", None),
         ("point query at the node, no gRPC (entry, snapshot, Execute)", (pnt, "BM_PointQuery"),
          (pnt, "BM_PointQueryUncached"), "ns CPU", "same, entry and manifest read from RocksDB",
          "-", None),
