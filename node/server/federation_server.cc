@@ -15,17 +15,25 @@
 #include "absl/time/clock.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
+#include "grpcpp/impl/codegen/proto_utils.h"  // SerializationTraits of a message
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/support/async_stream.h"
 #include "grpcpp/support/async_unary_call.h"
 
 #include "node/base/log.h"
+#include "node/base/wire_buffer.h"
 
 namespace fednode::server {
 namespace {
 
 using federation::v1::FederationService;
+// Ping, GetCatalog and Aggregate with their typed requests and answers;
+// Query raw, so that each streamed message is serialized once
+// (SerializeToByteBuffer) instead of sized twice by gRPC's typed writer.
+using AsyncFederationService = FederationService::WithAsyncMethod_Ping<
+    FederationService::WithAsyncMethod_GetCatalog<FederationService::WithRawMethod_Query<
+        FederationService::WithAsyncMethod_Aggregate<FederationService::Service>>>>;
 using Outcome = FederationServiceImpl::Outcome;
 using Caller = FederationServiceImpl::Caller;
 
@@ -79,7 +87,7 @@ class FederationServer::Impl {
   }
 
   FederationServiceImpl* service() { return service_; }
-  FederationService::AsyncService* async_service() { return &async_service_; }
+  AsyncFederationService* async_service() { return &async_service_; }
   int port() const { return port_; }
 
  private:
@@ -91,7 +99,7 @@ class FederationServer::Impl {
 
   FederationServiceImpl* const service_;
   const FederationServerOptions options_;
-  FederationService::AsyncService async_service_;
+  AsyncFederationService async_service_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
   std::vector<std::thread> pollers_;
@@ -286,9 +294,10 @@ using Step = std::variant<Outcome, WorkerTask>;
 template <typename Request, typename Response>
 class UnaryCall final : public Call {
  public:
-  using RequestMethod = void (FederationService::AsyncService::*)(
-      grpc::ServerContext*, Request*, grpc::ServerAsyncResponseWriter<Response>*,
-      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+  using RequestMethod = void (AsyncFederationService::*)(grpc::ServerContext*, Request*,
+                                                         grpc::ServerAsyncResponseWriter<Response>*,
+                                                         grpc::CompletionQueue*,
+                                                         grpc::ServerCompletionQueue*, void*);
   using Handler = Step (*)(FederationServiceImpl*, const Caller&,
                            const FederationServiceImpl::CallIo&, const Request&, Response*);
   struct Method {
@@ -339,7 +348,7 @@ class QueryCall final : public Call {
  public:
   QueryCall(FederationServer::Impl* server, grpc::ServerCompletionQueue* cq)
       : Call(server, cq, FederationMethod::kQuery, "federation.Query"), writer_(&ctx_) {
-    server->async_service()->RequestQuery(&ctx_, &request_, &writer_, cq, cq, &request_tag_);
+    server->async_service()->RequestQuery(&ctx_, &request_bytes_, &writer_, cq, cq, &request_tag_);
   }
 
  private:
@@ -348,6 +357,12 @@ class QueryCall final : public Call {
   void Start() override {
     if (!Authenticate()) return;
     FederationServiceImpl* service = server_->service();
+    if (!grpc::SerializationTraits<federation::v1::QueryRequest>::Deserialize(&request_bytes_,
+                                                                              &request_)
+             .ok()) {
+      Conclude(service->Malformed(caller_, operation_, "federation.v1.QueryRequest"));
+      return;
+    }
     auto prepared = service->PrepareQuery(caller_, request_);
     if (auto* ended = std::get_if<Outcome>(&prepared)) {
       Conclude(std::move(*ended));
@@ -370,7 +385,8 @@ class QueryCall final : public Call {
               if (status.ok()) {
                 Record(status);
                 Ref();
-                writer_.WriteAndFinish(answer, grpc::WriteOptions(), status, &finish_tag_);
+                writer_.WriteAndFinish(SerializeToByteBuffer(answer), grpc::WriteOptions(), status,
+                                       &finish_tag_);
               } else {
                 Finish(status);
               }
@@ -382,7 +398,7 @@ class QueryCall final : public Call {
     RunOnWorker([this] {
       grpc::Status status = server_->service()->StreamQuery(
           query_, io_, [this](const federation::v1::QueryResponse& m) {
-            return WriteBehind([&](void* tag) { writer_.Write(m, tag); });
+            return WriteBehind([&](void* tag) { writer_.Write(SerializeToByteBuffer(m), tag); });
           });
       // The last message may still be in flight; the final status follows
       // it (its failure means the caller is gone: the status reaches no one).
@@ -393,8 +409,9 @@ class QueryCall final : public Call {
 
   void SendStatus(const grpc::Status& status) override { writer_.Finish(status, &finish_tag_); }
 
+  grpc::ByteBuffer request_bytes_;
   federation::v1::QueryRequest request_;
-  grpc::ServerAsyncWriter<federation::v1::QueryResponse> writer_;
+  grpc::ServerAsyncWriter<grpc::ByteBuffer> writer_;
   FederationServiceImpl::PreparedQuery query_;
 };
 
@@ -405,20 +422,19 @@ using AggregateCall =
     UnaryCall<federation::v1::AggregateRequest, federation::v1::AggregateResponse>;
 
 const PingCall::Method kPing{
-    FederationMethod::kPing, "federation.Ping", &FederationService::AsyncService::RequestPing,
+    FederationMethod::kPing, "federation.Ping", &AsyncFederationService::RequestPing,
     [](FederationServiceImpl* s, const Caller& c, const FederationServiceImpl::CallIo&,
        const federation::v1::PingRequest&,
        federation::v1::PingResponse* r) -> Step { return s->Ping(c, r); }};
 const CatalogCall::Method kGetCatalog{
     FederationMethod::kGetCatalog, "federation.GetCatalog",
-    &FederationService::AsyncService::RequestGetCatalog,
+    &AsyncFederationService::RequestGetCatalog,
     [](FederationServiceImpl* s, const Caller& c, const FederationServiceImpl::CallIo&,
        const federation::v1::GetCatalogRequest& q, federation::v1::GetCatalogResponse* r) -> Step {
       return WorkerTask([s, &c, &q, r] { return s->GetCatalog(c, q, r); });
     }};
 const AggregateCall::Method kAggregate{
-    FederationMethod::kAggregate, "federation.Aggregate",
-    &FederationService::AsyncService::RequestAggregate,
+    FederationMethod::kAggregate, "federation.Aggregate", &AsyncFederationService::RequestAggregate,
     [](FederationServiceImpl* s, const Caller& c, const FederationServiceImpl::CallIo& io,
        const federation::v1::AggregateRequest& q, federation::v1::AggregateResponse* r) -> Step {
       auto prepared = s->PrepareAggregate(c, q);

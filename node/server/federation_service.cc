@@ -177,6 +177,14 @@ FederationServiceImpl::Outcome FederationServiceImpl::Busy(const Caller& c,
                    reason, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, reason));
 }
 
+FederationServiceImpl::Outcome FederationServiceImpl::Malformed(const Caller& c,
+                                                                const std::string& operation,
+                                                                absl::string_view message) {
+  std::string reason = absl::StrCat("the request is not a well-formed ", message);
+  return Concluded(Entry(c.member.ags, c.peer, operation, c.request_id), audit::v1::DECISION_DENY,
+                   reason, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, reason));
+}
+
 FederationServiceImpl::Outcome FederationServiceImpl::Ping(const Caller& c,
                                                            federation::v1::PingResponse* response) {
   response->set_ags(host_->own_ags());

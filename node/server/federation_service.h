@@ -186,6 +186,12 @@ class FederationServiceImpl {
   // "node busy: ...; retry later", audited DENY.
   Outcome Busy(const Caller& c, const std::string& operation, int queued);
 
+  // The Outcome of a call of `c` whose request bytes do not parse as
+  // `message` (e.g. "federation.v1.QueryRequest"; a string field that is not
+  // UTF-8, a truncated field): INVALID_ARGUMENT naming the message, audited
+  // DENY.
+  Outcome Malformed(const Caller& c, const std::string& operation, absl::string_view message);
+
   // Audits o.audit and returns the status to send: o.status, or the audit
   // log's error (then no answer may leave). Blocks until the entry is
   // durable.

@@ -28,6 +28,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/sync_stream.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
@@ -336,6 +339,33 @@ TEST_F(TrustTest, MemberWithGrantGetsItsAnswerNamingItsOrigin) {
   EXPECT_EQ(r.messages[0].agreement_version(), 1u);
   EXPECT_EQ(r.messages[0].grant_id(), "lich-parken");
   EXPECT_TRUE(AuditHas(kLich, "allow", "grant lich-parken"));
+}
+
+TEST_F(TrustTest, AQueryRequestThatDoesNotParseIsRefusedAndAudited) {
+  // federation.v1.QueryRequest field 2 (purpose, a string) holding a byte
+  // that is not UTF-8: protobuf refuses to parse it.
+  const std::string bytes("\x12\x01\xff", 3);
+  grpc::Slice slice(bytes.data(), bytes.size());
+  grpc::ByteBuffer request(&slice, 1);
+  auto channel = fednode::testing::FederationChannel(port_, &members_[kLich], pki_.fed.cert_pem);
+  const grpc::internal::RpcMethod method("/fednode.federation.v1.FederationService/Query",
+                                         grpc::internal::RpcMethod::SERVER_STREAMING, channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel.get(), method, &ctx,
+                                                                    request));
+  grpc::ByteBuffer answer;
+  EXPECT_FALSE(reader->Read(&answer));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(s.error_message(), "the request is not a well-formed federation.v1.QueryRequest");
+  EXPECT_TRUE(AuditHas(kLich, "deny", "not a well-formed federation.v1.QueryRequest"));
+
+  // A well-formed request on the same port still answers.
+  auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
+  QueryResult r = Query(lich.get(), HourlyOccupancy(), "verkehrsplanung");
+  EXPECT_TRUE(r.status.ok()) << r.status.error_message();
 }
 
 TEST_F(TrustTest, EveryBadCertificateIsRefusedWithItsReasonAndAudited) {

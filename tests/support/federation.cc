@@ -103,6 +103,13 @@ std::string SignAgreementText(const std::string& text, const std::vector<std::st
 std::unique_ptr<federation::v1::FederationService::Stub> FederationClient(
     int port, const certs::KeyAndCert* identity, const std::string& chain_pem,
     std::shared_ptr<std::string> server_pin) {
+  return federation::v1::FederationService::NewStub(
+      FederationChannel(port, identity, chain_pem, std::move(server_pin)));
+}
+
+std::shared_ptr<grpc::Channel> FederationChannel(int port, const certs::KeyAndCert* identity,
+                                                 const std::string& chain_pem,
+                                                 std::shared_ptr<std::string> server_pin) {
   grpc::experimental::TlsChannelCredentialsOptions options;
   if (identity != nullptr) {
     std::vector<grpc::experimental::IdentityKeyCertPair> pairs = {
@@ -119,9 +126,8 @@ std::unique_ptr<federation::v1::FederationService::Stub> FederationClient(
   grpc::ChannelArguments args;
   args.SetInt("fednode.test.unique", static_cast<int>(random()));  // no channel sharing
   args.SetMaxReceiveMessageSize(64 << 20);
-  auto channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
-                                           grpc::experimental::TlsCredentials(options), args);
-  return federation::v1::FederationService::NewStub(channel);
+  return grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port),
+                                   grpc::experimental::TlsCredentials(options), args);
 }
 
 }  // namespace fednode::testing

@@ -57,4 +57,10 @@ std::unique_ptr<federation::v1::FederationService::Stub> FederationClient(
     int port, const certs::KeyAndCert* identity, const std::string& chain_pem = "",
     std::shared_ptr<std::string> server_pin = nullptr);
 
+// The channel FederationClient's stub uses, for calls the stub cannot make
+// (raw bytes that are no valid request).
+std::shared_ptr<grpc::Channel> FederationChannel(int port, const certs::KeyAndCert* identity,
+                                                 const std::string& chain_pem = "",
+                                                 std::shared_ptr<std::string> server_pin = nullptr);
+
 }  // namespace fednode::testing
