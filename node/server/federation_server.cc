@@ -28,12 +28,13 @@ namespace fednode::server {
 namespace {
 
 using federation::v1::FederationService;
-// Ping, GetCatalog and Aggregate with their typed requests and answers;
-// Query raw, so that each streamed message is serialized once
+// Every method raw: requests are parsed here, so that one that does not
+// parse is refused and audited like any other refusal (gRPC's typed API
+// cancels such a call itself, unseen), and each answer is serialized once
 // (SerializeToByteBuffer) instead of sized twice by gRPC's typed writer.
-using AsyncFederationService = FederationService::WithAsyncMethod_Ping<
-    FederationService::WithAsyncMethod_GetCatalog<FederationService::WithRawMethod_Query<
-        FederationService::WithAsyncMethod_Aggregate<FederationService::Service>>>>;
+using AsyncFederationService = FederationService::WithRawMethod_Ping<
+    FederationService::WithRawMethod_GetCatalog<FederationService::WithRawMethod_Query<
+        FederationService::WithRawMethod_Aggregate<FederationService::Service>>>>;
 using Outcome = FederationServiceImpl::Outcome;
 using Caller = FederationServiceImpl::Caller;
 
@@ -193,6 +194,17 @@ class Call {
     return true;
   }
 
+  // Parses the request's bytes into `request`. When they are no `Message`,
+  // refuses the call (INVALID_ARGUMENT, audited DENY) and returns false.
+  // After Authenticate.
+  template <typename Message>
+  bool ParseRequest(grpc::ByteBuffer* bytes, Message* request) {
+    if (grpc::SerializationTraits<Message>::Deserialize(bytes, request).ok()) return true;
+    Conclude(
+        server_->service()->Malformed(caller_, operation_, Message::descriptor()->full_name()));
+    return false;
+  }
+
   // Finishes the call with `o`: its audit entry first (without waiting on
   // this thread), then its status.
   void Conclude(Outcome o) {
@@ -294,10 +306,9 @@ using Step = std::variant<Outcome, WorkerTask>;
 template <typename Request, typename Response>
 class UnaryCall final : public Call {
  public:
-  using RequestMethod = void (AsyncFederationService::*)(grpc::ServerContext*, Request*,
-                                                         grpc::ServerAsyncResponseWriter<Response>*,
-                                                         grpc::CompletionQueue*,
-                                                         grpc::ServerCompletionQueue*, void*);
+  using RequestMethod = void (AsyncFederationService::*)(
+      grpc::ServerContext*, grpc::ByteBuffer*, grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>*,
+      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
   using Handler = Step (*)(FederationServiceImpl*, const Caller&,
                            const FederationServiceImpl::CallIo&, const Request&, Response*);
   struct Method {
@@ -309,14 +320,15 @@ class UnaryCall final : public Call {
 
   UnaryCall(FederationServer::Impl* server, grpc::ServerCompletionQueue* cq, const Method& m)
       : Call(server, cq, m.method, m.operation), m_(m), responder_(&ctx_) {
-    (server->async_service()->*m.request)(&ctx_, &request_, &responder_, cq, cq, &request_tag_);
+    (server->async_service()->*m.request)(&ctx_, &request_bytes_, &responder_, cq, cq,
+                                          &request_tag_);
   }
 
  private:
   void Spawn() override { new UnaryCall(server_, cq_, m_); }
 
   void Start() override {
-    if (!Authenticate()) return;
+    if (!Authenticate() || !ParseRequest(&request_bytes_, &request_)) return;
     Step step = m_.handler(server_->service(), caller_, io_, request_, &response_);
     if (auto* answered = std::get_if<Outcome>(&step)) {
       Conclude(std::move(*answered));
@@ -329,16 +341,17 @@ class UnaryCall final : public Call {
 
   void SendStatus(const grpc::Status& status) override {
     if (status.ok()) {
-      responder_.Finish(response_, status, &finish_tag_);
+      responder_.Finish(SerializeToByteBuffer(response_), status, &finish_tag_);
     } else {
       responder_.FinishWithError(status, &finish_tag_);
     }
   }
 
   const Method m_;
+  grpc::ByteBuffer request_bytes_;
   Request request_;
   Response response_;
-  grpc::ServerAsyncResponseWriter<Response> responder_;
+  grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder_;
 };
 
 // Query: a row query over a small dataset whose answer fits in one message
@@ -355,14 +368,8 @@ class QueryCall final : public Call {
   void Spawn() override { new QueryCall(server_, cq_); }
 
   void Start() override {
-    if (!Authenticate()) return;
+    if (!Authenticate() || !ParseRequest(&request_bytes_, &request_)) return;
     FederationServiceImpl* service = server_->service();
-    if (!grpc::SerializationTraits<federation::v1::QueryRequest>::Deserialize(&request_bytes_,
-                                                                              &request_)
-             .ok()) {
-      Conclude(service->Malformed(caller_, operation_, "federation.v1.QueryRequest"));
-      return;
-    }
     auto prepared = service->PrepareQuery(caller_, request_);
     if (auto* ended = std::get_if<Outcome>(&prepared)) {
       Conclude(std::move(*ended));

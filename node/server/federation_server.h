@@ -25,9 +25,10 @@
 // refused with RESOURCE_EXHAUSTED "node busy" (audited DENY) instead of
 // queueing without bound.
 //
-// Query is registered raw: its request is parsed here (bytes that are no
-// QueryRequest are refused with INVALID_ARGUMENT, audited DENY) and each
-// answer is serialized once into the bytes gRPC sends (SerializeToByteBuffer,
+// Every method is registered raw: requests are parsed here (bytes that do
+// not parse are refused with INVALID_ARGUMENT, audited DENY; gRPC's typed
+// API cancels such a call itself, unaudited) and each answer is serialized
+// once into the bytes gRPC sends (SerializeToByteBuffer,
 // node/base/wire_buffer.h); gRPC's typed writer sized every message twice.
 //
 // Layer: node/server. Thread-safe.

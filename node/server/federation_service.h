@@ -187,7 +187,7 @@ class FederationServiceImpl {
   Outcome Busy(const Caller& c, const std::string& operation, int queued);
 
   // The Outcome of a call of `c` whose request bytes do not parse as
-  // `message` (e.g. "federation.v1.QueryRequest"; a string field that is not
+  // `message` (e.g. "fednode.federation.v1.QueryRequest"; a string field that is not
   // UTF-8, a truncated field): INVALID_ARGUMENT naming the message, audited
   // DENY.
   Outcome Malformed(const Caller& c, const std::string& operation, absl::string_view message);

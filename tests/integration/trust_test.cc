@@ -29,6 +29,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/impl/codegen/client_unary_call.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/sync_stream.h"
 #include "gtest/gtest.h"
@@ -341,31 +342,55 @@ TEST_F(TrustTest, MemberWithGrantGetsItsAnswerNamingItsOrigin) {
   EXPECT_TRUE(AuditHas(kLich, "allow", "grant lich-parken"));
 }
 
-TEST_F(TrustTest, AQueryRequestThatDoesNotParseIsRefusedAndAudited) {
-  // federation.v1.QueryRequest field 2 (purpose, a string) holding a byte
-  // that is not UTF-8: protobuf refuses to parse it.
-  const std::string bytes("\x12\x01\xff", 3);
-  grpc::Slice slice(bytes.data(), bytes.size());
-  grpc::ByteBuffer request(&slice, 1);
+TEST_F(TrustTest, RequestsThatDoNotParseAreRefusedAndAudited) {
   auto channel = fednode::testing::FederationChannel(port_, &members_[kLich], pki_.fed.cert_pem);
-  const grpc::internal::RpcMethod method("/fednode.federation.v1.FederationService/Query",
-                                         grpc::internal::RpcMethod::SERVER_STREAMING, channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
-      grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(channel.get(), method, &ctx,
-                                                                    request));
-  grpc::ByteBuffer answer;
-  EXPECT_FALSE(reader->Read(&answer));
-  grpc::Status s = reader->Finish();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(s.error_message(), "the request is not a well-formed federation.v1.QueryRequest");
-  EXPECT_TRUE(AuditHas(kLich, "deny", "not a well-formed federation.v1.QueryRequest"));
+  auto raw = [](absl::string_view bytes) {
+    grpc::Slice slice(bytes.data(), bytes.size());
+    return grpc::ByteBuffer(&slice, 1);
+  };
+  auto deadline = [](grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  };
+  auto expect_refused = [&](const grpc::Status& s, const std::string& message) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << message;
+    EXPECT_EQ(s.error_message(), "the request is not a well-formed " + message);
+    EXPECT_TRUE(AuditHas(kLich, "deny", "not a well-formed " + message)) << message;
+  };
 
-  // A well-formed request on the same port still answers.
+  // Query (streaming): field 2 (purpose, a string) holding a byte that is
+  // not UTF-8, which protobuf refuses to parse.
+  {
+    const grpc::internal::RpcMethod method("/fednode.federation.v1.FederationService/Query",
+                                           grpc::internal::RpcMethod::SERVER_STREAMING, channel);
+    grpc::ClientContext ctx;
+    deadline(&ctx);
+    std::unique_ptr<grpc::ClientReader<grpc::ByteBuffer>> reader(
+        grpc::internal::ClientReaderFactory<grpc::ByteBuffer>::Create(
+            channel.get(), method, &ctx, raw(std::string("\x12\x01\xff", 3))));
+    grpc::ByteBuffer answer;
+    EXPECT_FALSE(reader->Read(&answer));
+    expect_refused(reader->Finish(), "fednode.federation.v1.QueryRequest");
+  }
+  // Aggregate (unary): a field whose length runs past the end.
+  {
+    const grpc::internal::RpcMethod method("/fednode.federation.v1.FederationService/Aggregate",
+                                           grpc::internal::RpcMethod::NORMAL_RPC, channel);
+    grpc::ClientContext ctx;
+    deadline(&ctx);
+    grpc::ByteBuffer answer;
+    expect_refused(grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+                       channel.get(), method, &ctx,
+                       raw("\x0a\x05"
+                           "ab"),
+                       &answer),
+                   "fednode.federation.v1.AggregateRequest");
+  }
+
+  // Well-formed requests on the same port still answer.
   auto lich = Client(port_, &members_[kLich], pki_.fed.cert_pem);
   QueryResult r = Query(lich.get(), HourlyOccupancy(), "verkehrsplanung");
   EXPECT_TRUE(r.status.ok()) << r.status.error_message();
+  EXPECT_TRUE(Ping(lich.get()).ok());
 }
 
 TEST_F(TrustTest, EveryBadCertificateIsRefusedWithItsReasonAndAudited) {
