@@ -511,11 +511,22 @@ absl::Status BindFilter(const v1::Filter& in, const SchemaIndex& schema, BoundFi
       FEDNODE_ASSIGN_OR_RETURN(out->lit, CoerceLiteral(b.low(), out->type, b.column()));
       FEDNODE_ASSIGN_OR_RETURN(out->lit2, CoerceLiteral(b.high(), out->type, b.column()));
       if (out->lit.is_null || out->lit2.is_null) {
-        // PostgreSQL: the result is unknown or false; we keep it simple and
-        // treat it as unknown, which excludes the row either way.
-        out->kind = BoundFilter::kConst;
-        out->unknown = true;
-        return absl::OkStatus();
+        // With a NULL bound, as its definition in SQL: `c BETWEEN a AND b` is
+        // `c >= a AND c <= b`, `c NOT BETWEEN a AND b` is `c < a OR c > b`;
+        // the comparison with NULL is unknown, the other one still decides
+        // (x NOT BETWEEN 10 AND NULL holds for x < 10).
+        v1::Filter spelled;
+        v1::Filter::List* both = b.negated() ? spelled.mutable_or_() : spelled.mutable_and_();
+        auto* low = both->add_operands()->mutable_compare();
+        low->set_column(b.column());
+        low->set_op(b.negated() ? v1::COMPARE_OP_LT : v1::COMPARE_OP_GE);
+        *low->mutable_value() = b.low();
+        auto* high = both->add_operands()->mutable_compare();
+        high->set_column(b.column());
+        high->set_op(b.negated() ? v1::COMPARE_OP_GT : v1::COMPARE_OP_LE);
+        *high->mutable_value() = b.high();
+        *out = BoundFilter();
+        return BindFilter(spelled, schema, out);
       }
       if (out->lit.fractional) {
         double c = std::ceil(out->lit.d);

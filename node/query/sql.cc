@@ -342,22 +342,58 @@ class Translator {
     return static_cast<uint64_t>(v->int64_value());
   }
 
-  // The integer literal at byte `location` of the SQL text. libpg_query
-  // 15-4.0.0 drops negative integer constants from its JSON output
-  // ("ival": {}), so integers are read back from the source.
-  int64_t IntegerAt(int64_t location) {
-    if (location < 0 || static_cast<size_t>(location) >= sql_.size()) return 0;
+  // The integer constant at byte `location` of the SQL text. libpg_query
+  // 15-4.0.0 leaves the value of a constant that is zero or negative out of
+  // its JSON output ("ival": {}), so it is read back from the source. The
+  // parser has folded any minus signs into the constant and placed it at the
+  // first of them; between them and the digits there may be plus signs,
+  // parentheses, white space and comments ("-(5)", "- /* c */ 3").
+  // Errors: InvalidArgument when no integer can be read there (never a
+  // silent 0).
+  absl::StatusOr<int64_t> IntegerAt(int64_t location) {
+    const auto unreadable = [&] {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read the integer constant at position ", location + 1));
+    };
+    if (location < 0 || static_cast<size_t>(location) >= sql_.size()) return unreadable();
     size_t p = static_cast<size_t>(location);
     bool negative = false;
-    while (p < sql_.size() && (sql_[p] == '-' || sql_[p] == '+' || sql_[p] == ' ')) {
-      if (sql_[p] == '-') negative = !negative;
-      ++p;
+    int comment_depth = 0;  // PostgreSQL nests /* */ comments
+    while (p < sql_.size()) {
+      const char c = sql_[p];
+      if (comment_depth > 0) {
+        if (sql_.compare(p, 2, "*/") == 0) {
+          --comment_depth;
+          p += 2;
+        } else if (sql_.compare(p, 2, "/*") == 0) {
+          ++comment_depth;
+          p += 2;
+        } else {
+          ++p;
+        }
+      } else if (sql_.compare(p, 2, "/*") == 0) {
+        comment_depth = 1;
+        p += 2;
+      } else if (sql_.compare(p, 2, "--") == 0) {
+        p = sql_.find('\n', p);
+        if (p == absl::string_view::npos) return unreadable();
+      } else if (c == '-') {
+        negative = !negative;
+        ++p;
+      } else if (c == '+' || c == '(' || absl::ascii_isspace(static_cast<unsigned char>(c))) {
+        ++p;
+      } else {
+        break;
+      }
     }
-    size_t start = p;
+    const size_t start = p;
     while (p < sql_.size() && absl::ascii_isdigit(static_cast<unsigned char>(sql_[p]))) ++p;
     int64_t v = 0;
-    if (!absl::SimpleAtoi(sql_.substr(start, p - start), &v)) return 0;
-    return negative ? -v : v;
+    if (p == start ||
+        !absl::SimpleAtoi(absl::StrCat(negative ? "-" : "", sql_.substr(start, p - start)), &v)) {
+      return unreadable();
+    }
+    return v;
   }
 
   absl::StatusOr<v1::Value> Constant(const Json& node) {
@@ -371,7 +407,8 @@ class Translator {
         if (c["ival"].contains("ival")) {
           v.set_int64_value(c["ival"]["ival"].get<int64_t>());
         } else {
-          v.set_int64_value(IntegerAt(c.value("location", int64_t{-1})));
+          FEDNODE_ASSIGN_OR_RETURN(int64_t i, IntegerAt(c.value("location", int64_t{-1})));
+          v.set_int64_value(i);
         }
       } else if (c.contains("fval")) {
         std::string text = c["fval"].value("fval", "");
@@ -587,6 +624,11 @@ class Translator {
 }  // namespace
 
 absl::StatusOr<v1::QueryPlan> ParseSql(absl::string_view sql) {
+  // The parser reads a C string: a NUL byte would silently end the SQL there.
+  if (size_t nul = sql.find('\0'); nul != absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the SQL holds a NUL byte at position ", nul + 1));
+  }
   std::string text(sql);
   PgQueryParseResult parsed = pg_query_parse(text.c_str());
   if (parsed.error != nullptr) {

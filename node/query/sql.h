@@ -23,7 +23,8 @@ namespace fednode::query {
 
 // Errors: InvalidArgument with PostgreSQL's message and the character position
 // for a syntax error; InvalidArgument naming the construct for SQL outside the
-// subset ("JOIN is not supported", "window functions are not supported").
+// subset ("JOIN is not supported", "window functions are not supported"), a
+// NUL byte (with its position) or a constant it cannot read.
 absl::StatusOr<v1::QueryPlan> ParseSql(absl::string_view sql);
 
 }  // namespace fednode::query

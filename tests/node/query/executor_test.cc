@@ -125,6 +125,15 @@ TEST_F(ExecutorTest, InBetweenAndBoolean) {
   EXPECT_THAT(Names("name NOT IN ('Marburg', 'Wetzlar')"), ElementsAre("Gießen", "Äpfelheim"));
   EXPECT_THAT(Names("pop BETWEEN 500 AND 52000"), ElementsAre("Wetzlar", "Äpfelheim", "NULL"));
   EXPECT_THAT(Names("pop NOT BETWEEN 500 AND 52000"), ElementsAre("Gießen"));
+  // A NULL bound leaves the other comparison to decide: NOT BETWEEN 1000
+  // AND NULL is pop < 1000 OR unknown, true for 500 only; BETWEEN 1000 AND
+  // NULL is pop >= 1000 AND unknown, never true; and its NOT holds where
+  // pop < 1000 made it false.
+  EXPECT_THAT(Names("pop NOT BETWEEN 1000 AND NULL"), ElementsAre("NULL"));
+  EXPECT_THAT(Names("pop NOT BETWEEN NULL AND 1000"),
+              ElementsAre("Gießen", "Wetzlar", "Äpfelheim"));
+  EXPECT_THAT(Names("pop BETWEEN 1000 AND NULL"), ElementsAre());
+  EXPECT_THAT(Names("NOT (pop BETWEEN 1000 AND NULL)"), ElementsAre("NULL"));
   EXPECT_THAT(Names("pop > 1000 AND area < 100"), ElementsAre("Gießen", "Wetzlar"));
   EXPECT_THAT(Names("pop = 500 OR name = 'Marburg'"), ElementsAre("Marburg", "NULL"));
   EXPECT_THAT(Names("NOT (pop > 1000)"), ElementsAre("NULL"));

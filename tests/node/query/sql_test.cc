@@ -1,5 +1,6 @@
 #include "node/query/sql.h"
 
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,6 +57,21 @@ TEST(ParseSqlTest, ComparisonsAndLiterals) {
   ExpectPlan("SELECT * FROM t WHERE a != - 7",
              "dataset_id: 't' filter { compare { column: 'a' op: COMPARE_OP_NE "
              "value { int64_value: -7 } } }");
+  // The parser folds the minus into the constant whatever stands between
+  // them (found by a fresh-user review: these read as 0 before).
+  for (const auto& [where, value] : std::vector<std::pair<std::string, int64_t>>{
+           {"a = -(5)", -5},
+           {"a = -\n  3", -3},
+           {"a = -\t/* eins /* zwei */ */ 4", -4},
+           {"a = - -- Kommentar\n 6", -6},
+           {"a = -(-(8))", 8},
+           {"a = 0", 0},
+           {"a = -9223372036854775808", std::numeric_limits<int64_t>::min()},
+       }) {
+    absl::StatusOr<v1::QueryPlan> plan = ParseSql("SELECT * FROM t WHERE " + where);
+    ASSERT_TRUE(plan.ok()) << where << ": " << plan.status();
+    EXPECT_EQ(plan->filter().compare().value().int64_value(), value) << where;
+  }
   ExpectPlan("SELECT * FROM t WHERE a < 2.5",
              "dataset_id: 't' filter { compare { column: 'a' op: COMPARE_OP_LT "
              "value { double_value: 2.5 } } }");
@@ -201,6 +217,7 @@ TEST(ParseSqlTest, RejectsConstructsOutsideTheSubset) {
   ExpectRejected("SELECT * FROM t ORDER BY a NULLS LAST", "NULLS FIRST/LAST");
   ExpectRejected("SELECT a FROM t GROUP BY ROLLUP (a)", "GROUPING SETS");
   ExpectRejected("SELECT * FROM t LIMIT -1", "LIMIT must not be negative");
+  ExpectRejected("SELECT * FROM t LIMIT -(1)", "LIMIT must not be negative");
   ExpectRejected("SELECT * FROM t LIMIT 99999999999999999999",
                  "LIMIT 100000000000000000000 is out of range (at most 9223372036854775807)");
   ExpectRejected("SELECT * FROM t OFFSET 9223372036854775808",
@@ -230,6 +247,9 @@ TEST(ParseSqlTest, SyntaxErrorsCarryPostgresMessageAndPosition) {
       ParseSql("SELECT a FROM t WHERE a = 'offen"),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unterminated quoted string")));
   EXPECT_THAT(ParseSql(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty SQL")));
+  EXPECT_THAT(
+      ParseSql(std::string("SELECT * FROM t\0 WHERE a = 1", 29)),
+      StatusIs(absl::StatusCode::kInvalidArgument, "the SQL holds a NUL byte at position 16"));
 }
 
 TEST(ParseSqlTest, IsSafeFromManyThreads) {
