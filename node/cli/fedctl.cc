@@ -555,6 +555,8 @@ bool ResolveSql(std::string* sql) {
     std::ostringstream in;
     in << std::cin.rdbuf();
     *sql = std::move(in).str();
+    // A byte order mark, as Windows editors save UTF-8 files.
+    if (absl::StartsWith(*sql, "\xEF\xBB\xBF")) sql->erase(0, 3);
     if (sql->empty()) {
       std::cerr << "fedctl: no SQL on standard input\n";
       return false;
