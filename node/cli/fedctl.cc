@@ -255,6 +255,10 @@ bool ParseTextprotoFile(const std::string& path, Message* out) {
     std::cerr << "fedctl: " << error << "\n";
     return false;
   }
+  if (absl::Status utf8 = ingest::RequireUtf8(text, path); !utf8.ok()) {
+    std::cerr << "fedctl: " << utf8.message() << "\n";
+    return false;
+  }
   google::protobuf::TextFormat::Parser parser;
   TextErrors errors;
   parser.RecordErrorsTo(&errors);
@@ -302,6 +306,10 @@ int CmdImport(Client& client, const ImportArgs& a) {
     std::string text, error;
     if (!ReadFile(a.schema, &text, &error)) {
       std::cerr << "fedctl: " << error << "\n";
+      return kExitUsage;
+    }
+    if (absl::Status utf8 = ingest::RequireUtf8(text, a.schema); !utf8.ok()) {
+      std::cerr << "fedctl: " << utf8.message() << "\n";
       return kExitUsage;
     }
     auto spec = ingest::ParseSpecTextproto(text);

@@ -40,6 +40,16 @@ int64_t CharCount(absl::string_view s) {
   return n;
 }
 
+// "<source>:<line>: bytes are not valid UTF-8 (byte 0xDF at column 5)" for
+// the invalid byte at `bad` of `text`.
+absl::Status NotUtf8(absl::string_view text, size_t bad, absl::string_view source_name) {
+  const size_t line_start = bad == 0 ? absl::string_view::npos : text.rfind('\n', bad - 1);
+  const size_t from = line_start == absl::string_view::npos ? 0 : line_start + 1;
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s:%d: bytes are not valid UTF-8 (byte 0x%02X at column %d)", source_name, LineOf(text, bad),
+      static_cast<unsigned char>(text[bad]), CharCount(text.substr(from, bad - from)) + 1));
+}
+
 // Offset of the first non-ASCII byte at or after which a sequence is valid
 // (want_valid) or invalid (!want_valid) UTF-8, or npos. Sequences are read
 // one at a time (at most 4 bytes each), so inputs of any size are handled.
@@ -185,6 +195,13 @@ bool IsAscii(absl::string_view s) {
 
 size_t FirstInvalidUtf8(absl::string_view s) { return FirstMultibyte(s, false); }
 
+absl::Status RequireUtf8(absl::string_view text, absl::string_view source_name) {
+  const size_t bad = FirstInvalidUtf8(text);
+  if (bad == absl::string_view::npos) return absl::OkStatus();
+  absl::Status s = NotUtf8(text, bad, source_name);
+  return absl::InvalidArgumentError(absl::StrCat(s.message(), "; save the file as UTF-8"));
+}
+
 bool IsValidUtf8(absl::string_view s) {
   return IsAscii(s) || FirstInvalidUtf8(s) == absl::string_view::npos;
 }
@@ -234,14 +251,7 @@ absl::StatusOr<DecodedText> DecodeToUtf8Nfc(absl::string_view bytes, absl::strin
       out.owned = true;
       return out;
     }
-    if (enc == "utf-8") {
-      const size_t line_start = body.rfind('\n', bad == 0 ? 0 : bad - 1);
-      const size_t from = line_start == absl::string_view::npos || bad == 0 ? 0 : line_start + 1;
-      return absl::InvalidArgumentError(
-          absl::StrFormat("%s:%d: bytes are not valid UTF-8 (byte 0x%02X at column %d)",
-                          source_name, LineOf(body, bad), static_cast<unsigned char>(body[bad]),
-                          CharCount(body.substr(from, bad - from)) + 1));
-    }
+    if (enc == "utf-8") return NotUtf8(body, bad, source_name);
     if (bom) {
       return absl::InvalidArgumentError(absl::StrCat(
           source_name, ": mixed encodings: the file starts with a UTF-8 byte order mark, line ",

@@ -53,6 +53,14 @@ bool IsValidUtf8(absl::string_view s);
 // U+10FFFF), or absl::string_view::npos when all of `s` is valid.
 size_t FirstInvalidUtf8(absl::string_view s);
 
+// OK when `text`, the bytes of a file that must be UTF-8 (a textproto:
+// node config, import recipe, catalog metadata), is valid UTF-8. Else
+// InvalidArgument "<source_name>:<line>: bytes are not valid UTF-8 (byte 0xDF
+// at column 12); save the file as UTF-8" (line and column 1-based, the column
+// counted in characters). Protobuf's text parser takes such bytes into string
+// fields, which no message holding them can be read back from.
+absl::Status RequireUtf8(absl::string_view text, absl::string_view source_name);
+
 // `s` (valid UTF-8) in NFC; returns it unchanged when it already is.
 std::string NormalizeNfc(absl::string_view s);
 

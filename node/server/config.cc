@@ -14,6 +14,7 @@
 
 #include "node/base/log.h"
 #include "node/base/status_macros.h"
+#include "node/ingest/charset.h"
 
 namespace fednode::server {
 namespace {
@@ -62,6 +63,9 @@ bool IsLoopbackHost(absl::string_view host) {
 
 absl::StatusOr<config::v1::NodeConfig> ParseConfig(absl::string_view text,
                                                    absl::string_view source_name) {
+  // A config saved in Latin-1 would put bytes into string fields (member and
+  // publisher names) that no stored catalog entry could be read back from.
+  FEDNODE_RETURN_IF_ERROR(ingest::RequireUtf8(text, source_name));
   config::v1::NodeConfig config;
   google::protobuf::TextFormat::Parser parser;
   ErrorCollector errors;

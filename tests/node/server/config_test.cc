@@ -37,6 +37,18 @@ TEST(ConfigTest, SyntaxErrorNamesFileLineAndColumn) {
   EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("node.textproto:2:")));
 }
 
+TEST(ConfigTest, AConfigThatIsNotUtf8IsRefusedWithLineAndColumn) {
+  // "Gießen" saved in Latin-1 (ß = 0xDF), as an editor on Windows may.
+  auto c = ParseConfig(
+      "member_ags: \"06531005\"\nmember_name: \"Gie\xdf"
+      "en\"\n",
+      "node.textproto");
+  EXPECT_THAT(c.status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "node.textproto:2: bytes are not valid UTF-8 (byte 0xDF at column 18); "
+                       "save the file as UTF-8"));
+}
+
 TEST(ConfigTest, UnknownFieldIsAnErrorNamingIt) {
   auto c = ParseConfig("member_ags: \"06531005\"\ndata_directory: \"/x\"\n", "n.textproto");
   EXPECT_THAT(c, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("data_directory")));
