@@ -187,7 +187,10 @@ SetupReport CheckSetup(const config::v1::NodeConfig& config, absl::Time now) {
   SetupReport report;
   std::error_code ec;
   const fs::path socket_dir = fs::path(config.admin_socket()).parent_path();
-  if (!socket_dir.empty() && !fs::is_directory(socket_dir, ec)) {
+  // The data directory (the default socket's) is created at start.
+  const bool in_data_dir =
+      socket_dir.lexically_normal() == fs::path(config.data_dir()).lexically_normal();
+  if (!socket_dir.empty() && !in_data_dir && !fs::is_directory(socket_dir, ec)) {
     report.problems.push_back(absl::StrCat("admin_socket ", config.admin_socket(), ": directory ",
                                            socket_dir.string(), " does not exist"));
   }
