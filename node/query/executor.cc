@@ -321,6 +321,7 @@ struct BoundItem {
 struct BoundOrder {
   int output = 0;
   bool descending = false;
+  bool nulls_first = false;
 };
 
 struct BoundPlan {
@@ -799,6 +800,9 @@ absl::StatusOr<BoundPlan> Bind(const v1::QueryPlan& plan, const Schema& schema) 
   for (const v1::OrderBy& o : plan.order_by()) {
     BoundOrder bo;
     bo.descending = o.descending();
+    // PostgreSQL: NULL is larger than every value unless NULLS FIRST/LAST.
+    bo.nulls_first =
+        o.nulls() == v1::NULLS_ORDER_DEFAULT ? o.descending() : o.nulls() == v1::NULLS_ORDER_FIRST;
     int64_t pos = 0;
     if (!o.output().empty() && o.output()[0] == '#' &&
         absl::SimpleAtoi(absl::string_view(o.output()).substr(1), &pos)) {
@@ -1156,7 +1160,9 @@ void EmitRows(const std::vector<OutColumn>& cols, const std::vector<BoundItem>& 
   if (!keys.empty()) {
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       for (const BoundOrder& k : keys) {
-        int c = cols[k.output].Compare(a, b);
+        const OutColumn& col = cols[k.output];
+        if (col.nulls[a] != col.nulls[b]) return (col.nulls[a] != 0) == k.nulls_first;
+        int c = col.Compare(a, b);
         if (c != 0) return k.descending ? c > 0 : c < 0;
       }
       return false;
@@ -2124,7 +2130,7 @@ absl::Status RunAggregate(const BoundPlan& plan, const TableSnapshot& snapshot, 
   // Groups that tie on the ORDER BY come out by group key, as without one:
   // the order in which a scan meets the groups depends on its chunks.
   std::vector<BoundOrder> order = plan.order;
-  for (int k : plan.group_items) order.push_back(BoundOrder{k, false});
+  for (int k : plan.group_items) order.push_back(BoundOrder{k, false, true});
   EmitRows(cols, plan.items, order, plan.offset, plan.limit, result);
   return absl::OkStatus();
 }

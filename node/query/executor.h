@@ -103,7 +103,9 @@ class RowSink {
 
 // Validates and runs `plan` on `snapshot`. Groups come out ordered by the
 // ORDER BY, groups that tie on it (and all groups without one) by group key
-// ascending; NULL sorts first. A double NaN equals nothing (`= 'NaN'` and
+// ascending with the NULL group first. In an ORDER BY key NULL sorts as in
+// PostgreSQL: last ascending, first descending, unless NULLS FIRST/LAST
+// (OrderBy.nulls) says otherwise. A double NaN equals nothing (`= 'NaN'` and
 // `IN ('NaN')` match no row).
 // SUM of INT64 is INT64 (error on overflow), of DOUBLE is DOUBLE; AVG is DOUBLE;
 // COUNT is INT64; MIN/MAX keep the column type. Aggregates skip NULLs; SUM,

@@ -117,14 +117,14 @@ class Translator {
       for (const Json& sort : s["sortClause"]) {
         if (NodeType(sort) != "SortBy") return Unsupported(Construct(NodeType(sort)));
         const Json& sb = sort["SortBy"];
-        if (sb.value("sortby_nulls", "SORTBY_NULLS_DEFAULT") != "SORTBY_NULLS_DEFAULT") {
-          return Unsupported("NULLS FIRST/LAST (NULL sorts first)");
-        }
+        const std::string nulls = sb.value("sortby_nulls", "SORTBY_NULLS_DEFAULT");
         std::string dir = sb.value("sortby_dir", "SORTBY_DEFAULT");
         if (dir == "SORTBY_USING") return Unsupported("ORDER BY ... USING");
         v1::OrderBy* o = plan.add_order_by();
         FEDNODE_ASSIGN_OR_RETURN(*o->mutable_output(), OutputRef(sb["node"], &plan, "ORDER BY"));
         o->set_descending(dir == "SORTBY_DESC");
+        if (nulls == "SORTBY_NULLS_FIRST") o->set_nulls(v1::NULLS_ORDER_FIRST);
+        if (nulls == "SORTBY_NULLS_LAST") o->set_nulls(v1::NULLS_ORDER_LAST);
       }
     }
     // LIMIT ALL arrives as a NULL constant: no limit.

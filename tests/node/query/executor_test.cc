@@ -229,13 +229,19 @@ TEST_F(ExecutorTest, LiteralsAreCoercedToColumnTypes) {
 }
 
 TEST_F(ExecutorTest, OrderLimitOffset) {
+  // NULL sorts as in PostgreSQL: as if larger than every value (Marburg's
+  // pop and the nameless row's name are NULL).
   EXPECT_THAT(Column0("SELECT name FROM test ORDER BY pop DESC"),
-              ElementsAre("Gießen", "Wetzlar", "Äpfelheim", "NULL", "Marburg"));  // NULL last
+              ElementsAre("Marburg", "Gießen", "Wetzlar", "Äpfelheim", "NULL"));
   EXPECT_THAT(Column0("SELECT name FROM test ORDER BY pop"),
+              ElementsAre("NULL", "Äpfelheim", "Wetzlar", "Gießen", "Marburg"));
+  EXPECT_THAT(Column0("SELECT name FROM test ORDER BY pop NULLS FIRST"),
               ElementsAre("Marburg", "NULL", "Äpfelheim", "Wetzlar", "Gießen"));
+  EXPECT_THAT(Column0("SELECT name FROM test ORDER BY pop DESC NULLS LAST"),
+              ElementsAre("Gießen", "Wetzlar", "Äpfelheim", "NULL", "Marburg"));
   EXPECT_THAT(Column0("SELECT name FROM test ORDER BY name LIMIT 2"),
-              ElementsAre("NULL", "Gießen"));
-  EXPECT_THAT(Column0("SELECT name FROM test ORDER BY name LIMIT 2 OFFSET 3"),
+              ElementsAre("Gießen", "Marburg"));
+  EXPECT_THAT(Column0("SELECT name FROM test ORDER BY name LIMIT 2 OFFSET 2"),
               ElementsAre("Wetzlar", "Äpfelheim"));  // byte order: Ä after W
   EXPECT_THAT(Column0("SELECT name FROM test LIMIT 2 OFFSET 1"), ElementsAre("Wetzlar", "Marburg"));
   EXPECT_THAT(Column0("SELECT name FROM test OFFSET 10"), ElementsAre());
@@ -244,9 +250,13 @@ TEST_F(ExecutorTest, OrderLimitOffset) {
   EXPECT_THAT(Column0("SELECT name FROM test ORDER BY name LIMIT 0"), ElementsAre());
   EXPECT_THAT(Column0("SELECT COUNT(*) FROM test LIMIT 0"), ElementsAre());
   EXPECT_THAT(Column0("SELECT name, area FROM test ORDER BY 2 DESC LIMIT 1"),
+              ElementsAre("Äpfelheim"));  // its area is NULL, first when descending
+  EXPECT_THAT(Column0("SELECT name, area FROM test ORDER BY 2 DESC NULLS LAST LIMIT 1"),
               ElementsAre("Marburg"));
   EXPECT_THAT(Column0("SELECT active, name FROM test ORDER BY active DESC, name"),
-              ElementsAre("true", "true", "false", "false", "NULL"));
+              ElementsAre("NULL", "true", "true", "false", "false"));
+  EXPECT_THAT(Column0("SELECT name, active FROM test ORDER BY active DESC NULLS LAST, name"),
+              ElementsAre("Gießen", "Marburg", "Wetzlar", "NULL", "Äpfelheim"));
 }
 
 TEST_F(ExecutorTest, ExtractInSelectAndGroupBy) {

@@ -188,6 +188,10 @@ TEST(ParseSqlTest, AggregatesExtractGroupOrderLimit) {
       "SELECT count(*) AS n FROM t GROUP BY kreis",
       "dataset_id: 't' select { alias: 'n' aggregate { function: AGGREGATE_FUNCTION_COUNT } } "
       "select { column: 'kreis' hidden: true } group_by: 'kreis'");
+  ExpectPlan("SELECT * FROM t ORDER BY a NULLS LAST, b DESC NULLS FIRST, c",
+             "dataset_id: 't' order_by { output: 'a' nulls: NULLS_ORDER_LAST } "
+             "order_by { output: 'b' descending: true nulls: NULLS_ORDER_FIRST } "
+             "order_by { output: 'c' }");
   ExpectPlan("SELECT a FROM t FETCH FIRST 3 ROWS ONLY",
              "dataset_id: 't' select { column: 'a' } limit: 3");
 }
@@ -214,7 +218,6 @@ TEST(ParseSqlTest, RejectsConstructsOutsideTheSubset) {
   ExpectRejected("SELECT * FROM t WHERE a::int = 2", "type casts in comparisons");
   ExpectRejected("SELECT * FROM t WHERE a = 'x'::text", "type casts other than DATE");
   ExpectRejected("SELECT * FROM t WHERE a LIKE 'x!%' ESCAPE '!'", "LIKE ... ESCAPE");
-  ExpectRejected("SELECT * FROM t ORDER BY a NULLS LAST", "NULLS FIRST/LAST");
   ExpectRejected("SELECT a FROM t GROUP BY ROLLUP (a)", "GROUPING SETS");
   ExpectRejected("SELECT * FROM t LIMIT -1", "LIMIT must not be negative");
   ExpectRejected("SELECT * FROM t LIMIT -(1)", "LIMIT must not be negative");
