@@ -329,9 +329,13 @@ class Translator {
         v->double_value() == std::floor(v->double_value())) {
       // An integer literal beyond int64 arrives as a float constant
       // (negative ones, "-1e20", fail below as not integers).
-      return absl::InvalidArgumentError(
-          absl::StrCat(clause, " ", absl::StrFormat("%.0f", v->double_value()),
-                       " is out of range (at most ", std::numeric_limits<int64_t>::max(), ")"));
+      // As written when it is a plain constant, else as the double it became.
+      const std::string written = NodeType(node) == "A_Const"
+                                      ? node["A_Const"]["fval"].value("fval", "")
+                                      : absl::StrFormat("%.0f", v->double_value());
+      return absl::InvalidArgumentError(absl::StrCat(clause, " ", written,
+                                                     " is out of range (at most ",
+                                                     std::numeric_limits<int64_t>::max(), ")"));
     }
     if (!v.ok() || !v->has_int64_value()) {
       return absl::InvalidArgumentError(absl::StrCat(clause, " needs an integer constant"));

@@ -222,7 +222,7 @@ TEST(ParseSqlTest, RejectsConstructsOutsideTheSubset) {
   ExpectRejected("SELECT * FROM t LIMIT -1", "LIMIT must not be negative");
   ExpectRejected("SELECT * FROM t LIMIT -(1)", "LIMIT must not be negative");
   ExpectRejected("SELECT * FROM t LIMIT 99999999999999999999",
-                 "LIMIT 100000000000000000000 is out of range (at most 9223372036854775807)");
+                 "LIMIT 99999999999999999999 is out of range (at most 9223372036854775807)");
   ExpectRejected("SELECT * FROM t OFFSET 9223372036854775808",
                  "OFFSET 9223372036854775808 is out of range");
   ExpectRejected("SELECT * FROM t LIMIT 2.5", "LIMIT needs an integer constant");
