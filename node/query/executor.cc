@@ -386,6 +386,24 @@ void SortUnique(std::vector<T>& v) {
   v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
+// Adds `lit` (coerced to in->type) to the value lists of the IN filter `in`
+// (sorted later: SortUnique).
+void AddInValue(Literal lit, BoundFilter* in) {
+  if (lit.is_null) {
+    in->in_has_null = true;
+  } else if (lit.fractional) {
+    // Never equal to an integer.
+  } else if (IsIntLike(in->type)) {
+    in->in_ints.push_back(lit.i);
+  } else if (in->type == sv1::COLUMN_TYPE_DOUBLE) {
+    // NaN equals nothing, as in `column = 'NaN'` (and it would break the
+    // sorted list's binary search).
+    if (!std::isnan(lit.d)) in->in_doubles.push_back(lit.d);
+  } else {
+    in->in_strings.push_back(std::move(lit.s));
+  }
+}
+
 // True for `col = literal` and `col IN (literals)` without NULL.
 bool IsEqualityOnColumn(const BoundFilter& f) {
   return (f.kind == BoundFilter::kCompare && f.op == v1::COMPARE_OP_EQ) ||
@@ -396,8 +414,9 @@ bool IsEqualityOnColumn(const BoundFilter& f) {
 // (`c = 1 OR c = 2 OR c IN (3, 4)`) into one `c IN (1, 2, 3, 4)`. Under SQL's
 // three-valued logic both are NULL for a NULL c, true when c is one of the
 // values and false otherwise, so the rewrite holds under NOT as well. The IN
-// costs one binary search per row where the OR cost one pass per operand, and
-// a key lookup sees one IN list. Other operands keep their place.
+// costs one lookup per row (a short scan, a hash set or a binary search) where
+// the OR cost one pass per operand, and a key lookup sees one IN list. Other
+// operands keep their place.
 void FoldEqualitiesIntoIn(BoundFilter* f) {
   absl::flat_hash_map<int, int> count;  // equalities per column
   for (const BoundFilter& c : f->children) {
@@ -426,12 +445,8 @@ void FoldEqualitiesIntoIn(BoundFilter* f) {
       in.in_ints.insert(in.in_ints.end(), c.in_ints.begin(), c.in_ints.end());
       in.in_doubles.insert(in.in_doubles.end(), c.in_doubles.begin(), c.in_doubles.end());
       for (std::string& v : c.in_strings) in.in_strings.push_back(std::move(v));
-    } else if (IsIntLike(c.type)) {
-      in.in_ints.push_back(c.lit.i);
-    } else if (c.type == sv1::COLUMN_TYPE_DOUBLE) {
-      if (!std::isnan(c.lit.d)) in.in_doubles.push_back(c.lit.d);  // NaN equals nothing
     } else {
-      in.in_strings.push_back(std::move(c.lit.s));
+      AddInValue(std::move(c.lit), &in);
     }
   }
   for (const auto& [col, index] : in_of_column) {
@@ -483,19 +498,7 @@ absl::Status BindFilter(const v1::Filter& in, const SchemaIndex& schema, BoundFi
       }
       for (const v1::Value& v : in.in().values()) {
         FEDNODE_ASSIGN_OR_RETURN(Literal lit, CoerceLiteral(v, out->type, in.in().column()));
-        if (lit.is_null) {
-          out->in_has_null = true;
-        } else if (lit.fractional) {
-          // Never equal to an integer.
-        } else if (IsIntLike(out->type)) {
-          out->in_ints.push_back(lit.i);
-        } else if (out->type == sv1::COLUMN_TYPE_DOUBLE) {
-          // NaN equals nothing, as in `column = 'NaN'` (and it would break
-          // the sorted list's binary search).
-          if (!std::isnan(lit.d)) out->in_doubles.push_back(lit.d);
-        } else {
-          out->in_strings.push_back(std::move(lit.s));
-        }
+        AddInValue(std::move(lit), out);
       }
       // Sorted for binary search; each value once, so that a repeated value
       // is not looked up (and counted against kMaxKeyLookups) twice.
@@ -798,6 +801,10 @@ absl::StatusOr<BoundPlan> Bind(const v1::QueryPlan& plan, const Schema& schema) 
     }
   }
   for (const v1::OrderBy& o : plan.order_by()) {
+    if (!v1::NullsOrder_IsValid(o.nulls())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ORDER BY ", o.output(), ": unknown NULLS order ", o.nulls()));
+    }
     BoundOrder bo;
     bo.descending = o.descending();
     // PostgreSQL: NULL is larger than every value unless NULLS FIRST/LAST.
@@ -1109,11 +1116,16 @@ struct OutColumn {
   }
   size_t size() const { return nulls.size(); }
 
-  // <0, 0, >0; NULL sorts first.
+  // <0, 0, >0; NULL sorts first. A NaN sorts after every other double and
+  // equals NaN, as in PostgreSQL (and a strict weak order for std::sort).
   int Compare(size_t a, size_t b) const {
     if (nulls[a] || nulls[b]) return static_cast<int>(nulls[b]) - static_cast<int>(nulls[a]);
     if (type == sv1::COLUMN_TYPE_DOUBLE) {
-      return doubles[a] < doubles[b] ? -1 : (doubles[b] < doubles[a] ? 1 : 0);
+      const double x = doubles[a], y = doubles[b];
+      if (std::isnan(x) || std::isnan(y)) {
+        return static_cast<int>(std::isnan(x)) - static_cast<int>(std::isnan(y));
+      }
+      return x < y ? -1 : (y < x ? 1 : 0);
     }
     if (type == sv1::COLUMN_TYPE_STRING) {
       int c = strings[a].compare(strings[b]);

@@ -2,6 +2,7 @@
 
 #include <pg_query.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -630,8 +631,13 @@ class Translator {
 absl::StatusOr<v1::QueryPlan> ParseSql(absl::string_view sql) {
   // The parser reads a C string: a NUL byte would silently end the SQL there.
   if (size_t nul = sql.find('\0'); nul != absl::string_view::npos) {
+    // Counted in characters, as PostgreSQL's positions are.
+    const auto before =
+        static_cast<size_t>(std::count_if(sql.begin(), sql.begin() + nul, [](char c) {
+          return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        }));
     return absl::InvalidArgumentError(
-        absl::StrCat("the SQL holds a NUL byte at position ", nul + 1));
+        absl::StrCat("the SQL holds a NUL byte at position ", before + 1));
   }
   std::string text(sql);
   PgQueryParseResult parsed = pg_query_parse(text.c_str());

@@ -228,6 +228,26 @@ TEST_F(ExecutorTest, LiteralsAreCoercedToColumnTypes) {
   }
 }
 
+TEST(ExecutorOrderTest, NaNSortsAfterEveryNumberAndNullLast) {
+  const Schema schema =
+      MakeSchema({{"k", sv1::COLUMN_TYPE_STRING}, {"x", sv1::COLUMN_TYPE_DOUBLE}});
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // Enough rows that a comparator treating NaN as equal to everything would
+  // leave numbers out of order around it.
+  std::vector<std::vector<Cell>> rows;
+  const double xs[] = {3, nan, -1, 2, nan, 0.5, 7, -4, nan, 1};
+  for (size_t i = 0; i < std::size(xs); ++i) rows.push_back({absl::StrCat("r", i), xs[i]});
+  rows.push_back({std::string("n"), Cell{}});
+  storage::TableSnapshot snap = MakeSnapshot(schema, {{MakeTable(schema, rows), {}}});
+  absl::StatusOr<v1::QueryPlan> plan = ParseSql("SELECT x FROM test ORDER BY x");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  absl::StatusOr<v1::ResultSet> r = Execute(*plan, snap);
+  ASSERT_TRUE(r.ok()) << r.status();
+  std::vector<std::string> got;
+  for (const auto& row : r->rows()) got.push_back(FormatValue(row.values(0)));
+  EXPECT_THAT(got, ElementsAre("-4", "-1", "0.5", "1", "2", "3", "7", "NaN", "NaN", "NaN", "NULL"));
+}
+
 TEST_F(ExecutorTest, OrderLimitOffset) {
   // NULL sorts as in PostgreSQL: as if larger than every value (Marburg's
   // pop and the nameless row's name are NULL).
@@ -241,6 +261,12 @@ TEST_F(ExecutorTest, OrderLimitOffset) {
               ElementsAre("Gießen", "Wetzlar", "Äpfelheim", "NULL", "Marburg"));
   EXPECT_THAT(Column0("SELECT name FROM test ORDER BY name LIMIT 2"),
               ElementsAre("Gießen", "Marburg"));
+  v1::QueryPlan from_peer;  // a plan with a NULLS order this build does not know
+  from_peer.set_dataset_id("test");
+  from_peer.add_order_by()->set_output("name");
+  from_peer.mutable_order_by(0)->set_nulls(static_cast<v1::NullsOrder>(7));
+  EXPECT_THAT(Execute(from_peer, snap_),
+              StatusIs(absl::StatusCode::kInvalidArgument, "ORDER BY name: unknown NULLS order 7"));
   EXPECT_THAT(Column0("SELECT name FROM test ORDER BY name LIMIT 2 OFFSET 2"),
               ElementsAre("Wetzlar", "Äpfelheim"));  // byte order: Ä after W
   EXPECT_THAT(Column0("SELECT name FROM test LIMIT 2 OFFSET 1"), ElementsAre("Wetzlar", "Marburg"));
