@@ -186,13 +186,16 @@ bool CheckCredentials(const config::v1::NodeConfig& config, absl::Time now, Setu
 SetupReport CheckSetup(const config::v1::NodeConfig& config, absl::Time now) {
   SetupReport report;
   std::error_code ec;
-  const fs::path socket_dir = fs::path(config.admin_socket()).parent_path();
-  // The data directory (the default socket's) is created at start.
-  const bool in_data_dir =
-      socket_dir.lexically_normal() == fs::path(config.data_dir()).lexically_normal();
-  if (!socket_dir.empty() && !in_data_dir && !fs::is_directory(socket_dir, ec)) {
-    report.problems.push_back(absl::StrCat("admin_socket ", config.admin_socket(), ": directory ",
-                                           socket_dir.string(), " does not exist"));
+  // The node creates the socket's directory at start (PrepareAdminSocketPath),
+  // which fails only when the nearest existing ancestor is no directory.
+  fs::path existing = fs::path(config.admin_socket()).parent_path();
+  while (!existing.empty() && !fs::exists(existing, ec) && existing != existing.parent_path()) {
+    existing = existing.parent_path();
+  }
+  if (!existing.empty() && fs::exists(existing, ec) && !fs::is_directory(existing, ec)) {
+    report.problems.push_back(absl::StrCat("admin_socket ", config.admin_socket(), ": ",
+                                           existing.string(),
+                                           " is not a directory, so the socket cannot be made"));
   }
   std::optional<agreement::v1::SignedAgreement> installed = CheckDataDir(config, &report);
   const bool credentials_ok = config.has_federation() && CheckCredentials(config, now, &report);

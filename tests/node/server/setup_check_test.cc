@@ -121,9 +121,12 @@ TEST_F(SetupCheckTest, SoundSetupPassesAndSaysWhatItFound) {
 TEST_F(SetupCheckTest, WithoutDataOrAgreementTheNodeCanStartAndSaysSo) {
   SetupReport r = CheckSetup(config_, now_);
   EXPECT_THAT(r.problems, IsEmpty());
-  // The default admin socket lies in the data directory, which the node
-  // creates at start: no problem either (found by a fresh-user review).
+  // The node creates the socket's directory at start, such as the data
+  // directory of the default socket: no problem (found by a fresh-user
+  // review).
   config_.set_admin_socket(dir_.File("data/admin.sock"));
+  EXPECT_THAT(CheckSetup(config_, now_).problems, IsEmpty());
+  config_.set_admin_socket(dir_.File("run/fednode/admin.sock"));
   EXPECT_THAT(CheckSetup(config_, now_).problems, IsEmpty());
   config_.set_admin_socket(dir_.File("admin.sock"));
   EXPECT_THAT(r.notes, Contains(HasSubstr("does not exist yet; created at start")));
@@ -138,10 +141,11 @@ TEST_F(SetupCheckTest, EveryBrokenPartIsNamed) {
   InstallAgreement(now_ - absl::Hours(1));  // expired
   certs::KeyAndCert other = Issue("06531011", now_ + absl::Hours(24 * 365));
   Write(dir_.File("node.key"), other.key_pem, 0644);  // another key, readable by all
-  config_.set_admin_socket(dir_.File("missing/admin.sock"));
+  Write(dir_.File("plain"), "a file, not a directory", 0644);
+  config_.set_admin_socket(dir_.File("plain/run/admin.sock"));
   SetupReport r = CheckSetup(config_, now_);
   EXPECT_THAT(r.problems,
-              ElementsAre(HasSubstr("admin_socket"),
+              ElementsAre(AllOf(HasSubstr("admin_socket"), HasSubstr("plain is not a directory")),
                           AllOf(HasSubstr("federation.key_file"), HasSubstr("mode 0644")),
                           AllOf(HasSubstr("federation.key_file"),
                                 HasSubstr("does not match the certificate")),
