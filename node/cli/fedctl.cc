@@ -248,6 +248,16 @@ int CmdStatus(Client& client) {
   return 0;
 }
 
+// Prints why `text`, the bytes of the file `path`, is not UTF-8 and returns
+// false; true when it is (ingest::RequireUtf8).
+bool CheckUtf8File(const std::string& text, const std::string& path) {
+  if (absl::Status utf8 = ingest::RequireUtf8(text, path); !utf8.ok()) {
+    std::cerr << "fedctl: " << utf8.message() << "\n";
+    return false;
+  }
+  return true;
+}
+
 template <typename Message>
 bool ParseTextprotoFile(const std::string& path, Message* out) {
   std::string text, error;
@@ -255,10 +265,7 @@ bool ParseTextprotoFile(const std::string& path, Message* out) {
     std::cerr << "fedctl: " << error << "\n";
     return false;
   }
-  if (absl::Status utf8 = ingest::RequireUtf8(text, path); !utf8.ok()) {
-    std::cerr << "fedctl: " << utf8.message() << "\n";
-    return false;
-  }
+  if (!CheckUtf8File(text, path)) return false;
   google::protobuf::TextFormat::Parser parser;
   TextErrors errors;
   parser.RecordErrorsTo(&errors);
@@ -308,10 +315,7 @@ int CmdImport(Client& client, const ImportArgs& a) {
       std::cerr << "fedctl: " << error << "\n";
       return kExitUsage;
     }
-    if (absl::Status utf8 = ingest::RequireUtf8(text, a.schema); !utf8.ok()) {
-      std::cerr << "fedctl: " << utf8.message() << "\n";
-      return kExitUsage;
-    }
+    if (!CheckUtf8File(text, a.schema)) return kExitUsage;
     auto spec = ingest::ParseSpecTextproto(text);
     if (!spec.ok()) {
       std::cerr << "fedctl: " << a.schema << ": " << spec.status().message() << "\n";
@@ -777,6 +781,7 @@ int CmdAgreementInstall(Client& client, const std::string& file, const std::stri
     std::cerr << "fedctl: " << error << "\n";
     return kExitUsage;
   }
+  if (!CheckUtf8File(text, file)) return kExitUsage;
   grpc::ClientContext ctx;
   client.Prepare(&ctx);
   node::v1::AgreementStatus r;
