@@ -105,10 +105,13 @@ std::string FormatTable(const MergedTable& table, const Coverage& coverage) {
   }
   out += "\n";
   for (const auto& line : lines) out += render(line);
+  // The legend says what the marks mean, and, for a two-way table, that a
+  // key combination left out has no data (it is not suppressed).
   if (any_hidden) {
-    out +=
-        "(p) primary suppression, (s) secondary suppression; a missing key combination has no "
-        "data\n";
+    out += "(p) primary suppression, (s) secondary suppression";
+    out += nkeys == 2 ? "; a missing key combination has no data\n" : "\n";
+  } else if (nkeys == 2) {
+    out += "a missing key combination has no data\n";
   }
   return out;
 }

@@ -29,7 +29,8 @@ namespace fednode::aggregate {
 //   last the grand total, labelled "Total" when the coverage is complete and
 //   "Total (answering members only)" when it is partial;
 //   when any entry is suppressed, a legend: "(p) primary suppression, (s)
-//   secondary suppression; a missing key combination has no data".
+//   secondary suppression", and with two key columns "; a missing key
+//   combination has no data" (alone when nothing is suppressed).
 // A suppressed entry shows "(p)" or "(s)" in place of n and of every value
 // (official statistics print "." for both; the letters say which rule hid
 // the value). NULL values print as "NULL". Ends with a newline.

@@ -850,8 +850,7 @@ TEST(FormatTest, TextTableMarksSuppressionAndLabelsPartialTotals) {
             " D                              | (s) |   (s)\n"
             " Ü                              |   8 |   800\n"
             " Total (answering members only) |  29 |  2900\n"
-            "(p) primary suppression, (s) secondary suppression; a missing key combination has "
-            "no data\n");
+            "(p) primary suppression, (s) secondary suppression\n");
 }
 
 TEST(FormatTest, TextTableWithoutSuppressedCellsHasNoLegend) {
@@ -864,7 +863,14 @@ TEST(FormatTest, TextTableWithoutSuppressedCellsHasNoLegend) {
   std::string text = FormatTable(*t, complete);
   // The grand total is the last line; no legend follows it.
   EXPECT_TRUE(absl::EndsWith(text, "\n Total | 15 |  1500\n")) << text;
-  EXPECT_THAT(text, Not(HasSubstr("suppression;")));
+  EXPECT_THAT(text, Not(HasSubstr("(p) primary suppression")));
+
+  // A two-way table says that a key combination left out has no data.
+  absl::StatusOr<MergedTable> two = HandTable(2, {{{"X", "A"}, 10}, {{"Y", "B"}, 5}});
+  ASSERT_THAT(two.status(), IsOk());
+  ASSERT_THAT(ApplyDisclosureControl({}, &*two), IsOk());
+  text = FormatTable(*two, complete);
+  EXPECT_TRUE(absl::EndsWith(text, "|  1500\na missing key combination has no data\n")) << text;
 }
 
 TEST(FormatTest, ResultSetHidesSuppressedValuesAndFlagsThem) {
