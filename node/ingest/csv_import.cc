@@ -290,9 +290,21 @@ absl::StatusOr<std::vector<int>> MapColumns(const v1::ImportSpec& spec,
       }
     }
     if (hits.empty()) {
+      // A header read as one field usually means another delimiter.
+      std::string hint;
+      if (header.size() == 1) {
+        for (const char* d : {";", ",", "\t", "|"}) {
+          if (d != spec.csv().delimiter() && absl::StrContains(header[0], d)) {
+            hint = absl::StrCat("; the header is one field holding '", *d == '\t' ? "\\t" : d,
+                                "': is that the delimiter? (csv.delimiter in the recipe, or "
+                                "fedctl import --delimiter)");
+            break;
+          }
+        }
+      }
       return absl::InvalidArgumentError(absl::StrCat(where, ": column ", col.column().name(),
                                                      ": source field \"", want,
-                                                     "\" is not in the header"));
+                                                     "\" is not in the header", hint));
     }
     if (hits.size() > 1) {
       return absl::InvalidArgumentError(absl::StrCat(

@@ -73,6 +73,18 @@ TEST(CsvImportTest, BadCellNamesFileLineColumnAndValue) {
       StatusIs(absl::StatusCode::kInvalidArgument, "t.csv:3: column d: \"1.2x\" is not an int64"));
 }
 
+TEST(CsvImportTest, AHeaderReadAsOneFieldHintsAtTheDelimiter) {
+  EXPECT_THAT(ParseError("id;name\n1;Lich\n", Spec({{"id", "int64"}, {"name", "string"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "t.csv:1: column id: source field \"id\" is not in the header; the header "
+                       "is one field holding ';': is that the delimiter? (csv.delimiter in the "
+                       "recipe, or fedctl import --delimiter)"));
+  // A header of several fields that lacks the column gets no such hint.
+  EXPECT_THAT(ParseError("nr,name\n1,Lich\n", Spec({{"id", "int64"}, {"name", "string"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "t.csv:1: column id: source field \"id\" is not in the header"));
+}
+
 TEST(CsvImportTest, DuplicatePrimaryKeyNamesBothLines) {
   v1::ImportSpec spec = Spec({{"id", "int64"}, {"v", "string"}});
   spec.add_primary_key("id");
