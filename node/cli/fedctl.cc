@@ -71,6 +71,11 @@ class TextErrors : public google::protobuf::io::ErrorCollector {
 };
 
 bool ReadFile(const std::string& path, std::string* out, std::string* error) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    *error = absl::StrCat("cannot read ", path, ": it is a directory, not a file");
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     *error = absl::StrCat("cannot read ", path, ": ", std::strerror(errno));
@@ -574,6 +579,13 @@ bool ResolveSql(std::string* sql) {
       return false;
     }
   }
+  // The node's admin socket takes requests of up to 4 MiB (node_server.cc).
+  constexpr size_t kMaxSqlBytes = (size_t{4} << 20) - 4096;
+  if (sql->size() > kMaxSqlBytes) {
+    std::cerr << "fedctl: the SQL is " << sql->size() << " bytes; the node takes at most "
+              << kMaxSqlBytes << " (write long value lists as IN (...) or split the query)\n";
+    return false;
+  }
   if (size_t bad = ingest::FirstInvalidUtf8(*sql); bad != absl::string_view::npos) {
     std::cerr << absl::StrFormat(
         "fedctl: the SQL is not valid UTF-8 (byte 0x%02X at byte offset %d); write it in UTF-8\n",
@@ -1062,8 +1074,8 @@ void PrintBackupReport(const server::BackupReport& r) {
             << ")\n"
             << "files:    " << r.files_checked << " (" << r.bytes_checked
             << " bytes), sizes and SHA-256 as in the manifest; table checksums verified\n"
-            << "datasets: " << r.datasets_checked << " (" << r.rows_checked
-            << " rows read), catalog and data agree\n"
+            << "datasets: " << r.datasets_checked << " (" << Rows(r.rows_checked)
+            << " read), catalog and data agree\n"
             << "audit:    " << r.audit_entries_checked << " entries, hash chain verified\n";
   for (const std::string& note : r.notes) std::cout << "note:     " << note << "\n";
 }
@@ -1083,9 +1095,9 @@ int CmdBackupCreate(Client& client, const std::string& dir) {
   uint64_t rows = 0;
   for (const auto& d : r.manifest().datasets()) rows += d.row_count();
   std::cout << "backup written to " << absolute << ": " << r.manifest().datasets_size()
-            << " datasets (" << rows << " rows), audit log up to entry "
-            << r.manifest().audit_last_seq() << ", " << r.manifest().files_size() << " files, "
-            << bytes << " bytes\n"
+            << (r.manifest().datasets_size() == 1 ? " dataset (" : " datasets (") << Rows(rows)
+            << "), audit log up to entry " << r.manifest().audit_last_seq() << ", "
+            << r.manifest().files_size() << " files, " << bytes << " bytes\n"
             << "check it with: fedctl backup verify " << absolute << "\n";
   return 0;
 }
