@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -141,5 +142,11 @@ int main(int argc, char** argv) {
   }
   FEDNODE_LOG(INFO) << "received signal " << signo << ", draining";
   (*server)->Shutdown(absl::Seconds(config->shutdown_grace_seconds()));
-  return 0;
+  // Everything is drained, durable and closed ("node stopped"). Destroying
+  // the gRPC servers would run grpc_shutdown, which waits for gRPC's executor
+  // thread to leave its poll: about 10 s more when a call was cut off
+  // mid-stream (measured; a service manager waits for it). Nothing is left
+  // to do, so the process ends here.
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
