@@ -49,6 +49,7 @@
 #include "node/query/format.h"
 #include "node/server/backup.h"
 #include "node/server/config.h"
+#include "node/server/node_server.h"
 #include "node/storage/dataset_store.h"
 #include "proto/health/v1/health.grpc.pb.h"
 #include "proto/node/v1/admin.grpc.pb.h"
@@ -579,8 +580,8 @@ bool ResolveSql(std::string* sql) {
       return false;
     }
   }
-  // The node's admin socket takes requests of up to 4 MiB (node_server.cc).
-  constexpr size_t kMaxSqlBytes = (size_t{4} << 20) - 4096;
+  // The request around the SQL takes a few bytes of the admin socket's limit.
+  constexpr size_t kMaxSqlBytes = server::kAdminMaxRequestBytes - 4096;
   if (sql->size() > kMaxSqlBytes) {
     std::cerr << "fedctl: the SQL is " << sql->size() << " bytes; the node takes at most "
               << kMaxSqlBytes << " (write long value lists as IN (...) or split the query)\n";

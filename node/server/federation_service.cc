@@ -171,18 +171,25 @@ FederationServiceImpl::Authenticate(const CallIo& io, const std::string& operati
 FederationServiceImpl::Outcome FederationServiceImpl::Busy(const Caller& c,
                                                            const std::string& operation,
                                                            int queued) {
-  std::string reason =
-      absl::StrCat("node busy: ", queued, " calls wait for a worker thread already; retry later");
-  return Concluded(Entry(c.member.ags, c.peer, operation, c.request_id), audit::v1::DECISION_DENY,
-                   reason, grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, reason));
+  return Denied(
+      c, operation, grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat("node busy: ", queued, " calls wait for a worker thread already; retry later"));
 }
 
 FederationServiceImpl::Outcome FederationServiceImpl::Malformed(const Caller& c,
                                                                 const std::string& operation,
                                                                 absl::string_view message) {
-  std::string reason = absl::StrCat("the request is not a well-formed ", message);
+  return Denied(c, operation, grpc::StatusCode::INVALID_ARGUMENT,
+                absl::StrCat("the request is not a well-formed ", message));
+}
+
+FederationServiceImpl::Outcome FederationServiceImpl::Denied(const Caller& c,
+                                                             const std::string& operation,
+                                                             grpc::StatusCode code,
+                                                             std::string reason) {
+  grpc::Status status(code, reason);
   return Concluded(Entry(c.member.ags, c.peer, operation, c.request_id), audit::v1::DECISION_DENY,
-                   reason, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, reason));
+                   std::move(reason), std::move(status));
 }
 
 FederationServiceImpl::Outcome FederationServiceImpl::Ping(const Caller& c,

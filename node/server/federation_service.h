@@ -209,6 +209,10 @@ class FederationServiceImpl {
   const std::string& own_ags() const { return host_->own_ags(); }
 
  private:
+  // A call of `c` refused before its operation ran: status `code` with
+  // `reason` as message, audited DENY with that reason.
+  Outcome Denied(const Caller& c, const std::string& operation, grpc::StatusCode code,
+                 std::string reason);
   // The Outcome of `e` with decision and reason set.
   static Outcome Concluded(audit::v1::AuditEntry e, audit::v1::Decision decision,
                            std::string reason, grpc::Status status);

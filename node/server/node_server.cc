@@ -176,7 +176,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Create(const NodeServerO
                            grpc::InsecureServerCredentials());
   builder.RegisterService(server->admin_service_.get());
   // Imports stream up to kMaxImportBytes in 1 MiB chunks; allow a little slack.
-  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.SetMaxReceiveMessageSize(kAdminMaxRequestBytes);
 
   // The socket is created by bind(2) inside BuildAndStart: a restrictive
   // umask makes it 0600 from the first instant.

@@ -44,6 +44,10 @@ struct NodeServerOptions {
   bool sync_commits = true;
 };
 
+// Largest request the admin socket accepts, bytes: an import chunk (1 MiB)
+// with room to spare, or a SQL statement (fedctl checks it before sending).
+inline constexpr int kAdminMaxRequestBytes = 4 << 20;
+
 class NodeServer {
  public:
   // Opens the data directory and starts serving. The admin socket is
